@@ -1,0 +1,40 @@
+"""tenant-router: one database per tenant, across ORMs, migrated safely and fast.
+
+Public API (re-exports only).
+"""
+
+from .backends import BackendInfo, describe_backends
+from .config import OrmSpec, RouterConfig, load_config
+from .context import current_tenant, tenant_context_bind
+from .engine import RunInterrupted, migrate_tenants
+from .errors import (
+    ConfigurationError,
+    SelectionError,
+    TenantMigrationError,
+    TenantRouterError,
+    UsageError,
+)
+from .events import MigrationEvent, Status
+from .report import MigrationReport, TenantResult
+
+__all__ = [
+    "BackendInfo",
+    "ConfigurationError",
+    "MigrationEvent",
+    "MigrationReport",
+    "OrmSpec",
+    "RouterConfig",
+    "RunInterrupted",
+    "SelectionError",
+    "Status",
+    "TenantMigrationError",
+    "TenantResult",
+    "TenantRouterError",
+    "UsageError",
+    "current_tenant",
+    "describe_backends",
+    "load_config",
+    "migrate_tenants",
+    "tenant_context_bind",
+]
+__version__ = "0.1.0"

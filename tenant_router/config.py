@@ -1,0 +1,367 @@
+"""Read TENANT_ROUTER_* settings and the tenant configuration into a validated RouterConfig.
+
+This module is their only reader. It runs at call time (never at import time) and validates
+everything before any database is touched; every problem is one ConfigurationError naming the
+setting, file, tenant or key at fault.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from django.utils.module_loading import import_string
+
+from .errors import ConfigurationError, SelectionError
+from .redact import REDACTOR, collect_secrets
+
+if TYPE_CHECKING:
+    from .orm_backends.base import BaseOrmManager, BaseOrmMigrationAsst
+
+BUILTIN_MANAGERS = {
+    "django_orm": "tenant_router.orm_backends.django_orm.manager.DjangoOrmManager",
+    "sqlalchemy_orm": "tenant_router.orm_backends.sqlalchemy_orm.manager.SqlAlchemyOrmManager",
+}
+ORM_ENTRY_KEYS = frozenset({"MANAGER", "SETTINGS_KEY", "OPTIONS"})
+ORM_SETTINGS = "TENANT_ROUTER_ORM_SETTINGS"
+TENANT_CONFIG = "TENANT_ROUTER_TENANT_CONFIG"
+SERVICE_NAME = "TENANT_ROUTER_SERVICE_NAME"
+_DOTTED = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$")
+
+
+@dataclass(frozen=True)
+class TenantConfig:
+    """The tenant configuration document, already checked for shape."""
+
+    source: str  # shown in messages: a file path or a dotted callable path
+    base_dir: Path | None  # relative SQLite paths are resolved against this (the file's folder)
+    tenants: Mapping[str, Mapping[str, Any]]  # tenant id -> {service name: {...}}
+
+    def orm_entry(self, tenant: str, service: str, orm: str) -> Mapping[str, Any] | None:
+        """`tenant_config.<tenant>.<service>.orm_config.<orm>`, or None when absent."""
+        service_entry = self.tenants.get(tenant, {}).get(service)
+        if not isinstance(service_entry, Mapping):
+            return None
+        entry = service_entry.get("orm_config", {}).get(orm)
+        return entry if isinstance(entry, Mapping) else None
+
+
+@dataclass(frozen=True)
+class OrmSpec:
+    """One validated entry of TENANT_ROUTER_ORM_SETTINGS."""
+
+    key: str
+    manager_path: str
+    manager_class: type[BaseOrmManager]
+    settings_key: str
+    options: Mapping[str, Any]
+    asst_path: str
+    asst_class: type[BaseOrmMigrationAsst]
+    asst_options: Mapping[str, Any]
+    reserved_aliases: tuple[str, ...]
+    templates: Mapping[str, Any]  # the SETTINGS_KEY dict as read now
+
+    @property
+    def template_aliases(self) -> tuple[str, ...]:
+        """Aliases replicated per tenant: every alias of SETTINGS_KEY that is not reserved."""
+        return tuple(a for a in self.templates if a not in self.reserved_aliases)
+
+
+@dataclass(frozen=True)
+class RouterConfig:
+    """Everything a run needs to know, validated; travels instead of `django.conf.settings`."""
+
+    service_name: str
+    specs: tuple[OrmSpec, ...]
+    tenant_config: TenantConfig
+    _managers: dict[str, BaseOrmManager] = field(default_factory=dict, compare=False, repr=False)
+
+    def orms(self, only: Iterable[str] = ()) -> list[OrmSpec]:
+        """The ORM specs in settings order, or just `only` (unknown keys are a SelectionError)."""
+        only = list(only)
+        known = {s.key for s in self.specs}
+        unknown = [k for k in only if k not in known]
+        if unknown:
+            raise SelectionError(
+                f"Unknown ORM {unknown[0]!r}: {ORM_SETTINGS} defines {', '.join(sorted(known))}.",
+                hint="Pick --orm from the keys `tenant-router list-backends` shows.",
+            )
+        return [s for s in self.specs if not only or s.key in only]
+
+    def tenant_ids(self) -> list[str]:
+        """Every tenant id, in the order of the tenant configuration."""
+        return list(self.tenant_config.tenants)
+
+    def manager(self, orm: str) -> BaseOrmManager:
+        """The (cached) manager of one ORM."""
+        if orm not in self._managers:
+            spec = self.orms([orm])[0]
+            self._managers[orm] = spec.manager_class(spec, self)
+        return self._managers[orm]
+
+
+def _setting(settings: Any, name: str, default: Any = None) -> Any:
+    return getattr(settings, name, default)
+
+
+def _import(path: Any, setting: str, base: type, what: str, check_id: str) -> Any:
+    if not isinstance(path, str) or not path:
+        raise ConfigurationError(
+            f"{setting} must be a dotted path to a {what} class, got {path!r}.", check_id=check_id
+        )
+    try:
+        cls = import_string(path)
+    except ImportError as exc:
+        raise ConfigurationError(
+            f"{setting} = {path!r} cannot be imported: {exc}.",
+            hint="Check the dotted path and that its module is on the Python path.",
+            check_id=check_id,
+        ) from exc
+    if not (isinstance(cls, type) and issubclass(cls, base)):
+        raise ConfigurationError(
+            f"{setting} = {path!r} is not a subclass of {base.__module__}.{base.__qualname__}.",
+            check_id=check_id,
+        )
+    return cls
+
+
+def load_orm_spec(key: str, entry: Any, settings: Any) -> OrmSpec:
+    """Validate one TENANT_ROUTER_ORM_SETTINGS entry into an OrmSpec."""
+    from .orm_backends.base import BaseOrmManager, BaseOrmMigrationAsst
+
+    where = f"{ORM_SETTINGS}[{key!r}]"
+    if not isinstance(entry, Mapping):
+        raise ConfigurationError(
+            f"{where} must be a dict, got {type(entry).__name__}.", check_id="E002"
+        )
+    extra = sorted(set(entry) - ORM_ENTRY_KEYS)
+    if extra:
+        raise ConfigurationError(
+            f"{where} has unknown key {extra[0]!r}.",
+            hint=f"Allowed keys: {', '.join(sorted(ORM_ENTRY_KEYS))}.",
+            check_id="E002",
+        )
+    manager_path = entry.get("MANAGER", BUILTIN_MANAGERS.get(key))
+    if manager_path is None:
+        raise ConfigurationError(
+            f"{where}['MANAGER'] is missing.",
+            hint="Name a subclass of tenant_router.orm_backends.base.BaseOrmManager.",
+            check_id="E003",
+        )
+    manager_class = _import(manager_path, f"{where}['MANAGER']", BaseOrmManager, "manager", "E003")
+    options = entry.get("OPTIONS", {})
+    if not isinstance(options, Mapping):
+        raise ConfigurationError(f"{where}['OPTIONS'] must be a dict.", check_id="E002")
+
+    settings_key = entry.get("SETTINGS_KEY", manager_class.DEFAULT_SETTINGS_KEY)
+    if not isinstance(settings_key, str) or not settings_key:
+        raise ConfigurationError(f"{where}['SETTINGS_KEY'] is missing.", check_id="E005")
+    templates = _setting(settings, settings_key)
+    if not isinstance(templates, Mapping) or not templates:
+        raise ConfigurationError(
+            f"{where}['SETTINGS_KEY'] names setting {settings_key!r}, which is "
+            + ("not defined." if templates is None else "not a non-empty dict of aliases."),
+            check_id="E005",
+        )
+
+    asst_entry = options.get("MIGRATION_ASST")
+    if asst_entry is None and manager_class.DEFAULT_MIGRATION_ASST:
+        asst_entry = {"CLASS": manager_class.DEFAULT_MIGRATION_ASST}
+    if not isinstance(asst_entry, Mapping) or "CLASS" not in asst_entry:
+        raise ConfigurationError(
+            f"{where}['OPTIONS']['MIGRATION_ASST']['CLASS'] is missing.",
+            hint="Name a subclass of tenant_router.orm_backends.base.BaseOrmMigrationAsst.",
+            check_id="E004",
+        )
+    asst_class = _import(
+        asst_entry["CLASS"],
+        f"{where}['OPTIONS']['MIGRATION_ASST']['CLASS']",
+        BaseOrmMigrationAsst,
+        "migration assistant",
+        "E004",
+    )
+    asst_options = asst_entry.get("OPTIONS", {})
+    if not isinstance(asst_options, Mapping) or not all(isinstance(k, str) for k in asst_options):
+        raise ConfigurationError(
+            f"{where}['OPTIONS']['MIGRATION_ASST']['OPTIONS'] must be a dict of keyword arguments.",
+            check_id="E004",
+        )
+
+    reserved = options.get("RESERVED_CONN_ALIASES", ())
+    if isinstance(reserved, str) or not all(isinstance(a, str) for a in reserved):
+        raise ConfigurationError(
+            f"{where}['OPTIONS']['RESERVED_CONN_ALIASES'] must be a list of alias names.",
+            check_id="E006",
+        )
+    for alias in reserved:
+        if alias not in templates:
+            raise ConfigurationError(
+                f"{where}['OPTIONS']['RESERVED_CONN_ALIASES'] names {alias!r}, "
+                f"which is not an alias of {settings_key}.",
+                check_id="E006",
+            )
+    spec = OrmSpec(
+        key=key,
+        manager_path=manager_path,
+        manager_class=manager_class,
+        settings_key=settings_key,
+        options=options,
+        asst_path=asst_entry["CLASS"],
+        asst_class=asst_class,
+        asst_options=dict(asst_options),
+        reserved_aliases=tuple(reserved),
+        templates=templates,
+    )
+    if not spec.template_aliases:
+        raise ConfigurationError(
+            f"{where}: every alias of {settings_key} is reserved; no template alias is left for tenants.",
+            check_id="E006",
+        )
+    manager_class.validate_spec(spec, settings)
+    return spec
+
+
+def _read_tenant_document(source: Any, settings: Any) -> tuple[Any, str, Path | None]:
+    """Return (document, description, base dir) from a path, a dotted callable, or a mapping."""
+    if isinstance(source, Mapping):
+        return source, TENANT_CONFIG, None
+    if callable(source):
+        return (
+            _call_source(source, getattr(source, "__qualname__", repr(source))),
+            TENANT_CONFIG,
+            None,
+        )
+    base_dir = _setting(settings, "BASE_DIR")
+    if isinstance(source, str) and _DOTTED.match(source) and not source.endswith(".json"):
+        try:
+            func = import_string(source)
+        except ImportError as exc:
+            raise ConfigurationError(
+                f"{TENANT_CONFIG} = {source!r} cannot be imported: {exc}.", check_id="E007"
+            ) from exc
+        if not callable(func):
+            raise ConfigurationError(
+                f"{TENANT_CONFIG} = {source!r} is not callable.", check_id="E007"
+            )
+        return _call_source(func, source), source, None
+    if not isinstance(source, str | Path):
+        raise ConfigurationError(
+            f"{TENANT_CONFIG} must be a file path, a dotted path to a callable, or a dict.",
+            check_id="E007",
+        )
+    path = Path(source)
+    if not path.is_absolute() and base_dir is not None:
+        path = Path(base_dir) / path
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigurationError(
+            f"Tenant configuration file {str(path)!r} cannot be read: {exc.strerror or exc}.",
+            hint=f"Set {TENANT_CONFIG} to the file's path (default: tenant_config.json in BASE_DIR).",
+            check_id="E007",
+        ) from exc
+    try:
+        return json.loads(text), str(path), path.parent
+    except json.JSONDecodeError as exc:
+        raise ConfigurationError(
+            f"Tenant configuration file {str(path)!r} is not valid JSON: {exc.msg} "
+            f"(line {exc.lineno}, column {exc.colno}).",
+            check_id="E007",
+        ) from exc
+
+
+def _call_source(func: Callable[[], Any], name: str) -> Any:
+    try:
+        return func()
+    except Exception as exc:
+        raise ConfigurationError(
+            f"{TENANT_CONFIG} callable {name!r} raised {type(exc).__name__}: {REDACTOR(str(exc))}.",
+            check_id="E007",
+        ) from exc
+
+
+def load_tenant_config(settings: Any) -> TenantConfig:
+    """Read and shape-check the tenant configuration document."""
+    source = _setting(settings, TENANT_CONFIG, "tenant_config.json")
+    document, where, base_dir = _read_tenant_document(source, settings)
+    tenants = document.get("tenant_config") if isinstance(document, Mapping) else None
+    if not isinstance(tenants, Mapping):
+        raise ConfigurationError(
+            f'Tenant configuration {where!r} has no "tenant_config" object at its top level.',
+            hint='Expected {"tenant_config": {"<tenant id>": {"<service name>": {"orm_config": {...}}}}}.',
+            check_id="E008",
+        )
+    for tenant, entry in tenants.items():
+        if not isinstance(tenant, str) or not tenant.strip():
+            raise ConfigurationError(
+                f"Tenant configuration {where!r}: empty tenant id.", check_id="E008"
+            )
+        if not isinstance(entry, Mapping):
+            raise ConfigurationError(
+                f"Tenant configuration {where!r}: tenant {tenant!r} must map service names to objects.",
+                check_id="E008",
+            )
+        for service, service_entry in entry.items():
+            orm_config = (
+                service_entry.get("orm_config") if isinstance(service_entry, Mapping) else None
+            )
+            if not isinstance(orm_config, Mapping) or not all(
+                isinstance(v, Mapping) for v in orm_config.values()
+            ):
+                raise ConfigurationError(
+                    f"Tenant configuration {where!r}: tenant {tenant!r}, service {service!r} needs an "
+                    '"orm_config" object mapping ORM keys to {alias: settings} objects.',
+                    check_id="E008",
+                )
+    return TenantConfig(where, base_dir, tenants)
+
+
+def load_config(settings: Any = None) -> RouterConfig:
+    """Read and validate every TENANT_ROUTER_* setting and the tenant configuration."""
+    if settings is None:
+        from django.conf import settings as django_settings
+
+        settings = django_settings
+    service = _setting(settings, SERVICE_NAME)
+    if not isinstance(service, str) or not service.strip():
+        raise ConfigurationError(
+            f"{SERVICE_NAME} is "
+            + ("not set." if service is None else f"{service!r}, not a name."),
+            hint="Set it to the service key used inside each tenant's entry, e.g. 'clinic'.",
+            check_id="E001",
+        )
+    orm_settings = _setting(settings, ORM_SETTINGS, {"django_orm": {}})
+    if not isinstance(orm_settings, Mapping) or not orm_settings:
+        raise ConfigurationError(
+            f"{ORM_SETTINGS} must be a non-empty dict of ORM keys.", check_id="E002"
+        )
+    specs = tuple(load_orm_spec(key, entry, settings) for key, entry in orm_settings.items())
+    tenant_config = load_tenant_config(settings)
+    config = RouterConfig(service, specs, tenant_config)
+    REDACTOR.add(collect_secrets([dict(s.templates) for s in specs]))
+    REDACTOR.add(collect_secrets(tenant_config.tenants))
+    for tenant in tenant_config.tenants:
+        for orm, entry in (
+            tenant_config.tenants[tenant].get(service, {}).get("orm_config", {}).items()
+        ):
+            if orm not in orm_settings:
+                raise ConfigurationError(
+                    f"Tenant configuration {tenant_config.source!r}: tenant {tenant!r} configures ORM "
+                    f"{orm!r}, which {ORM_SETTINGS} does not define.",
+                    check_id="E008",
+                )
+            spec = next(s for s in specs if s.key == orm)
+            for alias, db in entry.items():
+                if alias not in spec.template_aliases:
+                    raise ConfigurationError(
+                        f"Tenant configuration {tenant_config.source!r}: tenant {tenant!r}, ORM {orm!r} "
+                        f"configures alias {alias!r}, which is not a template alias of "
+                        f"{spec.settings_key} ({', '.join(spec.template_aliases)}).",
+                        check_id="E008",
+                    )
+                spec.manager_class.validate_entry(spec, tenant, alias, db)
+    return config

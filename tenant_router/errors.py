@@ -1,0 +1,43 @@
+"""The one exception hierarchy: every failure the library raises on purpose."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ImproperlyConfigured
+
+
+class TenantRouterError(Exception):
+    """Base for every failure the library raises on purpose."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message, self.hint = message, hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigurationError(TenantRouterError, ImproperlyConfigured):
+    """TENANT_ROUTER_* settings or the tenant configuration are missing, malformed or unusable.
+
+    `check_id` is the Django system check id (``tenant_router.E001`` ...) reporting the same problem.
+    """
+
+    def __init__(self, message: str, *, hint: str | None = None, check_id: str = "E001") -> None:
+        super().__init__(message, hint=hint)
+        self.check_id = check_id
+
+
+class UsageError(TenantRouterError):
+    """The call itself is wrong (missing settings module, bad option value); nothing was touched."""
+
+
+class SelectionError(UsageError):
+    """The ORM keys or tenant ids asked for do not exist (a usage problem, nothing was touched)."""
+
+
+class TenantMigrationError(TenantRouterError):
+    """At least one tenant did not reach its target; the message names each one and why."""
+
+    def __init__(self, message: str, *, failures: list[str], hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.failures = failures

@@ -1,0 +1,123 @@
+"""Frozen facts a migration run emits, in order; the report is a fold over them.
+
+`tenant` is None for a reserved (shared) database, `alias` is None for a row that stands for a whole
+tenant (or a whole ORM) when a custom assistant reports no finer rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar
+
+
+class Status(StrEnum):
+    """Where one database ended up."""
+
+    MIGRATED = "migrated"
+    UP_TO_DATE = "up_to_date"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    NOT_STARTED = "not_started"
+
+
+@dataclass(frozen=True, slots=True)
+class RunStarted:
+    kind: ClassVar[str] = "run_started"
+    planned: int  # databases the run expects to visit (an estimate for custom assistants)
+    orms: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TenantStarted:
+    kind: ClassVar[str] = "tenant_started"
+    orm: str
+    tenant: str | None
+    alias: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TenantPlanned:
+    kind: ClassVar[str] = "tenant_planned"
+    orm: str
+    tenant: str | None
+    alias: str | None
+    steps: tuple[str, ...]  # what will be applied, in order
+    current: str | None  # the latest step already applied before this run
+
+
+@dataclass(frozen=True, slots=True)
+class StepStarted:
+    kind: ClassVar[str] = "step_started"
+    orm: str
+    tenant: str | None
+    alias: str | None
+    step: str  # "shop.0003_order_index" or an Alembic revision id
+
+
+@dataclass(frozen=True, slots=True)
+class StepApplied:
+    kind: ClassVar[str] = "step_applied"
+    orm: str
+    tenant: str | None
+    alias: str | None
+    step: str
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class TenantFinished:
+    kind: ClassVar[str] = "tenant_finished"
+    orm: str
+    tenant: str | None
+    alias: str | None
+    status: Status  # MIGRATED or UP_TO_DATE
+    applied: int
+    current: str | None
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class TenantFailed:
+    kind: ClassVar[str] = "tenant_failed"
+    orm: str
+    tenant: str | None
+    alias: str | None
+    error: str  # one line, passwords masked
+    step: str | None  # the step that failed, when one was running
+    seconds: float
+    traceback: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class TenantSkipped:
+    kind: ClassVar[str] = "tenant_skipped"
+    orm: str
+    tenant: str | None
+    alias: str | None
+    reason: str
+    status: Status = Status.SKIPPED  # or NOT_STARTED after --fail-fast or a reserved failure
+
+
+MigrationEvent = (
+    RunStarted
+    | TenantStarted
+    | TenantPlanned
+    | StepStarted
+    | StepApplied
+    | TenantFinished
+    | TenantFailed
+    | TenantSkipped
+)
+
+
+def event_to_dict(event: MigrationEvent) -> dict[str, Any]:
+    """A JSON-ready dict of `event`, with its kind under "event"."""
+    data = asdict(event)
+    data.pop("traceback", None)
+    for key, value in data.items():
+        if isinstance(value, tuple):
+            data[key] = list(value)
+        elif isinstance(value, float):
+            data[key] = round(value, 4)
+    return {"event": event.kind, **data}

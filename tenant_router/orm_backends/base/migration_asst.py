@@ -1,0 +1,109 @@
+"""BaseOrmMigrationAsst: how one ORM migrates its databases.
+
+The contract, from most to least control:
+
+* Override ``perform_migrate(self)`` (the seed's form) to take over the whole ORM. It is called once
+  per run; ``self.manager`` knows the tenants and their settings, ``self.tenants()`` the tenants
+  selected for this run. Rows, progress and failure isolation are then yours to report through
+  ``self.report`` (or not: the run records one row for the ORM, ok or failed).
+* Override ``migrate_tenant(self, tenant)`` to migrate one tenant; the default ``perform_migrate``
+  calls it for each selected tenant with a row per tenant, failure isolation, fail-fast and (with
+  ``--jobs``) parallelism handled for you.
+* Override ``migrate_database(self, run, db_config)`` to migrate one database of one tenant (or a
+  reserved database: ``run.tenant is None``); report steps with ``run.planned(...)``,
+  ``run.step_started(...)``, ``run.step_applied(...)``.
+
+``OPTIONS.MIGRATION_ASST.OPTIONS`` from the settings arrive as keyword arguments of ``__init__``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ...report import DatabaseRun, MigrationReport, OrmReport
+
+if TYPE_CHECKING:
+    from .manager import BaseOrmManager
+
+
+class BaseOrmMigrationAsst:
+    """Migrates every selected tenant database of one ORM; subclass and override one hook."""
+
+    def __init__(self, manager: BaseOrmManager, **options: Any) -> None:
+        self._manager = manager
+        self.options = options
+        self.report: OrmReport = MigrationReport().for_orm(manager.orm_key)
+        self._selection: Sequence[str] | None = None
+
+    @property
+    def manager(self) -> BaseOrmManager:
+        """The manager of this assistant's ORM."""
+        return self._manager
+
+    def bind(self, report: OrmReport, tenants: Sequence[str] | None) -> None:
+        """Attach the run's report and tenant selection (the engine calls this)."""
+        self.report, self._selection = report, tenants
+
+    def tenants(self) -> list[str]:
+        """The tenants selected for this run, in configuration order."""
+        return list(self._selection) if self._selection is not None else self.manager.tenant_ids()
+
+    @classmethod
+    def is_coarse(cls) -> bool:
+        """True when the subclass takes over the whole ORM by overriding perform_migrate."""
+        return cls.perform_migrate is not BaseOrmMigrationAsst.perform_migrate
+
+    # -- the hooks --------------------------------------------------------------------------
+    def perform_migrate(self) -> None:
+        """Migrate the reserved databases, then every selected tenant; one failure hides no other."""
+        self.migrate_reserved()
+        for tenant in self.tenants():
+            if self.report.stopping:
+                return
+            with self.report.tenant(tenant):
+                self.migrate_tenant(tenant)
+
+    def migrate_reserved(self) -> None:
+        """Migrate each reserved alias once; a failure stops the run before tenants are touched."""
+        for alias in self.manager.reserved_aliases:
+            if self.report.stopping:
+                return
+            with self.report.database(None, alias) as run:
+                self.migrate_database(run, self.manager.reserved_db_config(alias))
+            if self.report.report.failures and any(
+                r.tenant is None and r.alias == alias for r in self.report.report.failures
+            ):
+                self.report.report.stop(
+                    f"reserved database {alias!r} of {self.manager.orm_key} failed"
+                )
+
+    def migrate_tenant(self, tenant: str) -> None:
+        """Migrate each of this tenant's databases (one per template alias)."""
+        for alias in self.manager.template_aliases:
+            if self.report.stopping:
+                return
+            db_config = self.manager.tenant_db_config(tenant, alias)
+            if db_config is None:
+                self.report.skipped(tenant, alias, f"no {self.manager.orm_key}.{alias} entry")
+                continue
+            with self.report.database(tenant, alias) as run:
+                self.migrate_database(run, db_config)
+
+    def migrate_database(self, run: DatabaseRun, db_config: dict[str, Any]) -> None:
+        """Bring one database to its latest migration, reporting through `run`."""
+        raise NotImplementedError(
+            f"{type(self).__qualname__} must override perform_migrate(), migrate_tenant() "
+            "or migrate_database()"
+        )
+
+    def planned_databases(self) -> list[tuple[str | None, str | None]]:
+        """(tenant, alias) of every database this run expects to visit, for counters and bookkeeping."""
+        if self.is_coarse():
+            return [(None, None)]
+        units: list[tuple[str | None, str | None]] = [
+            (None, a) for a in self.manager.reserved_aliases
+        ]
+        if type(self).migrate_tenant is not BaseOrmMigrationAsst.migrate_tenant:
+            return units + [(t, None) for t in self.tenants()]
+        return units + [(t, a) for t in self.tenants() for a in self.manager.template_aliases]

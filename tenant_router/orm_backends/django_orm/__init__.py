@@ -1,0 +1,1 @@
+"""The Django ORM backend: DjangoOrmManager, DjangoOrmMigrationAsst and DjangoOrmRouter."""

@@ -1,0 +1,204 @@
+"""DjangoOrmManager: tenant databases as Django connection aliases, registered on demand."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.utils.module_loading import import_string
+
+from ...config import OrmSpec
+from ...errors import ConfigurationError
+from ...redact import REDACTOR, mask_settings, mask_url
+from ..base import BaseOrmManager, merge_db_config
+
+DB_KEYS = frozenset(
+    {
+        "ENGINE", "NAME", "USER", "PASSWORD", "HOST", "PORT", "OPTIONS", "TEST", "URL",
+        "ATOMIC_REQUESTS", "AUTOCOMMIT", "CONN_MAX_AGE", "CONN_HEALTH_CHECKS", "TIME_ZONE",
+        "DISABLE_SERVER_SIDE_CURSORS",
+    }
+)  # fmt: skip
+Strategy = Callable[..., bool | None]
+
+
+def _from_url(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """Expand a {"URL": ...} entry into DATABASES keys; the other keys win over the URL's."""
+    if "URL" not in entry:
+        return dict(entry)
+    parsed = dict(dj_database_url.parse(entry["URL"]))
+    parsed = {k: v for k, v in parsed.items() if v not in (None, "") or k == "NAME"}
+    return merge_db_config(parsed, {k: v for k, v in entry.items() if k != "URL"})
+
+
+class DjangoOrmManager(BaseOrmManager):
+    """Tenant databases of the Django ORM: each (tenant, template alias) becomes a connection alias."""
+
+    DEFAULT_SETTINGS_KEY = "DATABASES"
+    DEFAULT_MIGRATION_ASST = (
+        "tenant_router.orm_backends.django_orm.migration_asst.DjangoOrmMigrationAsst"
+    )
+
+    @classmethod
+    def validate_spec(cls, spec: OrmSpec, settings: Any) -> None:
+        """Templates must be DATABASES entries; MIGRATE_STRATEGY must import and be callable."""
+        for alias, template in spec.templates.items():
+            if not isinstance(template, Mapping):
+                raise ConfigurationError(
+                    f"{spec.settings_key}[{alias!r}] must be a dict of database settings.",
+                    check_id="E005",
+                )
+        databases = getattr(settings, "DATABASES", {})
+        for alias in spec.reserved_aliases:
+            if alias not in databases:
+                raise ConfigurationError(
+                    f"Reserved alias {alias!r} of {spec.key} is not in DATABASES, so Django cannot "
+                    "connect to it.",
+                    check_id="E006",
+                )
+        cls.strategy_for(spec)
+
+    @staticmethod
+    def strategy_for(spec: OrmSpec) -> Strategy | None:
+        """The OPTIONS.ROUTER_OPTS.MIGRATE_STRATEGY callable, imported, or None."""
+        opts = spec.options.get("ROUTER_OPTS", {})
+        where = f"TENANT_ROUTER_ORM_SETTINGS[{spec.key!r}]['OPTIONS']['ROUTER_OPTS']"
+        if not isinstance(opts, Mapping):
+            raise ConfigurationError(f"{where} must be a dict.", check_id="E009")
+        path = opts.get("MIGRATE_STRATEGY")
+        if path is None:
+            return None
+        try:
+            func = import_string(path) if isinstance(path, str) else path
+        except ImportError as exc:
+            raise ConfigurationError(
+                f"{where}['MIGRATE_STRATEGY'] = {path!r} cannot be imported: {exc}.",
+                check_id="E009",
+            ) from exc
+        if not callable(func):
+            raise ConfigurationError(
+                f"{where}['MIGRATE_STRATEGY'] is not callable.", check_id="E009"
+            )
+        return func  # type: ignore[no-any-return]
+
+    @classmethod
+    def validate_entry(
+        cls, spec: OrmSpec, tenant: str, alias: str, entry: Mapping[str, Any]
+    ) -> None:
+        """Unknown keys and unparsable URLs are configuration errors naming the tenant."""
+        where = f"tenant {tenant!r}, {spec.key}.{alias}"
+        unknown = sorted(set(entry) - DB_KEYS)
+        if unknown:
+            raise ConfigurationError(
+                f"Tenant configuration: {where} has unknown key {unknown[0]!r}.",
+                hint="Use DATABASES keys (ENGINE, NAME, USER, PASSWORD, HOST, PORT, OPTIONS, ...) or URL.",
+                check_id="E008",
+            )
+        if "URL" in entry:
+            url = entry["URL"]
+            try:
+                if not isinstance(url, str):
+                    raise ValueError("not a string")
+                _from_url(entry)
+            except Exception as exc:
+                raise ConfigurationError(
+                    f"Tenant configuration: {where} has an unusable URL "
+                    f"{mask_url(url) if isinstance(url, str) else url!r}: {REDACTOR(str(exc))}.",
+                    check_id="E008",
+                ) from exc
+        merged = merge_db_config(spec.templates[alias], _from_url(entry))
+        if not merged.get("ENGINE"):
+            raise ConfigurationError(
+                f"Tenant configuration: {where} has no ENGINE (neither the tenant nor the template sets one).",
+                check_id="E008",
+            )
+
+    # -- settings per tenant -----------------------------------------------------------------
+    def tenant_db_config(self, tenant: str, alias: str) -> dict[str, Any] | None:
+        """DATABASES entry of this tenant's `alias`: URL expanded, merged over the template."""
+        entry = (self.tenant_entry(tenant) or {}).get(alias)
+        if entry is None:
+            return None
+        merged = merge_db_config(self.templates[alias], _from_url(entry))
+        base_dir = self.config.tenant_config.base_dir
+        name = merged.get("NAME")
+        if (
+            base_dir is not None
+            and "sqlite" in str(merged.get("ENGINE", ""))
+            and isinstance(name, str | Path)
+            and name
+            and str(name) != ":memory:"
+            and not str(name).startswith("file:")
+            and not Path(name).is_absolute()
+        ):
+            merged["NAME"] = str(base_dir / name)  # relative to the tenant configuration file
+        return merged
+
+    def describe_database(self, tenant: str | None, alias: str) -> str:
+        """ENGINE name and where: `postgresql user@host:port/name` or `sqlite /path`; no password."""
+        cfg = (
+            self.reserved_db_config(alias)
+            if tenant is None
+            else self.tenant_db_config(tenant, alias)
+        )
+        if cfg is None:
+            return "(not configured)"
+        cfg = mask_settings(cfg)
+        engine = str(cfg.get("ENGINE", "")).rsplit(".", 1)[-1]
+        if "sqlite" in engine:
+            return f"{engine} {cfg.get('NAME')}"
+        user = f"{cfg['USER']}@" if cfg.get("USER") else ""
+        port = f":{cfg['PORT']}" if cfg.get("PORT") else ""
+        return f"{engine} {user}{cfg.get('HOST') or 'localhost'}{port}/{cfg.get('NAME')}"
+
+    # -- connections ---------------------------------------------------------------------------
+    @staticmethod
+    def connection_alias(tenant: str, alias: str) -> str:
+        """The Django connection alias under which a tenant's database is registered."""
+        return f"tenant_router:{tenant}:{alias}"
+
+    def register(self, tenant: str, alias: str, db_config: dict[str, Any] | None = None) -> str:
+        """Make the tenant's database reachable as `connections[<alias>]`; return that alias."""
+        conn_alias = self.connection_alias(tenant, alias)
+        if conn_alias not in connections.settings:
+            cfg = db_config if db_config is not None else self.tenant_db_config(tenant, alias)
+            if cfg is None:
+                raise ConfigurationError(
+                    f"Tenant {tenant!r} has no {self.orm_key}.{alias} entry in the tenant configuration."
+                )
+            connections.settings[conn_alias] = connections.configure_settings({"default": cfg})[
+                "default"
+            ]
+        return conn_alias
+
+    @staticmethod
+    def unregister(conn_alias: str) -> None:
+        """Close and forget a registered tenant connection (keeps memory flat over many tenants)."""
+        try:
+            connections[conn_alias].close()
+            del connections[conn_alias]
+        except (AttributeError, KeyError, Exception):  # never opened, or already gone
+            pass
+        connections.settings.pop(conn_alias, None)
+
+    @contextmanager
+    def connection(
+        self, tenant: str | None, alias: str, db_config: dict[str, Any] | None = None
+    ) -> Iterator[BaseDatabaseWrapper]:
+        """A connection to one tenant (or reserved, tenant=None) database, closed afterwards."""
+        if tenant is None:
+            try:
+                yield connections[alias]
+            finally:
+                connections[alias].close()
+            return
+        conn_alias = self.register(tenant, alias, db_config)
+        try:
+            yield connections[conn_alias]
+        finally:
+            self.unregister(conn_alias)

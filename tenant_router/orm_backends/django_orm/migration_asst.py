@@ -1,0 +1,127 @@
+"""DjangoOrmMigrationAsst: what `manage.py migrate` does, per tenant database, as events."""
+
+from __future__ import annotations
+
+import io
+from importlib import import_module
+from typing import Any
+
+from django.apps import apps
+from django.core.management.sql import emit_post_migrate_signal, emit_pre_migrate_signal
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.state import ModelState
+from django.utils.module_loading import module_has_submodule
+
+from ...context import tenant_context_bind
+from ...errors import TenantRouterError
+from ...report import DatabaseRun
+from ..base import BaseOrmMigrationAsst
+from .manager import DjangoOrmManager
+from .router import migration_routing
+
+_management_imported = False
+
+
+def import_management_modules() -> None:
+    """Import every app's `management` module once, as `migrate` does, so signal handlers connect."""
+    global _management_imported
+    if not _management_imported:
+        for app_config in apps.get_app_configs():
+            if module_has_submodule(app_config.module, "management"):
+                import_module(".management", app_config.name)
+        _management_imported = True
+
+
+def clear_process_caches() -> None:
+    """Drop per-process caches that hold one database's ids (content types)."""
+    if apps.is_installed("django.contrib.contenttypes"):
+        from django.contrib.contenttypes.models import ContentType
+
+        ContentType.objects.clear_cache()
+
+
+class MigrationConflictError(TenantRouterError):
+    """The migration graph has conflicting leaves in one app (run makemigrations --merge)."""
+
+
+class DjangoOrmMigrationAsst(BaseOrmMigrationAsst):
+    """Runs Django's MigrationExecutor against each tenant database, like `manage.py migrate` would."""
+
+    def __init__(self, manager: DjangoOrmManager, **options: Any) -> None:
+        super().__init__(manager, **options)
+        self.verbosity = int(options.get("verbosity", 0))
+
+    @property
+    def django_manager(self) -> DjangoOrmManager:
+        """The manager, typed."""
+        assert isinstance(self.manager, DjangoOrmManager)
+        return self.manager
+
+    def migrate_database(self, run: DatabaseRun, db_config: dict[str, Any]) -> None:
+        """Bind the tenant, route every query to its connection, and migrate it."""
+        import_management_modules()
+        manager = self.django_manager
+        with manager.connection(run.tenant, run.alias or "default", db_config) as connection:
+            with (
+                tenant_context_bind(
+                    run.tenant or "", connection=connection.alias, template_alias=run.alias
+                ),
+                migration_routing(manager),
+            ):
+                try:
+                    migrate_connection(connection, run, self.verbosity)
+                finally:
+                    clear_process_caches()
+
+
+def migrate_connection(
+    connection: BaseDatabaseWrapper, run: DatabaseRun, verbosity: int = 0
+) -> None:
+    """The `migrate` command's default path (all apps to their leaves) on one connection."""
+
+    def progress(action: str, migration: Any = None, fake: bool = False) -> None:
+        if action == "apply_start":
+            run.step_started(f"{migration.app_label}.{migration.name}")
+        elif action == "apply_success":
+            run.step_applied(f"{migration.app_label}.{migration.name}")
+
+    connection.prepare_database()
+    executor = MigrationExecutor(connection, progress)
+    executor.loader.check_consistent_history(connection)
+    conflicts = executor.loader.detect_conflicts()
+    if conflicts:
+        names = "; ".join(f"{app}: {', '.join(sorted(n))}" for app, n in sorted(conflicts.items()))
+        raise MigrationConflictError(
+            f"Conflicting migrations ({names}).", hint="Run `manage.py makemigrations --merge`."
+        )
+    targets = executor.loader.graph.leaf_nodes()
+    plan = executor.migration_plan(targets)
+    applied = list(executor.loader.applied_migrations)
+    current = f"{applied[-1][0]}.{applied[-1][1]}" if applied else None
+    run.planned([f"{m.app_label}.{m.name}" for m, _ in plan], current)
+    if not plan:
+        return  # up to date: nothing to run, nothing to signal
+    out = io.StringIO()
+    pre_migrate_state = executor._create_project_state(with_applied_migrations=True)
+    emit_pre_migrate_signal(
+        verbosity, False, connection.alias, stdout=out, apps=pre_migrate_state.apps, plan=plan
+    )
+    post_migrate_state = executor.migrate(
+        targets, plan=plan, state=pre_migrate_state.clone(), fake=False, fake_initial=False
+    )
+    # As `migrate` does: re-render real apps' models with their final relations for post_migrate.
+    post_migrate_state.clear_delayed_apps_cache()
+    post_migrate_apps = post_migrate_state.apps
+    with post_migrate_apps.bulk_update():
+        model_keys = []
+        for model_state in post_migrate_apps.real_models:
+            model_key = model_state.app_label, model_state.name_lower
+            model_keys.append(model_key)
+            post_migrate_apps.unregister_model(*model_key)
+    post_migrate_apps.render_multiple(
+        [ModelState.from_model(apps.get_model(*model)) for model in model_keys]
+    )
+    emit_post_migrate_signal(
+        verbosity, False, connection.alias, stdout=out, apps=post_migrate_apps, plan=plan
+    )

@@ -1,0 +1,107 @@
+"""Plain-text progress lines and summary: for logs, `migrate_to_all()` and off-terminal CLI output."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .events import (
+    MigrationEvent,
+    RunStarted,
+    Status,
+    StepApplied,
+    TenantFailed,
+    TenantFinished,
+    TenantSkipped,
+    TenantStarted,
+)
+from .redact import REDACTOR
+from .report import MigrationReport, TenantResult
+
+STATUS_WORDS = {
+    Status.MIGRATED: "migrated",
+    Status.UP_TO_DATE: "up to date",
+    Status.FAILED: "failed",
+    Status.SKIPPED: "skipped",
+    Status.NOT_STARTED: "not started",
+}
+
+
+def label(tenant: str | None, alias: str | None) -> str:
+    """ "tenant-1/default", "central (reserved)", "tenant-1" or "(all tenants)"."""
+    return TenantResult("", tenant, alias).label
+
+
+class PlainProgress:
+    """An on_event callback writing one line per database start, finish and failure: `[12/400] ...`."""
+
+    def __init__(self, write: Callable[[str], None], *, verbosity: int = 1) -> None:
+        self.write, self.verbosity = write, verbosity
+        self.total = 0
+        self.started = 0
+        self.numbers: dict[tuple[str, str | None, str | None], int] = {}
+
+    def _counter(self, key: tuple[str, str | None, str | None], *, new: bool = False) -> str:
+        if new or key not in self.numbers:
+            self.started += 1
+            self.numbers[key] = self.started
+        total = max(self.total, self.started)
+        return f"[{self.numbers[key]}/{total}]"
+
+    def __call__(self, event: MigrationEvent) -> None:
+        """Write the line for `event`, if it has one at this verbosity."""
+        if isinstance(event, RunStarted):
+            self.total = event.planned
+            if self.verbosity >= 1:
+                self.write(f"Migrating {event.planned} database(s) of {', '.join(event.orms)}")
+            return
+        key = (event.orm, event.tenant, event.alias)
+        where = f"{event.orm} {label(event.tenant, event.alias)}"
+        line: str | None = None
+        match event:
+            case TenantStarted() if self.verbosity >= 1:
+                line = f"{self._counter(key, new=True)} {where}: started"
+            case TenantStarted():
+                self._counter(key, new=True)
+            case StepApplied(step=step, seconds=s) if self.verbosity >= 2:
+                line = f"{self._counter(key)} {where}: applied {step} ({s:.2f}s)"
+            case TenantFinished(status=status, applied=n, current=current, seconds=s) if (
+                self.verbosity >= 1
+            ):
+                at = f" at {current}" if current else ""
+                applied = f", {n} applied" if n else ""
+                line = (
+                    f"{self._counter(key)} {where}: {STATUS_WORDS[status]}{applied}{at} ({s:.2f}s)"
+                )
+            case TenantFailed(error=error, step=step, seconds=s):
+                at = f" at {step}" if step else ""
+                line = f"{self._counter(key)} {where}: FAILED{at}: {error} ({s:.2f}s)"
+            case TenantSkipped(reason=reason, status=status) if self.verbosity >= 1:
+                line = f"{self._counter(key, new=True)} {where}: {STATUS_WORDS[status]} ({reason})"
+        if line is not None:
+            self.write(REDACTOR(line))
+
+
+def summary_counts(report: MigrationReport, orm: str | None = None) -> str:
+    """`6 migrated, 2 up to date, 1 failed` (zero counts left out)."""
+    counts = report.counts(orm)
+    parts = [f"{counts[str(s)]} {STATUS_WORDS[s]}" for s in Status if counts.get(str(s))]
+    return ", ".join(parts) or "nothing to do"
+
+
+def format_summary(report: MigrationReport) -> list[str]:
+    """The closing lines: totals, per ORM, then every failure with its step and error."""
+    total = len(report.results)
+    lines = [f"Summary: {total} database(s) in {report.seconds:.2f}s: {summary_counts(report)}"]
+    for orm in report.orms():
+        lines.append(f"  {orm}: {summary_counts(report, orm)}")
+    if report.stop_reason and not report.interrupted:
+        lines.append(f"Stopped early: {report.stop_reason}")
+    if report.interrupted:
+        lines.append("Interrupted: no new database was started after Ctrl-C.")
+    failures = report.failures
+    if failures:
+        lines.append(f"Failed ({len(failures)}):")
+        for row in failures:
+            at = f" at {row.failed_step}" if row.failed_step else ""
+            lines.append(f"  {row.orm} {row.label}{at}: {row.error}")
+    return [REDACTOR(line) for line in lines]

@@ -1,0 +1,54 @@
+"""`migrate_to_all()`: the seed's one-liner for `manage.py shell`, a thin wrapper over the engine."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from .config import load_config
+from .engine import migrate_tenants
+from .errors import TenantMigrationError
+from .plaintext import PlainProgress, format_summary
+from .report import MigrationReport
+
+
+def migrate_to_all(
+    *,
+    orm: Sequence[str] = (),
+    tenant: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    fail_fast: bool = False,
+    stdout: TextIO | None = None,
+    verbosity: int = 1,
+) -> MigrationReport:
+    """Migrate every ORM of every tenant, print a plain report, and raise if any tenant failed."""
+    out = stdout or sys.stdout
+
+    def write(line: str) -> None:
+        out.write(line + "\n")
+        out.flush()
+
+    report = migrate_tenants(
+        load_config(),
+        orm=orm,
+        tenant=tenant,
+        exclude=exclude,
+        fail_fast=fail_fast,
+        on_event=PlainProgress(write, verbosity=verbosity),
+    )
+    for line in format_summary(report):
+        write(line)
+    if not report.ok:
+        failed = [f"{r.orm} {r.label}" for r in report.failures]
+        unstarted = sum(
+            1 for r in report.rows() if r.status is not None and r.status == "not_started"
+        )
+        detail = "; ".join(f"{r.orm} {r.label}: {r.error}" for r in report.failures)
+        raise TenantMigrationError(
+            f"{len(failed)} database(s) failed to migrate"
+            + (f" and {unstarted} were not started" if unstarted else "")
+            + (f": {detail}" if detail else "."),
+            failures=failed,
+        )
+    return report

@@ -1,0 +1,38 @@
+"""The Typer app and `main()`, the console script's entry point."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+import typer
+
+from tenant_router.redact import REDACTOR
+
+from .commands.list_backends import list_backends
+from .commands.migrate import migrate
+from .exit_codes import EXIT_CODES_HELP, ExitCode
+
+app = typer.Typer(
+    name="tenant-router",
+    help=f"Migrate every tenant database of a Django project, across ORMs.\n\n{EXIT_CODES_HELP}",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,  # locals hold database URLs; main() prints a masked traceback
+    rich_markup_mode=None,
+)
+app.command("migrate")(migrate)
+app.command("list-backends")(list_backends)
+
+
+def main() -> None:
+    """Run the CLI; a bug prints its traceback with passwords masked and exits 70."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(ExitCode.INTERRUPTED)
+    except Exception as exc:
+        sys.stderr.write(REDACTOR("".join(traceback.format_exception(exc))))
+        sys.stderr.write(REDACTOR(f"internal error: {type(exc).__name__}: {exc}\n"))
+        sys.exit(ExitCode.INTERNAL)

@@ -1,0 +1,1 @@
+"""One module per command, each a few lines over the library."""

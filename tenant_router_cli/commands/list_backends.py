@@ -1,0 +1,61 @@
+"""`tenant-router list-backends`: what each ORM key resolves to."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from tenant_router.backends import describe_backends
+from tenant_router.errors import TenantRouterError
+
+from ..bootstrap import setup_django
+from ..exit_codes import ExitCode, exit_code_for
+from ..options import Json, PythonPath, Settings, Traceback
+from ..output import make_output
+from ..render import json_line, render_error, render_json_error
+
+
+def list_backends(
+    settings: Settings = None,
+    pythonpath: PythonPath = None,
+    json_output: Json = False,
+    show_traceback: Traceback = False,
+) -> None:
+    """Show each ORM key, its manager and assistant classes, aliases and number of tenants."""
+    output = make_output(progress=False)
+    try:
+        setup_django(settings, pythonpath or ())
+        infos = describe_backends()
+    except TenantRouterError as exc:
+        code = exit_code_for(exc)
+        render_error(output, exc, show_traceback=show_traceback)
+        if json_output:
+            render_json_error(output, exc, code)
+        raise typer.Exit(code) from None
+    broken = any(i.error or not i.manager_imports or not i.assistant_imports for i in infos)
+    if json_output:
+        output.line(json_line({"event": "backends", "backends": [i.to_dict() for i in infos]}))
+    else:
+        table = Table(title="tenant-router backends", show_lines=True)
+        for col in (
+            "ORM",
+            "manager",
+            "assistant",
+            "template aliases",
+            "reserved",
+            "tenants",
+            "details",
+        ):
+            table.add_column(col, overflow="fold")
+        for i in infos:
+            mark = lambda ok: "" if ok else " [red](does not import)[/]"  # noqa: E731
+            details = "\n".join(f"{k}: {v}" for k, v in i.details.items())
+            if i.error:
+                details = (details + "\n" if details else "") + f"[red]error: {i.error}[/]"
+            table.add_row(
+                i.orm, f"{i.manager}{mark(i.manager_imports)}", f"{i.assistant}{mark(i.assistant_imports)}",
+                ", ".join(i.template_aliases) or "-", ", ".join(i.reserved_aliases) or "-",
+                "?" if i.tenants is None else str(i.tenants), details or "-",
+            )  # fmt: skip
+        output.out.print(table)
+    raise typer.Exit(ExitCode.CONFIG if broken else ExitCode.OK)

@@ -1,0 +1,101 @@
+"""`tenant-router migrate`: apply pending migrations to every tenant database."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from typing import Annotated
+
+import typer
+
+from tenant_router.engine import RunInterrupted, migrate_tenants
+from tenant_router.errors import TenantRouterError
+from tenant_router.plaintext import PlainProgress
+from tenant_router.report import MigrationReport
+
+from ..bootstrap import bootstrap
+from ..exit_codes import EXIT_CODES_HELP, ExitCode, exit_code_for
+from ..live import LiveProgress
+from ..options import Json, PythonPath, Settings, Traceback
+from ..output import make_output
+from ..render import JsonProgress, json_line, render_error, render_json_error, render_summary
+
+
+def migrate(
+    settings: Settings = None,
+    pythonpath: PythonPath = None,
+    orm: Annotated[
+        list[str] | None, typer.Option("--orm", help="Only this ORM key (repeatable).")
+    ] = None,
+    tenant: Annotated[
+        list[str] | None, typer.Option("--tenant", help="Only this tenant id (repeatable).")
+    ] = None,
+    exclude: Annotated[
+        list[str] | None, typer.Option("--exclude", help="Leave out this tenant id (repeatable).")
+    ] = None,
+    fail_fast: Annotated[
+        bool,
+        typer.Option(
+            "--fail-fast", help="Stop at the first failure; the rest are reported not started."
+        ),
+    ] = False,
+    json_output: Json = False,
+    no_progress: Annotated[
+        bool, typer.Option("--no-progress", help="No live table, even on a terminal.")
+    ] = False,
+    show_traceback: Traceback = False,
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "--verbose", "-v", count=True, help="More lines (-v: every migration applied)."
+        ),
+    ] = 0,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Only failures and the summary.")
+    ] = False,
+) -> None:
+    """Apply pending migrations to every tenant database, ORM by ORM."""
+    output = make_output(progress=not (no_progress or json_output))
+    verbosity = 0 if quiet else 1 + verbose
+    try:
+        config = bootstrap(settings, pythonpath or ())
+        if json_output:
+            on_event = JsonProgress(output)
+            view = nullcontext()
+        elif output.live:
+            view = on_event = LiveProgress(output)  # type: ignore[assignment]
+        else:
+            on_event = PlainProgress(output.line, verbosity=verbosity)  # type: ignore[assignment]
+            view = nullcontext()
+        with view:  # type: ignore[attr-defined]
+            report = migrate_tenants(
+                config, orm=orm or (), tenant=tenant or (), exclude=exclude or (), fail_fast=fail_fast,
+                on_event=on_event,
+            )  # fmt: skip
+        code = ExitCode.OK if report.ok else ExitCode.FAILED
+    except RunInterrupted as exc:
+        report, code = exc.report, ExitCode.INTERRUPTED
+    except TenantRouterError as exc:  # configuration and usage problems: nothing was touched
+        code = exit_code_for(exc)
+        render_error(output, exc, show_traceback=show_traceback)
+        if json_output:
+            render_json_error(output, exc, code)
+        raise typer.Exit(code) from None
+    _finish(output, report, json_output=json_output, show_traceback=show_traceback)
+    raise typer.Exit(code)
+
+
+def _finish(
+    output: object, report: MigrationReport, *, json_output: bool, show_traceback: bool
+) -> None:
+    from ..output import Output
+
+    assert isinstance(output, Output)
+    if json_output:
+        output.line(json_line({"event": "report", **report.to_dict()}))
+    else:
+        render_summary(output, report, show_traceback=show_traceback)
+
+
+migrate.__doc__ = (
+    f"Apply pending migrations to every tenant database, ORM by ORM.\n\n{EXIT_CODES_HELP}"
+)

@@ -1,0 +1,35 @@
+"""Exit codes: the CLI's only contract with deployment scripts."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+from tenant_router.errors import ConfigurationError, TenantRouterError, UsageError
+
+
+class ExitCode(IntEnum):
+    """Documented in the README and in `tenant-router --help`."""
+
+    OK = 0  # every selected database migrated or already up to date
+    FAILED = 1  # at least one database failed (or was not started because of a failure)
+    USAGE = 2  # bad options, unknown --orm/--tenant, no settings module
+    CONFIG = (
+        3  # settings not importable, invalid TENANT_ROUTER_* settings, unreadable tenant config
+    )
+    INTERNAL = 70  # a bug: the traceback is printed (passwords masked)
+    INTERRUPTED = 130  # Ctrl-C
+
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 ok; 1 at least one tenant database failed; 2 usage error; "
+    "3 configuration error (nothing touched); 70 internal error; 130 interrupted."
+)
+
+
+def exit_code_for(exc: TenantRouterError) -> ExitCode:
+    """The exit code of an error the library raised on purpose."""
+    if isinstance(exc, UsageError):
+        return ExitCode.USAGE
+    if isinstance(exc, ConfigurationError):
+        return ExitCode.CONFIG
+    return ExitCode.FAILED

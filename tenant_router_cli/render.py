@@ -1,0 +1,91 @@
+"""Reports and errors -> Rich tables, plain lines or JSON Lines."""
+
+from __future__ import annotations
+
+import json
+import traceback
+from typing import Any
+
+from rich.table import Table
+
+from tenant_router.errors import TenantRouterError
+from tenant_router.events import MigrationEvent, Status, event_to_dict
+from tenant_router.plaintext import STATUS_WORDS, format_summary, summary_counts
+from tenant_router.redact import REDACTOR
+from tenant_router.report import MigrationReport
+
+from .output import Output
+
+STATUS_STYLES = {
+    Status.MIGRATED: "green",
+    Status.UP_TO_DATE: "cyan",
+    Status.FAILED: "bold red",
+    Status.SKIPPED: "dim",
+    Status.NOT_STARTED: "yellow",
+}
+
+
+def json_line(data: dict[str, Any]) -> str:
+    """One compact JSON object, passwords masked."""
+    return REDACTOR(json.dumps(data, default=str, separators=(",", ":")))
+
+
+class JsonProgress:
+    """An on_event callback writing one JSON object per event to stdout."""
+
+    def __init__(self, output: Output) -> None:
+        self.output = output
+
+    def __call__(self, event: MigrationEvent) -> None:
+        """Write the event as a JSON line."""
+        self.output.line(json_line(event_to_dict(event)))
+
+
+def render_error(output: Output, exc: TenantRouterError, *, show_traceback: bool = False) -> None:
+    """One line `error: ...` (and `hint: ...`) on stderr; the traceback only when asked for."""
+    if show_traceback:
+        output.error(REDACTOR("".join(traceback.format_exception(exc))).rstrip())
+    output.error(REDACTOR(f"error: {exc.message}"))
+    if exc.hint:
+        output.error(REDACTOR(f"hint: {exc.hint}"))
+
+
+def render_json_error(output: Output, exc: TenantRouterError, code: int) -> None:
+    """The error as the last (only) JSON object on stdout, for scripts reading --json."""
+    output.line(
+        json_line({"event": "error", "exit_code": code, "message": exc.message, "hint": exc.hint})
+    )
+
+
+def render_summary(
+    output: Output, report: MigrationReport, *, show_traceback: bool = False
+) -> None:
+    """The end-of-run summary: a table on a terminal, plain lines elsewhere."""
+    if show_traceback:
+        for row in report.failures:
+            if row.traceback:
+                output.error(f"--- {row.orm} {row.label}\n{row.traceback.rstrip()}")
+    if not output.live:
+        for line in format_summary(report):
+            output.line(line)
+        return
+    table = Table(
+        title=f"tenant-router: {len(report.results)} database(s) in {report.seconds:.2f}s"
+    )
+    table.add_column("ORM")
+    for status in Status:
+        table.add_column(STATUS_WORDS[status], justify="right", style=STATUS_STYLES[status])
+    for orm in report.orms():
+        counts = report.counts(orm)
+        table.add_row(orm, *(str(counts[str(s)]) for s in Status))
+    output.out.print(table)
+    if report.failures:
+        failed = Table(title="Failures", title_style="bold red")
+        for col in ("ORM", "database", "migration", "error"):
+            failed.add_column(col, overflow="fold")
+        for row in report.failures:
+            failed.add_row(row.orm, row.label, row.failed_step or "-", REDACTOR(row.error or ""))
+        output.out.print(failed)
+    if report.stop_reason and not report.interrupted:
+        output.out.print(f"[yellow]Stopped early:[/] {report.stop_reason}")
+    output.out.print(f"Result: {summary_counts(report)}", markup=False)
