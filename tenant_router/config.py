@@ -135,9 +135,7 @@ def load_orm_spec(key: str, entry: Any, settings: Any) -> OrmSpec:
 
     where = f"{ORM_SETTINGS}[{key!r}]"
     if not isinstance(entry, Mapping):
-        raise ConfigurationError(
-            f"{where} must be a dict, got {type(entry).__name__}.", check_id="E002"
-        )
+        raise ConfigurationError(f"{where} must be a dict, got {type(entry).__name__}.", check_id="E002")
     extra = sorted(set(entry) - ORM_ENTRY_KEYS)
     if extra:
         raise ConfigurationError(
@@ -244,9 +242,7 @@ def _read_tenant_document(source: Any, settings: Any) -> tuple[Any, str, Path | 
                 f"{TENANT_CONFIG} = {source!r} cannot be imported: {exc}.", check_id="E007"
             ) from exc
         if not callable(func):
-            raise ConfigurationError(
-                f"{TENANT_CONFIG} = {source!r} is not callable.", check_id="E007"
-            )
+            raise ConfigurationError(f"{TENANT_CONFIG} = {source!r} is not callable.", check_id="E007")
         return _call_source(func, source), source, None
     if not isinstance(source, str | Path):
         raise ConfigurationError(
@@ -297,18 +293,14 @@ def load_tenant_config(settings: Any) -> TenantConfig:
         )
     for tenant, entry in tenants.items():
         if not isinstance(tenant, str) or not tenant.strip():
-            raise ConfigurationError(
-                f"Tenant configuration {where!r}: empty tenant id.", check_id="E008"
-            )
+            raise ConfigurationError(f"Tenant configuration {where!r}: empty tenant id.", check_id="E008")
         if not isinstance(entry, Mapping):
             raise ConfigurationError(
                 f"Tenant configuration {where!r}: tenant {tenant!r} must map service names to objects.",
                 check_id="E008",
             )
         for service, service_entry in entry.items():
-            orm_config = (
-                service_entry.get("orm_config") if isinstance(service_entry, Mapping) else None
-            )
+            orm_config = service_entry.get("orm_config") if isinstance(service_entry, Mapping) else None
             if not isinstance(orm_config, Mapping) or not all(
                 isinstance(v, Mapping) for v in orm_config.values()
             ):
@@ -329,25 +321,20 @@ def load_config(settings: Any = None) -> RouterConfig:
     service = _setting(settings, SERVICE_NAME)
     if not isinstance(service, str) or not service.strip():
         raise ConfigurationError(
-            f"{SERVICE_NAME} is "
-            + ("not set." if service is None else f"{service!r}, not a name."),
+            f"{SERVICE_NAME} is " + ("not set." if service is None else f"{service!r}, not a name."),
             hint="Set it to the service key used inside each tenant's entry, e.g. 'clinic'.",
             check_id="E001",
         )
     orm_settings = _setting(settings, ORM_SETTINGS, {"django_orm": {}})
     if not isinstance(orm_settings, Mapping) or not orm_settings:
-        raise ConfigurationError(
-            f"{ORM_SETTINGS} must be a non-empty dict of ORM keys.", check_id="E002"
-        )
+        raise ConfigurationError(f"{ORM_SETTINGS} must be a non-empty dict of ORM keys.", check_id="E002")
     specs = tuple(load_orm_spec(key, entry, settings) for key, entry in orm_settings.items())
     tenant_config = load_tenant_config(settings)
     config = RouterConfig(service, specs, tenant_config)
     REDACTOR.add(collect_secrets([dict(s.templates) for s in specs]))
     REDACTOR.add(collect_secrets(tenant_config.tenants))
     for tenant in tenant_config.tenants:
-        for orm, entry in (
-            tenant_config.tenants[tenant].get(service, {}).get("orm_config", {}).items()
-        ):
+        for orm, entry in tenant_config.tenants[tenant].get(service, {}).get("orm_config", {}).items():
             if orm not in orm_settings:
                 raise ConfigurationError(
                     f"Tenant configuration {tenant_config.source!r}: tenant {tenant!r} configures ORM "

@@ -74,9 +74,7 @@ def migrate_tenants(
     return report
 
 
-def _mark_not_started(
-    report: MigrationReport, planned: list[tuple[str, str | None, str | None]]
-) -> None:
+def _mark_not_started(report: MigrationReport, planned: list[tuple[str, str | None, str | None]]) -> None:
     """Every planned database the run never reached gets a NOT_STARTED row."""
     reason = report.stop_reason or "not reached"
     seen_orms = {r.orm for r in report.rows()}

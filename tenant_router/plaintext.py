@@ -64,14 +64,10 @@ class PlainProgress:
                 self._counter(key, new=True)
             case StepApplied(step=step, seconds=s) if self.verbosity >= 2:
                 line = f"{self._counter(key)} {where}: applied {step} ({s:.2f}s)"
-            case TenantFinished(status=status, applied=n, current=current, seconds=s) if (
-                self.verbosity >= 1
-            ):
+            case TenantFinished(status=status, applied=n, current=current, seconds=s) if self.verbosity >= 1:
                 at = f" at {current}" if current else ""
                 applied = f", {n} applied" if n else ""
-                line = (
-                    f"{self._counter(key)} {where}: {STATUS_WORDS[status]}{applied}{at} ({s:.2f}s)"
-                )
+                line = f"{self._counter(key)} {where}: {STATUS_WORDS[status]}{applied}{at} ({s:.2f}s)"
             case TenantFailed(error=error, step=step, seconds=s):
                 at = f" at {step}" if step else ""
                 line = f"{self._counter(key)} {where}: FAILED{at}: {error} ({s:.2f}s)"

@@ -9,9 +9,7 @@ from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
 MASK = "***"
 _SECRET_KEYS = frozenset({"PASSWORD", "PASSWD", "PASS", "SECRET", "TOKEN"})
-_URL_PASSWORD = re.compile(
-    r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@\s]*)@"
-)
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@\s]*)@")
 
 
 def mask_url(url: str) -> str:
@@ -31,8 +29,7 @@ def mask_settings(value: Any) -> Any:
     """Deep-copy a settings structure with every password value masked and URLs cleaned."""
     if isinstance(value, Mapping):
         return {
-            k: (MASK if str(k).upper() in _SECRET_KEYS and v else mask_settings(v))
-            for k, v in value.items()
+            k: (MASK if str(k).upper() in _SECRET_KEYS and v else mask_settings(v)) for k, v in value.items()
         }
     if isinstance(value, list | tuple):
         return type(value)(mask_settings(v) for v in value)
@@ -75,9 +72,7 @@ class Redactor:
         for secret in secrets:
             if len(secret) < 3:
                 continue
-            self._secrets.update(
-                {secret, quote(secret, safe=""), quote_plus(secret), unquote(secret)}
-            )
+            self._secrets.update({secret, quote(secret, safe=""), quote_plus(secret), unquote(secret)})
         variants = sorted((s for s in self._secrets if len(s) >= 3), key=len, reverse=True)
         self._pattern = re.compile("|".join(map(re.escape, variants))) if variants else None
 

@@ -142,9 +142,7 @@ class MigrationReport:
     @property
     def ok(self) -> bool:
         """True when nothing failed and nothing was left unstarted."""
-        return not any(
-            r.status in (Status.FAILED, Status.NOT_STARTED, None) for r in self.results.values()
-        )
+        return not any(r.status in (Status.FAILED, Status.NOT_STARTED, None) for r in self.results.values())
 
     def counts(self, orm: str | None = None) -> dict[str, int]:
         """How many rows ended in each status."""
@@ -261,9 +259,7 @@ class OrmReport:
         tb = REDACTOR("".join(traceback.format_exception(exc)))
         error = "interrupted" if isinstance(exc, KeyboardInterrupt) else one_line_error(exc)
         seconds = time.monotonic() - run.started
-        self.report.emit(
-            TenantFailed(self.orm, run.tenant, run.alias, error, run.step, seconds, tb)
-        )
+        self.report.emit(TenantFailed(self.orm, run.tenant, run.alias, error, run.step, seconds, tb))
 
     @contextmanager
     def tenant(self, tenant: str | None, *, placeholder: bool = True) -> Iterator[None]:
@@ -281,9 +277,7 @@ class OrmReport:
             if placeholder and len(self.report.results) == before:
                 seconds = time.monotonic() - started
                 self.report.emit(TenantStarted(self.orm, tenant, None))
-                self.report.emit(
-                    TenantFinished(self.orm, tenant, None, Status.MIGRATED, 0, None, seconds)
-                )
+                self.report.emit(TenantFinished(self.orm, tenant, None, Status.MIGRATED, 0, None, seconds))
 
     def _orphan_failure(self, tenant: str | None, exc: BaseException, started: float) -> None:
         """An exception raised outside any database() block fails the tenant as a whole."""

@@ -41,9 +41,7 @@ def migrate_to_all(
         write(line)
     if not report.ok:
         failed = [f"{r.orm} {r.label}" for r in report.failures]
-        unstarted = sum(
-            1 for r in report.rows() if r.status is not None and r.status == "not_started"
-        )
+        unstarted = sum(1 for r in report.rows() if r.status is not None and r.status == "not_started")
         detail = "; ".join(f"{r.orm} {r.label}: {r.error}" for r in report.failures)
         raise TenantMigrationError(
             f"{len(failed)} database(s) failed to migrate"

@@ -13,9 +13,7 @@ class ExitCode(IntEnum):
     OK = 0  # every selected database migrated or already up to date
     FAILED = 1  # at least one database failed (or was not started because of a failure)
     USAGE = 2  # bad options, unknown --orm/--tenant, no settings module
-    CONFIG = (
-        3  # settings not importable, invalid TENANT_ROUTER_* settings, unreadable tenant config
-    )
+    CONFIG = 3  # settings not importable, invalid TENANT_ROUTER_* settings, unreadable tenant config
     INTERNAL = 70  # a bug: the traceback is printed (passwords masked)
     INTERRUPTED = 130  # Ctrl-C
 

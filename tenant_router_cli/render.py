@@ -52,14 +52,10 @@ def render_error(output: Output, exc: TenantRouterError, *, show_traceback: bool
 
 def render_json_error(output: Output, exc: TenantRouterError, code: int) -> None:
     """The error as the last (only) JSON object on stdout, for scripts reading --json."""
-    output.line(
-        json_line({"event": "error", "exit_code": code, "message": exc.message, "hint": exc.hint})
-    )
+    output.line(json_line({"event": "error", "exit_code": code, "message": exc.message, "hint": exc.hint}))
 
 
-def render_summary(
-    output: Output, report: MigrationReport, *, show_traceback: bool = False
-) -> None:
+def render_summary(output: Output, report: MigrationReport, *, show_traceback: bool = False) -> None:
     """The end-of-run summary: a table on a terminal, plain lines elsewhere."""
     if show_traceback:
         for row in report.failures:
@@ -69,9 +65,7 @@ def render_summary(
         for line in format_summary(report):
             output.line(line)
         return
-    table = Table(
-        title=f"tenant-router: {len(report.results)} database(s) in {report.seconds:.2f}s"
-    )
+    table = Table(title=f"tenant-router: {len(report.results)} database(s) in {report.seconds:.2f}s")
     table.add_column("ORM")
     for status in Status:
         table.add_column(STATUS_WORDS[status], justify="right", style=STATUS_STYLES[status])

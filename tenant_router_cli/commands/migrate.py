@@ -23,9 +23,7 @@ from ..render import JsonProgress, json_line, render_error, render_json_error, r
 def migrate(
     settings: Settings = None,
     pythonpath: PythonPath = None,
-    orm: Annotated[
-        list[str] | None, typer.Option("--orm", help="Only this ORM key (repeatable).")
-    ] = None,
+    orm: Annotated[list[str] | None, typer.Option("--orm", help="Only this ORM key (repeatable).")] = None,
     tenant: Annotated[
         list[str] | None, typer.Option("--tenant", help="Only this tenant id (repeatable).")
     ] = None,
@@ -34,9 +32,7 @@ def migrate(
     ] = None,
     fail_fast: Annotated[
         bool,
-        typer.Option(
-            "--fail-fast", help="Stop at the first failure; the rest are reported not started."
-        ),
+        typer.Option("--fail-fast", help="Stop at the first failure; the rest are reported not started."),
     ] = False,
     json_output: Json = False,
     no_progress: Annotated[
@@ -45,13 +41,9 @@ def migrate(
     show_traceback: Traceback = False,
     verbose: Annotated[
         int,
-        typer.Option(
-            "--verbose", "-v", count=True, help="More lines (-v: every migration applied)."
-        ),
+        typer.Option("--verbose", "-v", count=True, help="More lines (-v: every migration applied)."),
     ] = 0,
-    quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="Only failures and the summary.")
-    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only failures and the summary.")] = False,
 ) -> None:
     """Apply pending migrations to every tenant database, ORM by ORM."""
     output = make_output(progress=not (no_progress or json_output))
@@ -84,9 +76,7 @@ def migrate(
     raise typer.Exit(code)
 
 
-def _finish(
-    output: object, report: MigrationReport, *, json_output: bool, show_traceback: bool
-) -> None:
+def _finish(output: object, report: MigrationReport, *, json_output: bool, show_traceback: bool) -> None:
     from ..output import Output
 
     assert isinstance(output, Output)
@@ -96,6 +86,4 @@ def _finish(
         render_summary(output, report, show_traceback=show_traceback)
 
 
-migrate.__doc__ = (
-    f"Apply pending migrations to every tenant database, ORM by ORM.\n\n{EXIT_CODES_HELP}"
-)
+migrate.__doc__ = f"Apply pending migrations to every tenant database, ORM by ORM.\n\n{EXIT_CODES_HELP}"

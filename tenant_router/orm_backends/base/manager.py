@@ -88,11 +88,7 @@ class BaseOrmManager:
 
     def describe_database(self, tenant: str | None, alias: str) -> str:
         """Where this database lives, for people: never with its password."""
-        cfg = (
-            self.reserved_db_config(alias)
-            if tenant is None
-            else self.tenant_db_config(tenant, alias)
-        )
+        cfg = self.reserved_db_config(alias) if tenant is None else self.tenant_db_config(tenant, alias)
         return str(mask_settings(cfg))
 
     # -- validation hooks ------------------------------------------------------------------
@@ -101,9 +97,7 @@ class BaseOrmManager:
         """Raise ConfigurationError for ORM-specific problems in TENANT_ROUTER_ORM_SETTINGS."""
 
     @classmethod
-    def validate_entry(
-        cls, spec: OrmSpec, tenant: str, alias: str, entry: Mapping[str, Any]
-    ) -> None:
+    def validate_entry(cls, spec: OrmSpec, tenant: str, alias: str, entry: Mapping[str, Any]) -> None:
         """Raise ConfigurationError for a tenant entry this ORM cannot use."""
 
     def describe(self) -> dict[str, str]:

@@ -74,9 +74,7 @@ class BaseOrmMigrationAsst:
             if self.report.report.failures and any(
                 r.tenant is None and r.alias == alias for r in self.report.report.failures
             ):
-                self.report.report.stop(
-                    f"reserved database {alias!r} of {self.manager.orm_key} failed"
-                )
+                self.report.report.stop(f"reserved database {alias!r} of {self.manager.orm_key} failed")
 
     def migrate_tenant(self, tenant: str) -> None:
         """Migrate each of this tenant's databases (one per template alias)."""
@@ -101,9 +99,7 @@ class BaseOrmMigrationAsst:
         """(tenant, alias) of every database this run expects to visit, for counters and bookkeeping."""
         if self.is_coarse():
             return [(None, None)]
-        units: list[tuple[str | None, str | None]] = [
-            (None, a) for a in self.manager.reserved_aliases
-        ]
+        units: list[tuple[str | None, str | None]] = [(None, a) for a in self.manager.reserved_aliases]
         if type(self).migrate_tenant is not BaseOrmMigrationAsst.migrate_tenant:
             return units + [(t, None) for t in self.tenants()]
         return units + [(t, a) for t in self.tenants() for a in self.manager.template_aliases]

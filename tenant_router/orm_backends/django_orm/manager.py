@@ -40,9 +40,7 @@ class DjangoOrmManager(BaseOrmManager):
     """Tenant databases of the Django ORM: each (tenant, template alias) becomes a connection alias."""
 
     DEFAULT_SETTINGS_KEY = "DATABASES"
-    DEFAULT_MIGRATION_ASST = (
-        "tenant_router.orm_backends.django_orm.migration_asst.DjangoOrmMigrationAsst"
-    )
+    DEFAULT_MIGRATION_ASST = "tenant_router.orm_backends.django_orm.migration_asst.DjangoOrmMigrationAsst"
 
     @classmethod
     def validate_spec(cls, spec: OrmSpec, settings: Any) -> None:
@@ -81,15 +79,11 @@ class DjangoOrmManager(BaseOrmManager):
                 check_id="E009",
             ) from exc
         if not callable(func):
-            raise ConfigurationError(
-                f"{where}['MIGRATE_STRATEGY'] is not callable.", check_id="E009"
-            )
+            raise ConfigurationError(f"{where}['MIGRATE_STRATEGY'] is not callable.", check_id="E009")
         return func  # type: ignore[no-any-return]
 
     @classmethod
-    def validate_entry(
-        cls, spec: OrmSpec, tenant: str, alias: str, entry: Mapping[str, Any]
-    ) -> None:
+    def validate_entry(cls, spec: OrmSpec, tenant: str, alias: str, entry: Mapping[str, Any]) -> None:
         """Unknown keys and unparsable URLs are configuration errors naming the tenant."""
         where = f"tenant {tenant!r}, {spec.key}.{alias}"
         unknown = sorted(set(entry) - DB_KEYS)
@@ -141,11 +135,7 @@ class DjangoOrmManager(BaseOrmManager):
 
     def describe_database(self, tenant: str | None, alias: str) -> str:
         """ENGINE name and where: `postgresql user@host:port/name` or `sqlite /path`; no password."""
-        cfg = (
-            self.reserved_db_config(alias)
-            if tenant is None
-            else self.tenant_db_config(tenant, alias)
-        )
+        cfg = self.reserved_db_config(alias) if tenant is None else self.tenant_db_config(tenant, alias)
         if cfg is None:
             return "(not configured)"
         cfg = mask_settings(cfg)
@@ -171,9 +161,7 @@ class DjangoOrmManager(BaseOrmManager):
                 raise ConfigurationError(
                     f"Tenant {tenant!r} has no {self.orm_key}.{alias} entry in the tenant configuration."
                 )
-            connections.settings[conn_alias] = connections.configure_settings({"default": cfg})[
-                "default"
-            ]
+            connections.settings[conn_alias] = connections.configure_settings({"default": cfg})["default"]
         return conn_alias
 
     @staticmethod

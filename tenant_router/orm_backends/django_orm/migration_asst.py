@@ -64,9 +64,7 @@ class DjangoOrmMigrationAsst(BaseOrmMigrationAsst):
         manager = self.django_manager
         with manager.connection(run.tenant, run.alias or "default", db_config) as connection:
             with (
-                tenant_context_bind(
-                    run.tenant or "", connection=connection.alias, template_alias=run.alias
-                ),
+                tenant_context_bind(run.tenant or "", connection=connection.alias, template_alias=run.alias),
                 migration_routing(manager),
             ):
                 try:
@@ -75,9 +73,7 @@ class DjangoOrmMigrationAsst(BaseOrmMigrationAsst):
                     clear_process_caches()
 
 
-def migrate_connection(
-    connection: BaseDatabaseWrapper, run: DatabaseRun, verbosity: int = 0
-) -> None:
+def migrate_connection(connection: BaseDatabaseWrapper, run: DatabaseRun, verbosity: int = 0) -> None:
     """The `migrate` command's default path (all apps to their leaves) on one connection."""
 
     def progress(action: str, migration: Any = None, fake: bool = False) -> None:
@@ -119,9 +115,7 @@ def migrate_connection(
             model_key = model_state.app_label, model_state.name_lower
             model_keys.append(model_key)
             post_migrate_apps.unregister_model(*model_key)
-    post_migrate_apps.render_multiple(
-        [ModelState.from_model(apps.get_model(*model)) for model in model_keys]
-    )
+    post_migrate_apps.render_multiple([ModelState.from_model(apps.get_model(*model)) for model in model_keys])
     emit_post_migrate_signal(
         verbosity, False, connection.alias, stdout=out, apps=post_migrate_apps, plan=plan
     )

@@ -41,16 +41,11 @@ def runtime_manager() -> DjangoOrmManager | None:
 @receiver(setting_changed)
 def _forget_manager(**kwargs: Any) -> None:
     global _runtime_manager
-    if (
-        str(kwargs.get("setting", "")).startswith("TENANT_ROUTER_")
-        or kwargs.get("setting") == "DATABASES"
-    ):
+    if str(kwargs.get("setting", "")).startswith("TENANT_ROUTER_") or kwargs.get("setting") == "DATABASES":
         _runtime_manager = None
 
 
-def ask_strategy(
-    strategy: Strategy | None, router: Any, db: str, app_label: str, **kw: Any
-) -> bool | None:
+def ask_strategy(strategy: Strategy | None, router: Any, db: str, app_label: str, **kw: Any) -> bool | None:
     """Ask the MIGRATE_STRATEGY callable about a template or reserved alias name."""
     return None if strategy is None else strategy(router, db, app_label, **kw)
 
@@ -95,9 +90,7 @@ class DjangoOrmRouter:
         """Apply MIGRATE_STRATEGY to tenant databases under their template alias name."""
         manager = runtime_manager()
         strategy = manager.strategy_for(manager.spec) if manager else None
-        return ask_strategy(
-            strategy, self, template_alias_of(db), app_label, model_name=model_name, **hints
-        )
+        return ask_strategy(strategy, self, template_alias_of(db), app_label, model_name=model_name, **hints)
 
 
 class MigrationRouter:
