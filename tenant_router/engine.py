@@ -26,7 +26,7 @@ def build_assistant(spec: OrmSpec, config: RouterConfig) -> BaseOrmMigrationAsst
     manager = config.manager(spec.key)
     try:
         return spec.asst_class(manager, **spec.asst_options)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise ConfigurationError(
             f"TENANT_ROUTER_ORM_SETTINGS[{spec.key!r}]['OPTIONS']['MIGRATION_ASST']: "
             f"{spec.asst_path} does not accept its OPTIONS: {exc}.",

@@ -10,13 +10,14 @@ Settings = Annotated[
     str | None,
     typer.Option(
         "--settings",
+        metavar="MODULE",
         envvar="DJANGO_SETTINGS_MODULE",
         help="Django settings module (or DJANGO_SETTINGS_MODULE).",
     ),
 ]
 PythonPath = Annotated[
     list[str] | None,
-    typer.Option("--pythonpath", help="Folder to put on the Python path first (repeatable)."),
+    typer.Option("--pythonpath", metavar="DIR", help="Folder to put on the Python path first (repeatable)."),
 ]
 Json = Annotated[bool, typer.Option("--json", help="JSON Lines on stdout, nothing else.")]
 Traceback = Annotated[bool, typer.Option("--traceback", help="Show tracebacks (passwords masked).")]

@@ -83,3 +83,13 @@ def render_summary(output: Output, report: MigrationReport, *, show_traceback: b
     if report.stop_reason and not report.interrupted:
         output.out.print(f"[yellow]Stopped early:[/] {report.stop_reason}")
     output.out.print(f"Result: {summary_counts(report)}", markup=False)
+
+
+def render_report(
+    output: Output, report: MigrationReport, *, json_output: bool, show_traceback: bool
+) -> None:
+    """The report as the last JSON line, or the summary."""
+    if json_output:
+        output.line(json_line({"event": "report", **report.to_dict()}))
+    else:
+        render_summary(output, report, show_traceback=show_traceback)

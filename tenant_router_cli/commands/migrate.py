@@ -2,33 +2,33 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from typing import Annotated
 
 import typer
 
 from tenant_router.engine import RunInterrupted, migrate_tenants
 from tenant_router.errors import TenantRouterError
-from tenant_router.plaintext import PlainProgress
-from tenant_router.report import MigrationReport
 
 from ..bootstrap import bootstrap
 from ..exit_codes import EXIT_CODES_HELP, ExitCode, exit_code_for
-from ..live import LiveProgress
 from ..options import Json, PythonPath, Settings, Traceback
 from ..output import make_output
-from ..render import JsonProgress, json_line, render_error, render_json_error, render_summary
+from ..progress import progress_view
+from ..render import render_error, render_json_error, render_report
 
 
 def migrate(
     settings: Settings = None,
     pythonpath: PythonPath = None,
-    orm: Annotated[list[str] | None, typer.Option("--orm", help="Only this ORM key (repeatable).")] = None,
+    orm: Annotated[
+        list[str] | None, typer.Option("--orm", metavar="KEY", help="Only this ORM key (repeatable).")
+    ] = None,
     tenant: Annotated[
-        list[str] | None, typer.Option("--tenant", help="Only this tenant id (repeatable).")
+        list[str] | None, typer.Option("--tenant", metavar="ID", help="Only this tenant id (repeatable).")
     ] = None,
     exclude: Annotated[
-        list[str] | None, typer.Option("--exclude", help="Leave out this tenant id (repeatable).")
+        list[str] | None,
+        typer.Option("--exclude", metavar="ID", help="Leave out this tenant id (repeatable)."),
     ] = None,
     fail_fast: Annotated[
         bool,
@@ -50,15 +50,7 @@ def migrate(
     verbosity = 0 if quiet else 1 + verbose
     try:
         config = bootstrap(settings, pythonpath or ())
-        if json_output:
-            on_event = JsonProgress(output)
-            view = nullcontext()
-        elif output.live:
-            view = on_event = LiveProgress(output)  # type: ignore[assignment]
-        else:
-            on_event = PlainProgress(output.line, verbosity=verbosity)  # type: ignore[assignment]
-            view = nullcontext()
-        with view:  # type: ignore[attr-defined]
+        with progress_view(output, json_output=json_output, verbosity=verbosity) as on_event:
             report = migrate_tenants(
                 config, orm=orm or (), tenant=tenant or (), exclude=exclude or (), fail_fast=fail_fast,
                 on_event=on_event,
@@ -72,18 +64,8 @@ def migrate(
         if json_output:
             render_json_error(output, exc, code)
         raise typer.Exit(code) from None
-    _finish(output, report, json_output=json_output, show_traceback=show_traceback)
+    render_report(output, report, json_output=json_output, show_traceback=show_traceback)
     raise typer.Exit(code)
-
-
-def _finish(output: object, report: MigrationReport, *, json_output: bool, show_traceback: bool) -> None:
-    from ..output import Output
-
-    assert isinstance(output, Output)
-    if json_output:
-        output.line(json_line({"event": "report", **report.to_dict()}))
-    else:
-        render_summary(output, report, show_traceback=show_traceback)
 
 
 migrate.__doc__ = f"Apply pending migrations to every tenant database, ORM by ORM.\n\n{EXIT_CODES_HELP}"

@@ -80,7 +80,7 @@ class DjangoOrmManager(BaseOrmManager):
             ) from exc
         if not callable(func):
             raise ConfigurationError(f"{where}['MIGRATE_STRATEGY'] is not callable.", check_id="E009")
-        return func  # type: ignore[no-any-return]
+        return func
 
     @classmethod
     def validate_entry(cls, spec: OrmSpec, tenant: str, alias: str, entry: Mapping[str, Any]) -> None:

@@ -48,9 +48,11 @@ class MigrationConflictError(TenantRouterError):
 class DjangoOrmMigrationAsst(BaseOrmMigrationAsst):
     """Runs Django's MigrationExecutor against each tenant database, like `manage.py migrate` would."""
 
-    def __init__(self, manager: DjangoOrmManager, **options: Any) -> None:
-        super().__init__(manager, **options)
-        self.verbosity = int(options.get("verbosity", 0))
+    def __init__(self, manager: DjangoOrmManager, *, verbosity: int = 0) -> None:
+        super().__init__(manager, verbosity=verbosity)
+        if not isinstance(verbosity, int):
+            raise TypeError(f"verbosity must be an int, got {verbosity!r}")
+        self.verbosity = verbosity  # passed to pre/post_migrate handlers, as `migrate -v` does
 
     @property
     def django_manager(self) -> DjangoOrmManager:
@@ -62,15 +64,15 @@ class DjangoOrmMigrationAsst(BaseOrmMigrationAsst):
         """Bind the tenant, route every query to its connection, and migrate it."""
         import_management_modules()
         manager = self.django_manager
-        with manager.connection(run.tenant, run.alias or "default", db_config) as connection:
-            with (
-                tenant_context_bind(run.tenant or "", connection=connection.alias, template_alias=run.alias),
-                migration_routing(manager),
-            ):
-                try:
-                    migrate_connection(connection, run, self.verbosity)
-                finally:
-                    clear_process_caches()
+        with (
+            manager.connection(run.tenant, run.alias or "default", db_config) as connection,
+            tenant_context_bind(run.tenant or "", connection=connection.alias, template_alias=run.alias),
+            migration_routing(manager),
+        ):
+            try:
+                migrate_connection(connection, run, self.verbosity)
+            finally:
+                clear_process_caches()
 
 
 def migrate_connection(connection: BaseDatabaseWrapper, run: DatabaseRun, verbosity: int = 0) -> None:

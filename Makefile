@@ -1,0 +1,40 @@
+# The README's two set-up commands are `make demo` and `make test`; both build .venv on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint system-deps clean-demo bench
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.demo: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.dev: $(BIN)/python pyproject.toml
+	@pkg-config --exists mariadb 2>/dev/null || $(MAKE) --no-print-directory system-deps
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@ $(VENV)/.demo
+
+# mysqlclient (the MariaDB driver the tests use) builds against the MariaDB client headers.
+system-deps:
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq libmariadb-dev pkg-config >/dev/null
+
+## The main job on the embedded default: migrate the example's SQLite tenants (both ORMs).
+demo: $(VENV)/.demo
+	$(BIN)/tenant-router migrate --settings clinic.settings --pythonpath examples/clinic
+
+## The whole test suite (SQLite always; PostgreSQL and MariaDB on 127.0.0.1).
+test: $(VENV)/.dev
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+clean-demo:
+	rm -f examples/clinic/var/*.sqlite3

@@ -1,0 +1,174 @@
+"""Real SQLite, PostgreSQL and MariaDB: schemas equal `manage.py migrate`, failures isolated, no password shown."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import EXAMPLE, ROOT, Database, TenantSite, server_site
+from django.test.utils import override_settings
+from schema import django_rows, schema, url_for
+from servers import MYSQL, POSTGRES, Server, require
+
+from tenant_router_cli.exit_codes import ExitCode
+
+TESTS = Path(__file__).resolve().parent
+
+
+def plain_migrate(tmp: Path, entry: dict[str, Any], tenant_config: Path) -> None:
+    """`django-admin migrate` against one database alone, in its own process: the reference."""
+    settings = tmp / "refsettings.py"
+    settings.write_text(
+        "from trsite.settings import *\n"
+        f"DATABASES = {{'default': {entry!r}, 'central': DATABASES['central']}}\n"
+        f"TENANT_ROUTER_TENANT_CONFIG = {str(tenant_config)!r}\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp), str(TESTS), str(EXAMPLE), str(ROOT)])}
+    env["DJANGO_SETTINGS_MODULE"] = "refsettings"
+    subprocess.run(
+        [sys.executable, "-m", "django", "migrate", "--verbosity", "0"], env=env, check=True, cwd=tmp
+    )
+
+
+def assert_same_as_plain_migrate(site: TenantSite, tenant_db: Database, reference: dict[str, Any]) -> None:
+    plain_migrate(site.tmp, reference, site.config_path)
+    ours, theirs = url_for(site_entry(site, tenant_db)), url_for(reference)
+    assert schema(ours) == schema(theirs)
+    assert django_rows(ours) == django_rows(theirs)
+
+
+def site_entry(site: TenantSite, db: Database) -> dict[str, Any]:
+    from tenant_router import load_config
+
+    manager = load_config().manager("django_orm")
+    cfg = manager.tenant_db_config(db.tenant, "default")
+    assert cfg is not None
+    return cfg
+
+
+def test_sqlite_schema_equals_plain_migrate(site: TenantSite) -> None:
+    assert site.invoke("migrate", "--settings", site.settings_module).exit_code == 0
+    reference = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(site.tmp / "reference.sqlite3")}
+
+    assert_same_as_plain_migrate(site, site.databases[0], reference)
+
+
+def test_server_schema_equals_plain_migrate(server: Server, server_site_factory: Any) -> None:
+    site = server_site_factory(3)  # the third database is the reference
+    reference = site.databases.pop()
+    site.write()
+
+    result = site.invoke("migrate", "--settings", site.settings_module)
+
+    assert result.exit_code == ExitCode.OK, result.output
+    for db in site.databases:
+        assert db.query("SELECT count(*) FROM patients_ward") == [(3,)]  # data migration, tenant's own db
+    assert_same_as_plain_migrate(site, site.databases[0], reference.entry)
+
+
+def test_server_failures_are_isolated(server: Server, server_site_factory: Any) -> None:
+    site = server_site_factory(3)
+    site.databases[1].entry["NAME"] = "tr_database_that_does_not_exist"
+    broken = site.databases[2]
+    broken.execute("CREATE TABLE patients_visit (id integer)")
+    site.write()
+
+    result = site.invoke("migrate", "--settings", site.settings_module, "--json")
+
+    assert result.exit_code == ExitCode.FAILED, result.output
+    report = json.loads(result.stdout.splitlines()[-1])
+    rows = {r["tenant"]: r for r in report["results"] if r["tenant"]}
+    assert rows["tenant-1"]["status"] == "migrated"
+    assert (
+        rows["tenant-2"]["status"] == "failed"
+        and "tr_database_that_does_not_exist" in rows["tenant-2"]["error"]
+    )
+    assert (
+        rows["tenant-3"]["status"] == "failed" and rows["tenant-3"]["failed_step"] == "patients.0001_initial"
+    )
+    assert "already exists" in rows["tenant-3"]["error"]
+    applied = broken.applied()
+    assert ("auth", "0012_alter_user_first_name_max_length") in applied
+    assert ("patients", "0001_initial") not in applied
+    if server.kind == "postgres":  # transactional DDL: the failed migration left nothing behind
+        assert "patients_patient" not in broken.table_names()
+
+
+def test_second_run_on_server_changes_nothing(server: Server, server_site_factory: Any) -> None:
+    site = server_site_factory(2)
+    assert site.invoke("migrate", "--settings", site.settings_module).exit_code == 0
+    before = [db.applied() for db in site.databases]
+
+    result = site.invoke("migrate", "--settings", site.settings_module, "--json")
+
+    report = json.loads(result.stdout.splitlines()[-1])
+    assert {r["status"] for r in report["results"] if r["tenant"]} == {"up_to_date"}
+    assert [db.applied() for db in site.databases] == before
+
+
+def test_no_connection_left_open_on_postgres(tmp_path: Path) -> None:
+    server = require(POSTGRES)
+    with server.databases(3, prefix="trc") as names:
+        site = server_site(tmp_path, server, names)
+        with override_settings(TENANT_ROUTER_TENANT_CONFIG=str(site.write())):
+            assert site.invoke("migrate", "--settings", site.settings_module).exit_code == 0
+        conn = server.admin()
+        try:
+            cur = conn.cursor()
+            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = ANY(%s)", (names,))
+            assert cur.fetchone()[0] == 0
+        finally:
+            conn.close()
+
+
+PASSWORD = "p@ss%w:rd/x9"
+
+
+@pytest.mark.parametrize("kind", ["postgres", "mysql"])
+def test_password_with_special_characters_works_and_is_never_shown(tmp_path: Path, kind: str) -> None:
+    from urllib.parse import quote
+
+    server = require(POSTGRES if kind == "postgres" else MYSQL)
+    with server.user(PASSWORD) as user, server.databases(2, prefix="trp") as names:
+        site = server_site(tmp_path, server, names)
+        for db in site.databases:
+            db.entry.update(USER=user, PASSWORD=PASSWORD)
+        p = server.parts
+        scheme = "postgres" if kind == "postgres" else "mysql"
+        site.databases[1].entry = {
+            "URL": f"{scheme}://{user}:{quote(PASSWORD, safe='')}@{p['host']}:{p['port']}/{names[1]}"
+        }
+        site.extra_tenants["tenant-bad"] = {
+            "clinic": {
+                "orm_config": {
+                    "django_orm": {
+                        "default": {
+                            **server.django_settings("tr_missing_db"),
+                            "USER": user,
+                            "PASSWORD": PASSWORD,
+                        }
+                    }
+                }
+            }
+        }
+        with override_settings(TENANT_ROUTER_TENANT_CONFIG=str(site.write())):
+            runs = [
+                site.invoke("migrate", "--settings", site.settings_module, *flags)
+                for flags in ((), ("--json",), ("--traceback", "-v"))
+            ]
+            listing = site.invoke("list-backends", "--settings", site.settings_module, "--json")
+    for result in runs:
+        assert result.exit_code == ExitCode.FAILED, result.output  # tenant-bad fails, the others migrate
+        assert (
+            "Failed (1):" in result.stdout
+            or '"counts":{"migrated":0,"up_to_date":3,"failed":1' in result.stdout
+        )
+        for shown in (result.stdout, result.stderr):
+            assert PASSWORD not in shown and quote(PASSWORD, safe="") not in shown
+    assert "tenant-1/default: migrated" in runs[0].stdout and "tenant-2/default: migrated" in runs[0].stdout
+    assert PASSWORD not in listing.stdout

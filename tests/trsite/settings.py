@@ -1,0 +1,38 @@
+"""The one Django settings module of in-process tests (Django starts once per process).
+
+Tests vary TENANT_ROUTER_* with django.test.override_settings: tenant-router reads them at call time.
+The template database is never created; the reserved "central" database lives in a per-session folder.
+"""
+
+import os
+import tempfile
+from pathlib import Path
+
+_STATE = Path(os.environ.setdefault("TR_TEST_STATE_DIR", tempfile.mkdtemp(prefix="tr-tests-")))
+
+BASE_DIR = Path(__file__).resolve().parent
+SECRET_KEY = "tests-only"
+USE_TZ = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "tenant_router",
+    "patients",
+    "directory",
+]
+DATABASES = {
+    "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(_STATE / "template.sqlite3")},
+    "central": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(_STATE / "central.sqlite3")},
+}
+DATABASE_ROUTERS = ["tenant_router.orm_backends.django_orm.router.DjangoOrmRouter"]
+TENANT_ROUTER_SERVICE_NAME = "clinic"
+TENANT_ROUTER_TENANT_CONFIG = str(_STATE / "no-tenant-config-set-by-this-test.json")
+TENANT_ROUTER_ORM_SETTINGS = {
+    "django_orm": {
+        "OPTIONS": {
+            "RESERVED_CONN_ALIASES": ["central"],
+            "ROUTER_OPTS": {"MIGRATE_STRATEGY": "clinic.routing.migrate_strategy"},
+        },
+    },
+}
