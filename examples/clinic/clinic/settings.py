@@ -1,4 +1,4 @@
-"""Settings of the clinic example: three SQLite tenants and a reserved central database."""
+"""Settings of the clinic example: three SQLite tenants (Django and SQLAlchemy) and a reserved central database."""
 
 from pathlib import Path
 
@@ -28,6 +28,10 @@ DATABASES = {
         "NAME": BASE_DIR / "var" / "central.sqlite3",
     },
 }
+# The template of every tenant's billing database (SQLAlchemy + Alembic): tenants override URL.
+SQLALCHEMY_DATABASES = {
+    "default": {"URL": f"sqlite:///{BASE_DIR / 'var' / 'template-sa.sqlite3'}", "ENGINE_OPTIONS": {}},
+}
 DATABASE_ROUTERS = ["tenant_router.orm_backends.django_orm.router.DjangoOrmRouter"]
 
 TENANT_ROUTER_SERVICE_NAME = "clinic"
@@ -39,6 +43,16 @@ TENANT_ROUTER_ORM_SETTINGS = {
         "OPTIONS": {
             "RESERVED_CONN_ALIASES": ["central"],
             "ROUTER_OPTS": {"MIGRATE_STRATEGY": "clinic.routing.migrate_strategy"},
+        },
+    },
+    "sqlalchemy_orm": {
+        "MANAGER": "tenant_router.orm_backends.sqlalchemy_orm.manager.SqlAlchemyOrmManager",
+        "SETTINGS_KEY": "SQLALCHEMY_DATABASES",
+        "OPTIONS": {
+            "MIGRATION_ASST": {
+                "CLASS": "tenant_router.orm_backends.sqlalchemy_orm.migration_asst.AlembicMigrationAsst",
+                "OPTIONS": {"ALEMBIC_INI": "alembic.ini"},  # relative to BASE_DIR
+            },
         },
     },
 }

@@ -1,0 +1,1 @@
+"""The SQLAlchemy backend: SqlAlchemyOrmManager (engines, sessions) and AlembicMigrationAsst."""

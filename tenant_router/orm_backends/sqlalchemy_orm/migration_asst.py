@@ -1,0 +1,180 @@
+"""AlembicMigrationAsst: `alembic upgrade heads` per tenant database, through the project's own env.py.
+
+Per database we build an alembic Config (`sqlalchemy.url` set, an open connection in
+`config.attributes["connection"]`) and run env.py unchanged inside an EnvironmentContext whose
+`configure()` adds our `on_version_apply` callback to the env.py's own, and whose migration function
+reports the plan and each revision as it starts. So both env.py styles work: the one that builds its
+engine from `sqlalchemy.url` and the cookbook one that uses the connection it is given.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from alembic.config import Config
+from alembic.runtime.environment import EnvironmentContext
+from alembic.runtime.migration import MigrationContext, MigrationInfo, RevisionStep
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
+
+from ...errors import TenantRouterError
+from ...report import DatabaseRun, one_line_error
+from ..base import BaseOrmMigrationAsst
+from .manager import SqlAlchemyOrmManager
+from .scripts import AlembicScripts, settings_base_dir
+
+#: Alembic's `context` and `op` are process-wide proxies: one upgrade at a time per process.
+ALEMBIC_LOCK = threading.RLock()
+
+OnVersionApply = Callable[..., None]
+
+
+class EnvPyError(TenantRouterError):
+    """env.py finished without running the migrations it was asked to run."""
+
+
+class RevisionFailedError(TenantRouterError):
+    """An Alembic revision raised; the message names it and where the database was left."""
+
+
+def _callbacks(value: Any) -> tuple[OnVersionApply, ...]:
+    if value is None:
+        return ()
+    return (value,) if callable(value) else tuple(value)
+
+
+def reporting_environment(
+    config: Config, script: ScriptDirectory, *, on_applied: OnVersionApply, **kw: Any
+) -> EnvironmentContext:
+    """An EnvironmentContext whose configure() chains our on_version_apply after env.py's own.
+
+    Alembic installs its `context` proxy for the exact class EnvironmentContext (a subclass gets no
+    proxy), and the proxy calls `configure` on the instance: so the instance's configure is wrapped.
+    """
+    env = EnvironmentContext(config, script, **kw)
+    configure = env.configure
+
+    def configure_reporting(*args: Any, **options: Any) -> None:
+        options["on_version_apply"] = (*_callbacks(options.get("on_version_apply")), on_applied)
+        configure(*args, **options)
+
+    env.configure = configure_reporting  # type: ignore[method-assign]
+    return env
+
+
+def revision_id(step: RevisionStep) -> str:
+    """The revision id an upgrade step brings the database to."""
+    return str(step.revision.revision)
+
+
+class AlembicUpgrade:
+    """One upgrade of one database to `scripts.target`, reported through `run`."""
+
+    def __init__(self, scripts: AlembicScripts, run: DatabaseRun) -> None:
+        self.scripts, self.run = scripts, run
+        self.started = False
+        self.migration_ctx: MigrationContext | None = None
+
+    def _steps(self, heads: Sequence[str], context: MigrationContext) -> Iterator[RevisionStep]:
+        """The migration function env.py's run_migrations() calls with the database's current heads."""
+        self.started, self.migration_ctx = True, context
+        # As command.upgrade does; its annotation says str, but it takes the heads tuple.
+        steps = self.scripts.script._upgrade_revs(self.scripts.target, heads)  # type: ignore[arg-type]
+        self.run.planned([revision_id(s) for s in steps], ", ".join(heads) or None)
+        for step in steps:
+            self.run.step_started(revision_id(step))
+            yield step  # alembic applies it, then calls _applied inside the same transaction
+
+    def _applied(self, *, ctx: MigrationContext, step: MigrationInfo, heads: Any, run_args: Any) -> None:
+        if step.is_upgrade and not step.is_stamp and step.up_revision_id:
+            self.run.step_applied(step.up_revision_id)
+
+    def __call__(self, url: str, connection: Connection) -> None:
+        """Run env.py against `url` / `connection`; commit what the env.py left open."""
+        config = self.scripts.config(url, connection)
+        with ALEMBIC_LOCK:
+            env = reporting_environment(
+                config,
+                self.scripts.script,
+                on_applied=self._applied,
+                fn=self._steps,
+                destination_rev=self.scripts.target,
+            )
+            with env:
+                self.scripts.script.run_env()
+        if connection.in_transaction():  # the cookbook env.py runs inside our connection's transaction
+            connection.commit()
+        if not self.started:
+            raise EnvPyError(
+                f"env.py at {self.scripts.script.env_py_location} returned without calling "
+                "context.run_migrations().",
+                hint="Run `alembic upgrade heads` on one database to see what env.py does.",
+            )
+
+    def database_heads(self, connection: Connection) -> tuple[str, ...] | None:
+        """The heads recorded in the database now (after a failure), or None when unknown."""
+        ctx = self.migration_ctx
+        opts = (
+            {"version_table": ctx.version_table, "version_table_schema": ctx.version_table_schema}
+            if ctx
+            else {}
+        )
+        try:
+            if connection.in_transaction():
+                connection.rollback()
+            return tuple(MigrationContext.configure(connection, opts=opts).get_current_heads())
+        except Exception:
+            return None
+
+
+class AlembicMigrationAsst(BaseOrmMigrationAsst):
+    """Upgrades every tenant database of a SQLAlchemy ORM with the project's Alembic environment.
+
+    OPTIONS: ALEMBIC_INI and/or SCRIPT_LOCATION (relative to BASE_DIR; `package:dir` works too),
+    TARGET (default "heads"). A broken environment is a ConfigurationError raised here, before the run.
+    """
+
+    def __init__(
+        self,
+        manager: SqlAlchemyOrmManager,
+        *,
+        ALEMBIC_INI: str | Path | None = None,
+        SCRIPT_LOCATION: str | Path | None = None,
+        TARGET: str = "heads",
+    ) -> None:
+        super().__init__(manager, ALEMBIC_INI=ALEMBIC_INI, SCRIPT_LOCATION=SCRIPT_LOCATION, TARGET=TARGET)
+        self.scripts = AlembicScripts.locate(
+            f"TENANT_ROUTER_ORM_SETTINGS[{manager.orm_key!r}]['OPTIONS']['MIGRATION_ASST']['OPTIONS']",
+            alembic_ini=ALEMBIC_INI,
+            script_location=SCRIPT_LOCATION,
+            target=TARGET,
+            base_dir=settings_base_dir(),
+        )
+
+    @property
+    def sa_manager(self) -> SqlAlchemyOrmManager:
+        """The manager, typed."""
+        assert isinstance(self.manager, SqlAlchemyOrmManager)
+        return self.manager
+
+    def migrate_database(self, run: DatabaseRun, db_config: dict[str, Any]) -> None:
+        """Upgrade one database to TARGET; the engine and connection are gone afterwards."""
+        engine = self.sa_manager.create_engine(db_config)
+        upgrade = AlembicUpgrade(self.scripts, run)
+        try:
+            with engine.connect() as connection:
+                try:
+                    upgrade(db_config["URL"], connection)
+                except Exception as exc:
+                    if run.step is None:
+                        raise
+                    heads = upgrade.database_heads(connection)
+                    left = f" (database left at {', '.join(heads) or 'base'})" if heads is not None else ""
+                    raise RevisionFailedError(
+                        f"revision {run.step} failed: {one_line_error(exc)}{left}"
+                    ) from exc
+        finally:
+            engine.dispose()
