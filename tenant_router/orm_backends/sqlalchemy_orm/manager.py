@@ -44,7 +44,8 @@ def _check_entry(where: str, entry: Any, *, base_dir: Path | None, needs_url: bo
         build_url(entry, base_dir)
     except Exception as exc:
         raw = entry.get("URL")
-        shown = f" {mask_url(raw)!r}" if isinstance(raw, str) else ""
+        # Only a URL-shaped value can have its password found and masked; anything else stays unshown.
+        shown = f" {mask_url(raw)!r}" if isinstance(raw, str) and "://" in raw else ""
         raise ConfigurationError(
             f"{where} has an unusable URL{shown}: {REDACTOR(str(exc))}.",
             hint="Use a SQLAlchemy URL such as postgresql+psycopg://user:password@host/name "
