@@ -21,7 +21,9 @@ from tenant_router.orm_backends.sqlalchemy_orm.manager import SqlAlchemyOrmManag
 TEMPLATE = {"URL": "postgresql+psycopg://app:s3cret-pw@db.internal:5432/template", "ENGINE_OPTIONS": {}}
 
 
-def config_for(tmp_path: Path, entries: dict[str, Any], template: dict[str, Any] | None = None) -> RouterConfig:
+def config_for(
+    tmp_path: Path, entries: dict[str, Any], template: dict[str, Any] | None = None
+) -> RouterConfig:
     """A RouterConfig with one sqlalchemy_orm ORM; `entries` maps tenant -> its `default` entry."""
     tenants = {t: {"svc": {"orm_config": {"sqlalchemy_orm": {"default": e}}}} for t, e in entries.items()}
     path = tmp_path / "conf" / "tenants.json"
@@ -54,7 +56,9 @@ def test_parts_merge_over_the_template_url(tmp_path: Path) -> None:
         "tenant_1",
     )
     assert manager.url("t2", "default").render_as_string() == "sqlite://"
-    assert manager.describe_database("t1", "default") == "postgresql+psycopg://app:***@db.internal:5432/tenant_1"
+    assert (
+        manager.describe_database("t1", "default") == "postgresql+psycopg://app:***@db.internal:5432/tenant_1"
+    )
 
 
 def test_relative_sqlite_paths_resolve_against_the_config_folder(tmp_path: Path) -> None:
@@ -125,5 +129,8 @@ def test_engines_and_sessions_follow_the_bound_tenant(tmp_path: Path) -> None:
 def test_unknown_tenant_is_a_configuration_error(tmp_path: Path) -> None:
     manager = manager_of(config_for(tmp_path, {"t1": {"URL": "sqlite://"}}))
 
-    with tenant_context_bind("nobody"), pytest.raises(ConfigurationError, match="no sqlalchemy_orm.default"):
+    with (
+        tenant_context_bind("nobody"),
+        pytest.raises(ConfigurationError, match=r"no sqlalchemy_orm\.default"),
+    ):
         manager.session()
