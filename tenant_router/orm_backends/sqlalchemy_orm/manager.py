@@ -125,6 +125,13 @@ class SqlAlchemyOrmManager(BaseOrmManager):
         except ConfigurationError:
             return "(not configured)"
 
+    def host_key(self, db_config: dict[str, Any]) -> str | None:
+        """The server ("host:port") of a database, for per-host connection limits; None for SQLite."""
+        url = make_url(db_config["URL"])
+        if url.get_backend_name() == "sqlite":
+            return None
+        return f"{url.host or 'localhost'}:{url.port or ''}"
+
     def describe(self) -> dict[str, str]:
         """The Alembic script location and head revision(s), when the assistant is Alembic's."""
         options = self.spec.asst_options
