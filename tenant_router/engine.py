@@ -1,16 +1,30 @@
-"""The run: every selected ORM's assistant, one after the other, folded into a MigrationReport."""
+"""The run: reserved databases, a pre-flight of every tenant database, then the pending ones, in parallel.
+
+Phases, each finished before the next starts:
+1. coarse assistants (those overriding perform_migrate) run as they are, and every reserved database is
+   migrated, in TENANT_ROUTER_ORM_SETTINGS order, in this process; a reserved failure stops the run;
+2. pre-flight: each (ORM, tenant, alias) database's bookkeeping table is read and compared with the
+   migration graph; up-to-date and unreachable databases are settled here;
+3. the pending databases are migrated, one ORM after the other (a tenant's ORMs keep their order),
+   on `jobs` worker processes (1: in this process).
+"""
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from .config import OrmSpec, RouterConfig, load_config
-from .errors import ConfigurationError, TenantRouterError
+from .errors import ConfigurationError, TenantRouterError, UsageError
 from .events import MigrationEvent, RunStarted
 from .orm_backends.base import BaseOrmMigrationAsst
 from .report import MigrationReport, _ignore
 from .selection import select_tenants
+from .tasks import Assistants, Task, Unit
+from .workers import InProcessRunner, ProcessRunner
+
+INSPECT_BATCH = 25  # databases per pre-flight task: few messages, still spread over the workers
 
 
 class RunInterrupted(TenantRouterError):
@@ -34,6 +48,13 @@ def build_assistant(spec: OrmSpec, config: RouterConfig) -> BaseOrmMigrationAsst
         ) from exc
 
 
+def resolve_jobs(jobs: int | None) -> int:
+    """`jobs` or, for None/0, the number of CPUs."""
+    if jobs is not None and jobs < 0:
+        raise UsageError(f"--jobs must be 0 (all CPUs) or more, got {jobs}.")
+    return jobs or os.cpu_count() or 1
+
+
 def migrate_tenants(
     config: RouterConfig | None = None,
     *,
@@ -41,37 +62,121 @@ def migrate_tenants(
     tenant: Sequence[str] = (),
     exclude: Sequence[str] = (),
     fail_fast: bool = False,
+    jobs: int | None = 1,
+    max_connections_per_host: int | None = None,
     on_event: Callable[[MigrationEvent], None] = _ignore,
 ) -> MigrationReport:
     """Bring every selected tenant database to its latest migration; a tenant's failure is data."""
     config = config or load_config()
     specs = config.orms(orm)
     tenants = select_tenants(config.tenant_ids(), tenant, exclude)
+    jobs = resolve_jobs(jobs)
+    if max_connections_per_host is not None and max_connections_per_host < 1:
+        raise UsageError("--max-connections-per-host must be at least 1.")
     report = MigrationReport(on_event, fail_fast=fail_fast)
-    assistants = [build_assistant(spec, config) for spec in specs]
+    assistants = Assistants(config, {spec.key: build_assistant(spec, config) for spec in specs})
     planned: list[tuple[str, str | None, str | None]] = []
-    for spec, asst in zip(specs, assistants, strict=True):
+    for spec in specs:
+        asst = assistants.get(spec.key)
         asst.bind(report.for_orm(spec.key), tenants)
         planned += [(spec.key, t, a) for t, a in asst.planned_databases()]
     report.emit(RunStarted(len(planned), tuple(s.key for s in specs)))
+    runner: InProcessRunner | ProcessRunner | None = None
     try:
-        for spec, asst in zip(specs, assistants, strict=True):
-            if report.stopping:
-                break
-            # A coarse assistant that reports no rows gets one row for the whole ORM.
-            with report.for_orm(spec.key).tenant(None, placeholder=asst.is_coarse()):
-                asst.perform_migrate()
+        _migrate_reserved_and_coarse(specs, assistants, report)
+        databases = list(_tenant_units(specs, assistants, tenants, report))
+        if databases and not report.stopping:
+            runner = (
+                InProcessRunner(assistants, report)
+                if jobs == 1
+                else ProcessRunner(assistants, report, jobs, max_per_host=max_connections_per_host)
+            )
+            _preflight_and_migrate(specs, assistants, runner, databases)
     except KeyboardInterrupt:
         report.interrupted = True
         report.stop("interrupted")
     finally:
-        for spec in specs:
-            config.manager(spec.key).close()
+        if runner is not None:
+            runner.close()
+        assistants.close()
     _mark_not_started(report, planned)
     report.seconds = time.monotonic() - report.started
     if report.interrupted:
         raise RunInterrupted(report)
     return report
+
+
+def _migrate_reserved_and_coarse(
+    specs: list[OrmSpec], assistants: Assistants, report: MigrationReport
+) -> None:
+    """Phase 1, in this process and in ORM order."""
+    for spec in specs:
+        if report.stopping:
+            return
+        asst = assistants.get(spec.key)
+        if asst.is_coarse():
+            with report.for_orm(spec.key).tenant(None):  # one row for the ORM if it reports none
+                asst.perform_migrate()
+        else:
+            asst.migrate_reserved()
+
+
+def _tenant_units(
+    specs: list[OrmSpec], assistants: Assistants, tenants: list[str], report: MigrationReport
+) -> Iterator[tuple[str, Unit]]:
+    """(orm, (tenant, alias)) for every configured tenant database; the unconfigured are skipped."""
+    for spec in specs:
+        asst = assistants.get(spec.key)
+        if asst.is_coarse():
+            continue
+        if asst.is_per_tenant():
+            yield from ((spec.key, (t, None)) for t in tenants)
+            continue
+        for t in tenants:
+            for alias in asst.manager.template_aliases:
+                if asst.manager.tenant_db_config(t, alias) is None:
+                    report.for_orm(spec.key).skipped(t, alias, f"no {spec.key}.{alias} entry")
+                else:
+                    yield spec.key, (t, alias)
+
+
+def _host(assistants: Assistants, orm: str, unit: Unit) -> str | None:
+    tenant, alias = unit
+    if alias is None:
+        return None
+    manager = assistants.get(orm).manager
+    db_config = manager.tenant_db_config(tenant, alias)
+    return manager.host_key(db_config) if db_config is not None else None
+
+
+def _preflight_and_migrate(
+    specs: list[OrmSpec],
+    assistants: Assistants,
+    runner: InProcessRunner | ProcessRunner,
+    databases: list[tuple[str, Unit]],
+) -> None:
+    """Phases 2 and 3."""
+    ids = iter(range(1, 10**9))
+    inspectable = {
+        s.key
+        for s in specs
+        if type(assistants.get(s.key)).inspect_database is not BaseOrmMigrationAsst.inspect_database
+    }
+    batches: dict[tuple[str, str | None], list[Unit]] = {}
+    for orm, unit in databases:
+        if orm in inspectable:
+            batches.setdefault((orm, _host(assistants, orm, unit)), []).append(unit)
+    inspect_tasks = [
+        Task(next(ids), "inspect", orm, tuple(units[i : i + INSPECT_BATCH]), host)
+        for (orm, host), units in batches.items()
+        for i in range(0, len(units), INSPECT_BATCH)
+    ]
+    pending = {(p.orm, p.tenant, p.alias) for p in runner.run(inspect_tasks)}
+    for spec in specs:  # one ORM at a time, so each tenant's ORMs are migrated in settings order
+        units = [
+            u for orm, u in databases if orm == spec.key and (orm not in inspectable or (orm, *u) in pending)
+        ]
+        runner.run(Task(next(ids), "migrate", spec.key, (u,), _host(assistants, spec.key, u)) for u in units)
 
 
 def _mark_not_started(report: MigrationReport, planned: list[tuple[str, str | None, str | None]]) -> None:

@@ -111,6 +111,10 @@ MigrationEvent = (
 )
 
 
+#: Events that settle one database's outcome.
+FINAL_EVENTS = (TenantFinished, TenantFailed, TenantSkipped)
+
+
 def event_to_dict(event: MigrationEvent) -> dict[str, Any]:
     """A JSON-ready dict of `event`, with its kind under "event"."""
     data = asdict(event)

@@ -34,6 +34,18 @@ def migrate(
         bool,
         typer.Option("--fail-fast", help="Stop at the first failure; the rest are reported not started."),
     ] = False,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs", "-j", metavar="N", help="Worker processes (0: one per CPU; 1: in this process)."
+        ),
+    ] = 0,
+    max_connections_per_host: Annotated[
+        int | None,
+        typer.Option(
+            "--max-connections-per-host", metavar="N", help="At most N databases of one server at once."
+        ),
+    ] = None,
     json_output: Json = False,
     no_progress: Annotated[
         bool, typer.Option("--no-progress", help="No live table, even on a terminal.")
@@ -53,7 +65,7 @@ def migrate(
         with progress_view(output, json_output=json_output, verbosity=verbosity) as on_event:
             report = migrate_tenants(
                 config, orm=orm or (), tenant=tenant or (), exclude=exclude or (), fail_fast=fail_fast,
-                on_event=on_event,
+                jobs=jobs, max_connections_per_host=max_connections_per_host, on_event=on_event,
             )  # fmt: skip
         code = ExitCode.OK if report.ok else ExitCode.FAILED
     except RunInterrupted as exc:

@@ -20,6 +20,7 @@ INSTALLED_APPS = [
     "tenant_router",
     "patients",
     "directory",
+    "killer",
 ]
 DATABASES = {
     "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(_STATE / "template.sqlite3")},

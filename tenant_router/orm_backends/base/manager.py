@@ -100,6 +100,10 @@ class BaseOrmManager:
     def validate_entry(cls, spec: OrmSpec, tenant: str, alias: str, entry: Mapping[str, Any]) -> None:
         """Raise ConfigurationError for a tenant entry this ORM cannot use."""
 
+    def host_key(self, db_config: dict[str, Any]) -> str | None:
+        """The server a database lives on ("host:port"), for --max-connections-per-host; None for files."""
+        return None
+
     def describe(self) -> dict[str, str]:
         """Extra facts for `list-backends` (e.g. a script location and its heads)."""
         return {}

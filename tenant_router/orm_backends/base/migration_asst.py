@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from ...preflight import Inspection
 from ...report import DatabaseRun, MigrationReport, OrmReport
 
 if TYPE_CHECKING:
@@ -53,6 +54,11 @@ class BaseOrmMigrationAsst:
     def is_coarse(cls) -> bool:
         """True when the subclass takes over the whole ORM by overriding perform_migrate."""
         return cls.perform_migrate is not BaseOrmMigrationAsst.perform_migrate
+
+    @classmethod
+    def is_per_tenant(cls) -> bool:
+        """True when the subclass migrates whole tenants (overrides migrate_tenant)."""
+        return not cls.is_coarse() and cls.migrate_tenant is not BaseOrmMigrationAsst.migrate_tenant
 
     # -- the hooks --------------------------------------------------------------------------
     def perform_migrate(self) -> None:
@@ -94,6 +100,16 @@ class BaseOrmMigrationAsst:
             f"{type(self).__qualname__} must override perform_migrate(), migrate_tenant() "
             "or migrate_database()"
         )
+
+    def inspect_database(self, tenant: str, alias: str, db_config: dict[str, Any]) -> Inspection | None:
+        """Pre-flight: read what is pending over one light connection; None when it cannot tell.
+
+        Raising means the database is unreachable: it is reported failed without migrating.
+        """
+        return None
+
+    def close(self) -> None:
+        """Release what the assistant holds between databases (called at the end of a run)."""
 
     def planned_databases(self) -> list[tuple[str | None, str | None]]:
         """(tenant, alias) of every database this run expects to visit, for counters and bookkeeping."""

@@ -146,6 +146,12 @@ class DjangoOrmManager(BaseOrmManager):
         port = f":{cfg['PORT']}" if cfg.get("PORT") else ""
         return f"{engine} {user}{cfg.get('HOST') or 'localhost'}{port}/{cfg.get('NAME')}"
 
+    def host_key(self, db_config: dict[str, Any]) -> str | None:
+        """HOST:PORT of a server database; None for SQLite files."""
+        if "sqlite" in str(db_config.get("ENGINE", "")):
+            return None
+        return f"{db_config.get('HOST') or 'localhost'}:{db_config.get('PORT') or ''}"
+
     # -- connections ---------------------------------------------------------------------------
     @staticmethod
     def connection_alias(tenant: str, alias: str) -> str:

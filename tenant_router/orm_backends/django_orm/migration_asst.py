@@ -10,13 +10,16 @@ from django.apps import apps
 from django.core.management.sql import emit_post_migrate_signal, emit_pre_migrate_signal
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.recorder import MigrationRecorder
 from django.db.migrations.state import ModelState
 from django.utils.module_loading import module_has_submodule
 
 from ...context import tenant_context_bind
 from ...errors import TenantRouterError
+from ...preflight import Inspection
 from ...report import DatabaseRun
 from ..base import BaseOrmMigrationAsst
+from .graph import disk_graph
 from .manager import DjangoOrmManager
 from .router import migration_routing
 
@@ -59,6 +62,15 @@ class DjangoOrmMigrationAsst(BaseOrmMigrationAsst):
         """The manager, typed."""
         assert isinstance(self.manager, DjangoOrmManager)
         return self.manager
+
+    def inspect_database(self, tenant: str, alias: str, db_config: dict[str, Any]) -> Inspection:
+        """Read django_migrations over one connection and compare with the graph on disk."""
+        with self.django_manager.connection(tenant, alias, db_config) as connection:
+            recorder = MigrationRecorder(connection)
+            applied = list(recorder.applied_migrations()) if recorder.has_table() else []
+        pending = disk_graph().pending(applied)
+        current = f"{applied[-1][0]}.{applied[-1][1]}" if applied else None
+        return Inspection(tuple(f"{app}.{name}" for app, name in pending), current)
 
     def migrate_database(self, run: DatabaseRun, db_config: dict[str, Any]) -> None:
         """Bind the tenant, route every query to its connection, and migrate it."""

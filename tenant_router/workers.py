@@ -1,0 +1,266 @@
+"""Run tasks in this process or in worker processes fed from one work queue.
+
+Workers are forked from the run's process after Django is set up (so they start in milliseconds with the
+configuration and migration graphs already loaded), take one task at a time, stream their events back,
+and retire after a number of tasks or above a memory ceiling so memory stays flat over any number of
+tenants. A worker that dies is reported as a failure of the databases it held, and is replaced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import signal
+from collections import Counter, deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from .events import FINAL_EVENTS, TenantFailed
+from .report import MigrationReport, one_line_error
+from .tasks import Assistants, Pending, Task, execute
+
+DEFAULT_TASKS_PER_WORKER = 200
+DEFAULT_MAX_RSS_MB = 200
+
+
+def resident_mb() -> float:
+    """This process's resident memory now, in MiB."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class InProcessRunner:
+    """Carries tasks out one after the other in this process (`--jobs 1`)."""
+
+    def __init__(self, assistants: Assistants, report: MigrationReport) -> None:
+        self.assistants, self.report = assistants, report
+
+    def run(self, tasks: Iterable[Task]) -> list[Pending]:
+        """Execute every task until the run is told to stop."""
+        pending: list[Pending] = []
+        for task in tasks:
+            if self.report.stopping:
+                break
+            pending += execute(task, self.assistants, self.report)
+        return pending
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+# The forked workers' copy of the run's state (set just before forking, read in the child).
+_inherited: Assistants | None = None
+
+
+def _worker_main(conn: Connection, max_tasks: int, max_rss_mb: float) -> None:
+    """A worker: receive a task, stream its events, answer with its pending units; retire when told."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what an interrupt means
+    assert _inherited is not None, "workers are forked from a run"
+    assistants = Assistants(_inherited.config)
+    done = 0
+    try:
+        while True:
+            try:
+                task = conn.recv()
+            except EOFError:
+                return
+            if task is None:
+                return
+            report = MigrationReport(lambda event: conn.send(("event", event)))
+            try:
+                pending = execute(task, assistants, report)
+            except Exception as exc:  # a bug or a broken assistant: fail the task's databases
+                conn.send(("crashed", one_line_error(exc)))
+                continue
+            conn.send(("done", pending))
+            done += 1
+            if done >= max_tasks or resident_mb() > max_rss_mb:
+                conn.send(("retire", None))
+                return
+    finally:
+        assistants.close()
+        from django.db import connections
+
+        connections.close_all()
+
+
+@dataclass(eq=False)
+class Worker:
+    process: BaseProcess
+    conn: Connection
+    task: Task | None = None
+    finished: set[tuple[str, str | None, str | None]] = field(default_factory=set)
+
+
+class ProcessRunner:
+    """Runs tasks on `jobs` worker processes; one slow database holds up no other."""
+
+    def __init__(
+        self,
+        assistants: Assistants,
+        report: MigrationReport,
+        jobs: int,
+        *,
+        max_per_host: int | None = None,
+        tasks_per_worker: int = DEFAULT_TASKS_PER_WORKER,
+        max_rss_mb: float = DEFAULT_MAX_RSS_MB,
+    ) -> None:
+        self.assistants, self.report, self.jobs = assistants, report, jobs
+        self.max_per_host = max_per_host
+        self.tasks_per_worker, self.max_rss_mb = tasks_per_worker, max_rss_mb
+        self.context = multiprocessing.get_context("fork")
+        self.workers: list[Worker] = []
+        self.interrupts = 0
+
+    # -- worker lifecycle ----------------------------------------------------------------------
+    def _spawn(self) -> Worker:
+        global _inherited
+        from django.db import connections
+
+        connections.close_all()  # never share a database socket with a child
+        self.assistants.close()
+        _inherited = self.assistants
+        parent, child = self.context.Pipe()
+        process = self.context.Process(
+            target=_worker_main, args=(child, self.tasks_per_worker, self.max_rss_mb), daemon=True
+        )
+        process.start()
+        child.close()
+        return Worker(process, parent)
+
+    def close(self) -> None:
+        """Ask every worker to leave; terminate the ones that do not."""
+        for worker in self.workers:
+            with contextlib.suppress(BrokenPipeError, OSError):
+                worker.conn.send(None)
+        for worker in self.workers:
+            worker.process.join(timeout=10)
+            if worker.process.is_alive():
+                worker.process.terminate()
+                worker.process.join(timeout=5)
+        self.workers = []
+
+    # -- the loop ------------------------------------------------------------------------------
+    def run(self, tasks: Iterable[Task]) -> list[Pending]:
+        """Execute every task on the workers; return the units their pre-flight left pending."""
+        queue = deque(tasks)
+        pending: list[Pending] = []
+        load: Counter[str | None] = Counter()
+        while len(self.workers) < min(self.jobs, len(queue)):
+            self.workers.append(self._spawn())
+        while True:
+            try:
+                self._dispatch(queue, load)
+                busy = [w for w in self.workers if w.task is not None]
+                if not busy:
+                    return pending
+                ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy])
+                for worker in busy:
+                    if worker.conn in ready or worker.process.sentinel in ready:
+                        pending += self._serve(worker, load, queue)
+            except KeyboardInterrupt:
+                self._interrupted()
+
+    def _dispatch(self, queue: deque[Task], load: Counter[str | None]) -> None:
+        if self.report.stopping:
+            queue.clear()
+            return
+        for worker in self.workers:
+            if worker.task is not None or not queue:
+                continue
+            task = self._next(queue, load)
+            if task is None:
+                return
+            worker.task, worker.finished = task, set()
+            load[task.host] += 1
+            worker.conn.send(task)
+
+    def _next(self, queue: deque[Task], load: Counter[str | None]) -> Task | None:
+        """The first queued task whose server is under the connection cap."""
+        for index, task in enumerate(queue):
+            if self.max_per_host is None or task.host is None or load[task.host] < self.max_per_host:
+                del queue[index]
+                return task
+        return None
+
+    def _serve(self, worker: Worker, load: Counter[str | None], queue: deque[Task]) -> list[Pending]:
+        """Handle what a worker sent, or its death."""
+        pending: list[Pending] = []
+        while True:
+            try:
+                if not worker.conn.poll():
+                    break
+                kind, payload = worker.conn.recv()
+            except (EOFError, OSError):
+                break
+            if kind == "event":
+                self.report.emit(payload)
+                if isinstance(payload, FINAL_EVENTS):
+                    worker.finished.add((payload.orm, payload.tenant, payload.alias))
+            elif kind in ("done", "crashed"):
+                if kind == "crashed":
+                    self._fail_unfinished(worker, f"worker error: {payload}")
+                else:
+                    pending += payload
+                self._release(worker, load)
+            elif kind == "retire":
+                worker.process.join(timeout=10)
+                self._replace(worker, queue)
+                return pending
+        if not worker.process.is_alive():
+            worker.process.join(timeout=1)
+            code = worker.process.exitcode
+            if worker.task is not None:
+                self._fail_unfinished(worker, f"worker process died ({_describe_exit(code)})")
+                self._release(worker, load)
+            self._replace(worker, queue)
+        return pending
+
+    def _release(self, worker: Worker, load: Counter[str | None]) -> None:
+        if worker.task is not None:
+            load[worker.task.host] -= 1
+        worker.task = None
+
+    def _replace(self, worker: Worker, queue: deque[Task]) -> None:
+        self.workers.remove(worker)
+        if queue and not self.report.stopping:
+            self.workers.append(self._spawn())
+
+    def _fail_unfinished(self, worker: Worker, error: str) -> None:
+        """Every database of the worker's task that has no outcome yet failed with `error`."""
+        assert worker.task is not None
+        for tenant, alias in worker.task.units:
+            key = (worker.task.orm, tenant, alias)
+            if key in worker.finished:
+                continue
+            row = self.report.results.get(key)
+            step = row.running_step if row else None
+            self.report.emit(TenantFailed(worker.task.orm, tenant, alias, error, step, 0.0))
+
+    def _interrupted(self) -> None:
+        """First Ctrl-C: start nothing new, let running databases finish. Second: stop them now."""
+        self.interrupts += 1
+        self.report.interrupted = True
+        self.report.stop("interrupted")
+        if self.interrupts >= 2:
+            for worker in self.workers:
+                if worker.process.is_alive():
+                    worker.process.terminate()
+
+
+def _describe_exit(code: Any) -> str:
+    if isinstance(code, int) and code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
