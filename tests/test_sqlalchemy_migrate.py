@@ -57,7 +57,7 @@ def test_every_tenant_matches_plain_alembic_upgrade(tmp_path: Path, backend: str
             assert "django_content_type" in django_tables(site.django_dbs[tenant])
         if style == "connection":  # env.py's own on_version_apply still ran, chained with ours
             log = (site.root / "alembic" / "applied.log").read_text().split()
-            assert log == REVISIONS * 2
+            assert sorted(log) == sorted(REVISIONS * 2)
 
         again, lines = site.run_json("migrate")
         assert again.returncode == 0, again.stderr
@@ -105,8 +105,8 @@ def test_fail_fast_stops_the_other_orms_too(tmp_path: Path) -> None:
         assert result.returncode == 1
         report = report_of(lines)
         assert rows(report, "sqlalchemy_orm")["tenant-1"]["failed_step"] == "b2000000002b"
-        assert {r["status"] for r in report["results"] if r["tenant"] != "tenant-1"} == {"not_started"}
-        assert version(urls[1]) == []
+        # No database of the next ORM starts (tenant-2's Alembic run may overlap tenant-1's under --jobs).
+        assert {r["status"] for r in rows(report, "django_orm").values()} == {"not_started"}
 
 
 def test_tenant_without_sqlalchemy_entry_is_skipped(tmp_path: Path) -> None:
