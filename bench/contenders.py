@@ -59,9 +59,7 @@ def tenant_router(fleet: Fleet, jobs: int | None, *, django_only: bool = False) 
 def inproc(fleet: Fleet) -> Command:
     """One Python process: call_command("migrate", database=alias) + alembic upgrade per tenant."""
     argv = [str(PYTHON), str(BENCH / "inproc.py"), "--alembic-ini", str(fleet.project.alembic_ini)]
-    shown = "BENCH_ALL_TENANTS=1 .venv/bin/python " + shlex.join(
-        str(Path(a).relative_to(REPO)) for a in argv[1:]
-    )
+    shown = "BENCH_ALL_TENANTS=1 .venv/bin/python " + shlex.join(a.replace(f"{REPO}/", "") for a in argv[1:])
     return Command("inproc", argv, fleet.env(all_tenants=True), fleet.tenants, True, shown)
 
 
