@@ -21,7 +21,7 @@ from .events import MigrationEvent, RunStarted
 from .orm_backends.base import BaseOrmMigrationAsst
 from .report import MigrationReport, _ignore
 from .selection import select_tenants
-from .tasks import Assistants, Task, Unit
+from .tasks import Assistants, DbKey, Task
 from .workers import InProcessRunner, ProcessRunner
 
 INSPECT_BATCH = 25  # databases per pre-flight task: few messages, still spread over the workers
@@ -86,6 +86,8 @@ def migrate_tenants(
         _migrate_reserved_and_coarse(specs, assistants, report)
         databases = list(_tenant_units(specs, assistants, tenants, report))
         if databases and not report.stopping:
+            for spec in specs:
+                assistants.get(spec.key).prepare()  # workers fork with the graphs already loaded
             runner = (
                 InProcessRunner(assistants, report)
                 if jobs == 1
@@ -123,25 +125,25 @@ def _migrate_reserved_and_coarse(
 
 def _tenant_units(
     specs: list[OrmSpec], assistants: Assistants, tenants: list[str], report: MigrationReport
-) -> Iterator[tuple[str, Unit]]:
-    """(orm, (tenant, alias)) for every configured tenant database; the unconfigured are skipped."""
+) -> Iterator[DbKey]:
+    """(orm, tenant, alias) of every configured tenant database; the unconfigured are skipped."""
     for spec in specs:
         asst = assistants.get(spec.key)
         if asst.is_coarse():
             continue
         if asst.is_per_tenant():
-            yield from ((spec.key, (t, None)) for t in tenants)
+            yield from ((spec.key, t, None) for t in tenants)
             continue
         for t in tenants:
             for alias in asst.manager.template_aliases:
                 if asst.manager.tenant_db_config(t, alias) is None:
                     report.for_orm(spec.key).skipped(t, alias, f"no {spec.key}.{alias} entry")
                 else:
-                    yield spec.key, (t, alias)
+                    yield spec.key, t, alias
 
 
-def _host(assistants: Assistants, orm: str, unit: Unit) -> str | None:
-    tenant, alias = unit
+def _host(assistants: Assistants, key: DbKey) -> str | None:
+    orm, tenant, alias = key
     if alias is None:
         return None
     manager = assistants.get(orm).manager
@@ -149,34 +151,36 @@ def _host(assistants: Assistants, orm: str, unit: Unit) -> str | None:
     return manager.host_key(db_config) if db_config is not None else None
 
 
+def _inspectable(asst: BaseOrmMigrationAsst) -> bool:
+    base = BaseOrmMigrationAsst
+    return (
+        type(asst).bookkeeping_read is not base.bookkeeping_read
+        or type(asst).inspect_database is not base.inspect_database
+    )
+
+
 def _preflight_and_migrate(
     specs: list[OrmSpec],
     assistants: Assistants,
     runner: InProcessRunner | ProcessRunner,
-    databases: list[tuple[str, Unit]],
+    databases: list[DbKey],
 ) -> None:
     """Phases 2 and 3."""
     ids = iter(range(1, 10**9))
-    inspectable = {
-        s.key
-        for s in specs
-        if type(assistants.get(s.key)).inspect_database is not BaseOrmMigrationAsst.inspect_database
-    }
-    batches: dict[tuple[str, str | None], list[Unit]] = {}
-    for orm, unit in databases:
-        if orm in inspectable:
-            batches.setdefault((orm, _host(assistants, orm, unit)), []).append(unit)
+    inspectable = {s.key for s in specs if _inspectable(assistants.get(s.key))}
+    by_tenant: dict[tuple[str, str | None], list[DbKey]] = {}  # every ORM of a tenant in one task
+    for key in databases:
+        if key[0] in inspectable and key[2] is not None:
+            by_tenant.setdefault((key[1], _host(assistants, key)), []).append(key)
+    groups = list(by_tenant.items())
     inspect_tasks = [
-        Task(next(ids), "inspect", orm, tuple(units[i : i + INSPECT_BATCH]), host)
-        for (orm, host), units in batches.items()
-        for i in range(0, len(units), INSPECT_BATCH)
+        Task(next(ids), "inspect", tuple(k for _, keys in batch for k in keys), batch[0][0][1])
+        for batch in (groups[i : i + INSPECT_BATCH] for i in range(0, len(groups), INSPECT_BATCH))
     ]
-    pending = {(p.orm, p.tenant, p.alias) for p in runner.run(inspect_tasks)}
+    pending = set(runner.run(inspect_tasks))
     for spec in specs:  # one ORM at a time, so each tenant's ORMs are migrated in settings order
-        units = [
-            u for orm, u in databases if orm == spec.key and (orm not in inspectable or (orm, *u) in pending)
-        ]
-        runner.run(Task(next(ids), "migrate", spec.key, (u,), _host(assistants, spec.key, u)) for u in units)
+        keys = [k for k in databases if k[0] == spec.key and (k[0] not in inspectable or k in pending)]
+        runner.run(Task(next(ids), "migrate", (k,), _host(assistants, k)) for k in keys)
 
 
 def _mark_not_started(report: MigrationReport, planned: list[tuple[str, str | None, str | None]]) -> None:

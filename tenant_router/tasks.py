@@ -2,34 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from .config import RouterConfig
+from .events import Status, TenantFailed, TenantFinished
 from .orm_backends.base import BaseOrmMigrationAsst
-from .report import MigrationReport
+from .preflight import BookkeepingRead, Inspection, read_many
+from .report import MigrationReport, one_line_error
 
-Unit = tuple[str, str | None]  # (tenant, alias); alias None for per-tenant assistants
+DbKey = tuple[str, str, str | None]  # (orm, tenant, alias); alias None for per-tenant assistants
 
 
 @dataclass(frozen=True, slots=True)
 class Task:
-    """Inspect (pre-flight) or migrate some databases of one ORM."""
+    """Inspect (pre-flight) or migrate some databases."""
 
     id: int
     kind: Literal["inspect", "migrate"]
-    orm: str
-    units: tuple[Unit, ...]
+    units: tuple[DbKey, ...]
     host: str | None = None  # the server these databases live on, for the connection cap
-
-
-@dataclass(frozen=True, slots=True)
-class Pending:
-    """A pre-flight verdict the engine acts on: this unit still needs migrating."""
-
-    orm: str
-    tenant: str
-    alias: str | None
 
 
 class Assistants:
@@ -55,41 +48,59 @@ class Assistants:
             asst.manager.close()
 
 
-def execute(task: Task, assistants: Assistants, report: MigrationReport) -> list[Pending]:
+def execute(task: Task, assistants: Assistants, report: MigrationReport) -> list[DbKey]:
     """Carry out `task`, emitting its events into `report`; return the units still pending."""
-    asst = assistants.get(task.orm)
-    orm_report = report.for_orm(task.orm)
-    asst.report = orm_report
-    pending: list[Pending] = []
-    for tenant, alias in task.units:
-        if task.kind == "inspect":
-            assert alias is not None
-            if not _inspect(asst, report, task.orm, tenant, alias):
-                pending.append(Pending(task.orm, tenant, alias))
-        elif alias is None:
+    if task.kind == "inspect":
+        return inspect(task.units, assistants, report)
+    for orm, tenant, alias in task.units:
+        asst = assistants.get(orm)
+        orm_report = asst.report = report.for_orm(orm)
+        if alias is None:
             with orm_report.tenant(tenant):
                 asst.migrate_tenant(tenant)
+            continue
+        db_config = asst.manager.tenant_db_config(tenant, alias)
+        assert db_config is not None
+        with orm_report.database(tenant, alias) as run:
+            asst.migrate_database(run, db_config)
+    return []
+
+
+def inspect(units: tuple[DbKey, ...], assistants: Assistants, report: MigrationReport) -> list[DbKey]:
+    """Pre-flight: settle up-to-date and unreachable databases; return the pending ones."""
+    verdicts: dict[DbKey, Inspection | BaseException | None] = {}
+    shared: dict[str, list[tuple[DbKey, BookkeepingRead]]] = {}
+    for key in units:
+        orm, tenant, alias = key
+        assert alias is not None
+        asst = assistants.get(orm)
+        db_config = asst.manager.tenant_db_config(tenant, alias)
+        assert db_config is not None
+        read = _call(asst.bookkeeping_read, tenant, alias, db_config)
+        if isinstance(read, BookkeepingRead):
+            shared.setdefault(read.identity, []).append((key, read))
+        elif read is None:
+            verdicts[key] = _call(asst.inspect_database, tenant, alias, db_config)
         else:
-            db_config = asst.manager.tenant_db_config(tenant, alias)
-            assert db_config is not None
-            with orm_report.database(tenant, alias) as run:
-                asst.migrate_database(run, db_config)
+            verdicts[key] = read
+    for group in shared.values():  # one connection per physical database
+        results = read_many([read for _, read in group])
+        verdicts.update((key, result) for (key, _), result in zip(group, results, strict=True))
+    pending: list[DbKey] = []
+    for key in units:
+        verdict = verdicts[key]
+        if isinstance(verdict, BaseException):
+            report.emit(TenantFailed(*key, f"unreachable: {one_line_error(verdict)}", None, 0.0))
+        elif verdict is not None and verdict.up_to_date:
+            report.emit(TenantFinished(*key, Status.UP_TO_DATE, 0, verdict.current, 0.0))
+        else:
+            pending.append(key)
     return pending
 
 
-def _inspect(asst: BaseOrmMigrationAsst, report: MigrationReport, orm: str, tenant: str, alias: str) -> bool:
-    """Pre-flight one database; True when it is settled (up to date or unreachable)."""
-    from .events import Status, TenantFailed, TenantFinished
-    from .report import one_line_error
-
-    db_config = asst.manager.tenant_db_config(tenant, alias)
-    assert db_config is not None
+def _call(func: Callable[..., Any], *args: Any) -> Any:
+    """func(*args), or the exception it raised."""
     try:
-        inspection = asst.inspect_database(tenant, alias, db_config)
+        return func(*args)
     except Exception as exc:
-        report.emit(TenantFailed(orm, tenant, alias, f"unreachable: {one_line_error(exc)}", None, 0.0))
-        return True
-    if inspection is None or not inspection.up_to_date:
-        return False
-    report.emit(TenantFinished(orm, tenant, alias, Status.UP_TO_DATE, 0, inspection.current, 0.0))
-    return True
+        return exc

@@ -21,7 +21,7 @@ from typing import Any
 
 from .events import FINAL_EVENTS, TenantFailed
 from .report import MigrationReport, one_line_error
-from .tasks import Assistants, Pending, Task, execute
+from .tasks import Assistants, DbKey, Task, execute
 
 DEFAULT_TASKS_PER_WORKER = 200
 DEFAULT_MAX_RSS_MB = 200
@@ -44,9 +44,9 @@ class InProcessRunner:
     def __init__(self, assistants: Assistants, report: MigrationReport) -> None:
         self.assistants, self.report = assistants, report
 
-    def run(self, tasks: Iterable[Task]) -> list[Pending]:
+    def run(self, tasks: Iterable[Task]) -> list[DbKey]:
         """Execute every task until the run is told to stop."""
-        pending: list[Pending] = []
+        pending: list[DbKey] = []
         for task in tasks:
             if self.report.stopping:
                 break
@@ -150,10 +150,10 @@ class ProcessRunner:
         self.workers = []
 
     # -- the loop ------------------------------------------------------------------------------
-    def run(self, tasks: Iterable[Task]) -> list[Pending]:
+    def run(self, tasks: Iterable[Task]) -> list[DbKey]:
         """Execute every task on the workers; return the units their pre-flight left pending."""
         queue = deque(tasks)
-        pending: list[Pending] = []
+        pending: list[DbKey] = []
         load: Counter[str | None] = Counter()
         while len(self.workers) < min(self.jobs, len(queue)):
             self.workers.append(self._spawn())
@@ -192,9 +192,9 @@ class ProcessRunner:
                 return task
         return None
 
-    def _serve(self, worker: Worker, load: Counter[str | None], queue: deque[Task]) -> list[Pending]:
+    def _serve(self, worker: Worker, load: Counter[str | None], queue: deque[Task]) -> list[DbKey]:
         """Handle what a worker sent, or its death."""
-        pending: list[Pending] = []
+        pending: list[DbKey] = []
         while True:
             try:
                 if not worker.conn.poll():
@@ -238,13 +238,12 @@ class ProcessRunner:
     def _fail_unfinished(self, worker: Worker, error: str) -> None:
         """Every database of the worker's task that has no outcome yet failed with `error`."""
         assert worker.task is not None
-        for tenant, alias in worker.task.units:
-            key = (worker.task.orm, tenant, alias)
+        for key in worker.task.units:
             if key in worker.finished:
                 continue
             row = self.report.results.get(key)
             step = row.running_step if row else None
-            self.report.emit(TenantFailed(worker.task.orm, tenant, alias, error, step, 0.0))
+            self.report.emit(TenantFailed(*key, error, step, 0.0))
 
     def _interrupted(self) -> None:
         """First Ctrl-C: start nothing new, let running databases finish. Second: stop them now."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ...preflight import Inspection
+from ...preflight import BookkeepingRead, Inspection
 from ...report import DatabaseRun, MigrationReport, OrmReport
 
 if TYPE_CHECKING:
@@ -107,6 +107,16 @@ class BaseOrmMigrationAsst:
         Raising means the database is unreachable: it is reported failed without migrating.
         """
         return None
+
+    def bookkeeping_read(self, tenant: str, alias: str, db_config: dict[str, Any]) -> BookkeepingRead | None:
+        """Pre-flight as a plain query, so databases shared with other ORMs are read over one connection.
+
+        None (the default) falls back to inspect_database().
+        """
+        return None
+
+    def prepare(self) -> None:
+        """Load what does not depend on the tenant (migration graphs) once, before workers fork."""
 
     def close(self) -> None:
         """Release what the assistant holds between databases (called at the end of a run)."""

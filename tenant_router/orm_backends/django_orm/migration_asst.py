@@ -10,16 +10,15 @@ from django.apps import apps
 from django.core.management.sql import emit_post_migrate_signal, emit_pre_migrate_signal
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.executor import MigrationExecutor
-from django.db.migrations.recorder import MigrationRecorder
 from django.db.migrations.state import ModelState
 from django.utils.module_loading import module_has_submodule
 
 from ...context import tenant_context_bind
 from ...errors import TenantRouterError
-from ...preflight import Inspection
+from ...preflight import BookkeepingRead
 from ...report import DatabaseRun
 from ..base import BaseOrmMigrationAsst
-from .graph import disk_graph
+from .graph import bookkeeping_read, disk_graph
 from .manager import DjangoOrmManager
 from .router import migration_routing
 
@@ -63,14 +62,14 @@ class DjangoOrmMigrationAsst(BaseOrmMigrationAsst):
         assert isinstance(self.manager, DjangoOrmManager)
         return self.manager
 
-    def inspect_database(self, tenant: str, alias: str, db_config: dict[str, Any]) -> Inspection:
-        """Read django_migrations over one connection and compare with the graph on disk."""
-        with self.django_manager.connection(tenant, alias, db_config) as connection:
-            recorder = MigrationRecorder(connection)
-            applied = list(recorder.applied_migrations()) if recorder.has_table() else []
-        pending = disk_graph().pending(applied)
-        current = f"{applied[-1][0]}.{applied[-1][1]}" if applied else None
-        return Inspection(tuple(f"{app}.{name}" for app, name in pending), current)
+    def prepare(self) -> None:
+        """Read the migration graph from disk and connect the apps' signal handlers, once."""
+        import_management_modules()
+        disk_graph()
+
+    def bookkeeping_read(self, tenant: str, alias: str, db_config: dict[str, Any]) -> BookkeepingRead:
+        """`SELECT app, name FROM django_migrations` against the graph loaded once from disk."""
+        return bookkeeping_read(db_config)
 
     def migrate_database(self, run: DatabaseRun, db_config: dict[str, Any]) -> None:
         """Bind the tenant, route every query to its connection, and migrate it."""

@@ -21,9 +21,11 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
 from ...errors import TenantRouterError
+from ...preflight import BookkeepingRead
 from ...report import DatabaseRun, one_line_error
 from ..base import BaseOrmMigrationAsst
 from .manager import SqlAlchemyOrmManager
+from .preflight import bookkeeping_read
 from .scripts import AlembicScripts, settings_base_dir
 
 #: Alembic's `context` and `op` are process-wide proxies: one upgrade at a time per process.
@@ -134,7 +136,8 @@ class AlembicMigrationAsst(BaseOrmMigrationAsst):
     """Upgrades every tenant database of a SQLAlchemy ORM with the project's Alembic environment.
 
     OPTIONS: ALEMBIC_INI and/or SCRIPT_LOCATION (relative to BASE_DIR; `package:dir` works too),
-    TARGET (default "heads"). A broken environment is a ConfigurationError raised here, before the run.
+    TARGET (default "heads"), VERSION_TABLE (default "alembic_version": name yours if env.py
+    configures another, so the pre-flight reads the right table). A broken environment is a ConfigurationError raised here, before the run.
     """
 
     def __init__(
@@ -144,8 +147,21 @@ class AlembicMigrationAsst(BaseOrmMigrationAsst):
         ALEMBIC_INI: str | Path | None = None,
         SCRIPT_LOCATION: str | Path | None = None,
         TARGET: str = "heads",
+        VERSION_TABLE: str = "alembic_version",
     ) -> None:
-        super().__init__(manager, ALEMBIC_INI=ALEMBIC_INI, SCRIPT_LOCATION=SCRIPT_LOCATION, TARGET=TARGET)
+        super().__init__(
+            manager,
+            ALEMBIC_INI=ALEMBIC_INI,
+            SCRIPT_LOCATION=SCRIPT_LOCATION,
+            TARGET=TARGET,
+            VERSION_TABLE=VERSION_TABLE,
+        )
+        if (
+            not isinstance(VERSION_TABLE, str)
+            or not VERSION_TABLE.replace("_", "").replace(".", "").isalnum()
+        ):
+            raise ValueError(f"VERSION_TABLE must be a table name, got {VERSION_TABLE!r}")
+        self.version_table = VERSION_TABLE
         self.scripts = AlembicScripts.locate(
             f"TENANT_ROUTER_ORM_SETTINGS[{manager.orm_key!r}]['OPTIONS']['MIGRATION_ASST']['OPTIONS']",
             alembic_ini=ALEMBIC_INI,
@@ -159,6 +175,10 @@ class AlembicMigrationAsst(BaseOrmMigrationAsst):
         """The manager, typed."""
         assert isinstance(self.manager, SqlAlchemyOrmManager)
         return self.manager
+
+    def bookkeeping_read(self, tenant: str, alias: str, db_config: dict[str, Any]) -> BookkeepingRead:
+        """Pre-flight: VERSION_TABLE's heads against the scripts, over a raw connection (no env.py)."""
+        return bookkeeping_read(self.scripts, db_config["URL"], self.version_table)
 
     def migrate_database(self, run: DatabaseRun, db_config: dict[str, Any]) -> None:
         """Upgrade one database to TARGET; the engine and connection are gone afterwards."""

@@ -1,0 +1,44 @@
+"""Pre-flight for Alembic: `alembic_version` read over one raw driver connection, compared with the scripts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import cache
+from typing import Any
+
+from sqlalchemy.engine import Dialect, make_url
+
+from ...preflight import BookkeepingRead, Inspection, database_identity
+from .scripts import AlembicScripts
+
+
+@cache
+def _dialect(drivername: str) -> Dialect:
+    """One dialect object per driver: it knows how to turn a URL into the driver's connect()."""
+    dialect_cls = make_url(f"{drivername}://").get_dialect()
+    return dialect_cls(dbapi=dialect_cls.import_dbapi())  # type: ignore[call-arg]
+
+
+def raw_connector(url_text: str) -> tuple[Callable[[], Any], str]:
+    """(open a raw DB-API connection, the database identity) for a SQLAlchemy URL, no engine."""
+    url = make_url(url_text)
+    dialect = _dialect(url.drivername)
+    cargs, cparams = dialect.create_connect_args(url)
+    identity = database_identity(url.get_backend_name(), url.host, url.port, url.database or "", url.username)
+    return (lambda: dialect.connect(*cargs, **cparams)), identity
+
+
+def bookkeeping_read(scripts: AlembicScripts, url_text: str, version_table: str) -> BookkeepingRead:
+    """Read the version table and work out the revisions `alembic upgrade` would apply."""
+    connect, identity = raw_connector(url_text)
+
+    def interpret(rows: Sequence[tuple[Any, ...]]) -> Inspection:
+        heads = tuple(str(row[0]) for row in rows)
+        current = ", ".join(heads) or None
+        try:
+            steps = scripts.script._upgrade_revs(scripts.target, heads)  # type: ignore[arg-type]
+        except Exception:  # a revision the scripts do not know: let the upgrade say so
+            return Inspection(("(unknown)",), current)
+        return Inspection(tuple(str(step.revision.revision) for step in steps), current)
+
+    return BookkeepingRead(identity, connect, f"SELECT version_num FROM {version_table}", interpret)
