@@ -10,6 +10,7 @@ from typing import Any
 from conftest import EXAMPLE, TenantSite
 from django.test.utils import override_settings
 from servers import POSTGRES, require
+
 from tenant_router_cli.exit_codes import ExitCode
 
 BOTH_ORMS = {
