@@ -10,7 +10,8 @@ from django.apps import apps
 from django.core.management.sql import emit_post_migrate_signal, emit_pre_migrate_signal
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.executor import MigrationExecutor
-from django.db.migrations.state import ModelState
+from django.db.migrations.recorder import MigrationRecorder
+from django.db.migrations.state import ModelState, ProjectState, StateApps
 from django.utils.module_loading import module_has_submodule
 
 from ...context import tenant_context_bind
@@ -21,6 +22,7 @@ from ..base import BaseOrmMigrationAsst
 from .graph import bookkeeping_read, disk_graph
 from .manager import DjangoOrmManager
 from .router import migration_routing
+from .states import ReplayingExecutor, StateCache
 
 _management_imported = False
 
@@ -50,11 +52,13 @@ class MigrationConflictError(TenantRouterError):
 class DjangoOrmMigrationAsst(BaseOrmMigrationAsst):
     """Runs Django's MigrationExecutor against each tenant database, like `manage.py migrate` would."""
 
-    def __init__(self, manager: DjangoOrmManager, *, verbosity: int = 0) -> None:
-        super().__init__(manager, verbosity=verbosity)
+    def __init__(self, manager: DjangoOrmManager, *, verbosity: int = 0, share_states: bool = True) -> None:
+        super().__init__(manager, verbosity=verbosity, share_states=share_states)
         if not isinstance(verbosity, int):
             raise TypeError(f"verbosity must be an int, got {verbosity!r}")
         self.verbosity = verbosity  # passed to pre/post_migrate handlers, as `migrate -v` does
+        # Rendered model states shared by databases that start alike (states.py); off: plain `migrate`.
+        self.state_cache = StateCache() if share_states else None
 
     @property
     def django_manager(self) -> DjangoOrmManager:
@@ -81,13 +85,19 @@ class DjangoOrmMigrationAsst(BaseOrmMigrationAsst):
             migration_routing(manager),
         ):
             try:
-                migrate_connection(connection, run, self.verbosity)
+                migrate_connection(connection, run, self.verbosity, self.state_cache)
             finally:
                 clear_process_caches()
 
 
-def migrate_connection(connection: BaseDatabaseWrapper, run: DatabaseRun, verbosity: int = 0) -> None:
-    """The `migrate` command's default path (all apps to their leaves) on one connection."""
+def migrate_connection(
+    connection: BaseDatabaseWrapper, run: DatabaseRun, verbosity: int = 0, cache: StateCache | None = None
+) -> None:
+    """The `migrate` command's default path (all apps to their leaves) on one connection.
+
+    With a StateCache, rendered model states are shared with the databases that started from the same
+    applied migrations (see states.py); without one, this is `migrate` step for step.
+    """
 
     def progress(action: str, migration: Any = None, fake: bool = False) -> None:
         if action == "apply_start":
@@ -96,7 +106,10 @@ def migrate_connection(connection: BaseDatabaseWrapper, run: DatabaseRun, verbos
             run.step_applied(f"{migration.app_label}.{migration.name}")
 
     connection.prepare_database()
-    executor = MigrationExecutor(connection, progress)
+    start = cache.start(frozenset(MigrationRecorder(connection).applied_migrations())) if cache else None
+    executor = (
+        ReplayingExecutor(connection, progress, start) if start else MigrationExecutor(connection, progress)
+    )
     executor.loader.check_consistent_history(connection)
     conflicts = executor.loader.detect_conflicts()
     if conflicts:
@@ -112,14 +125,34 @@ def migrate_connection(connection: BaseDatabaseWrapper, run: DatabaseRun, verbos
     if not plan:
         return  # up to date: nothing to run, nothing to signal
     out = io.StringIO()
-    pre_migrate_state = executor._create_project_state(with_applied_migrations=True)
+    if start is not None and start.pre_state is not None:
+        pre_migrate_state = start.pre_state
+    else:
+        pre_migrate_state = executor._create_project_state(with_applied_migrations=True)
+        if start is not None:
+            start.pre_state = pre_migrate_state  # shared from now on: never mutated
     emit_pre_migrate_signal(
         verbosity, False, connection.alias, stdout=out, apps=pre_migrate_state.apps, plan=plan
     )
-    post_migrate_state = executor.migrate(
-        targets, plan=plan, state=pre_migrate_state.clone(), fake=False, fake_initial=False
+    # The executor must not change the state it starts from: Django's `migrate` passes a clone; the
+    # replaying executor clones on its own whenever it has to change one.
+    initial = pre_migrate_state if start is not None else pre_migrate_state.clone()
+    post_migrate_state = executor.migrate(targets, plan=plan, state=initial, fake=False, fake_initial=False)
+    if start is not None and start.post_apps is not None:
+        post_migrate_apps = start.post_apps
+    else:
+        post_migrate_apps = render_post_migrate_apps(
+            post_migrate_state.clone() if start is not None else post_migrate_state
+        )
+        if start is not None:
+            start.post_apps = post_migrate_apps
+    emit_post_migrate_signal(
+        verbosity, False, connection.alias, stdout=out, apps=post_migrate_apps, plan=plan
     )
-    # As `migrate` does: re-render real apps' models with their final relations for post_migrate.
+
+
+def render_post_migrate_apps(post_migrate_state: ProjectState) -> StateApps:
+    """As `migrate` does: re-render real apps' models with their final relations for post_migrate."""
     post_migrate_state.clear_delayed_apps_cache()
     post_migrate_apps = post_migrate_state.apps
     with post_migrate_apps.bulk_update():
@@ -129,6 +162,4 @@ def migrate_connection(connection: BaseDatabaseWrapper, run: DatabaseRun, verbos
             model_keys.append(model_key)
             post_migrate_apps.unregister_model(*model_key)
     post_migrate_apps.render_multiple([ModelState.from_model(apps.get_model(*model)) for model in model_keys])
-    emit_post_migrate_signal(
-        verbosity, False, connection.alias, stdout=out, apps=post_migrate_apps, plan=plan
-    )
+    return post_migrate_apps
