@@ -22,7 +22,7 @@ from .orm_backends.base import BaseOrmMigrationAsst
 from .report import MigrationReport, _ignore
 from .selection import select_tenants
 from .tasks import Assistants, DbKey, Task
-from .workers import InProcessRunner, ProcessRunner
+from .workers import DEFAULT_MAX_RSS_MB, DEFAULT_TASKS_PER_WORKER, InProcessRunner, ProcessRunner
 
 INSPECT_BATCH = 25  # databases per pre-flight task: few messages, still spread over the workers
 
@@ -64,6 +64,8 @@ def migrate_tenants(
     fail_fast: bool = False,
     jobs: int | None = 1,
     max_connections_per_host: int | None = None,
+    worker_tasks: int = DEFAULT_TASKS_PER_WORKER,
+    worker_max_rss_mb: float = DEFAULT_MAX_RSS_MB,
     on_event: Callable[[MigrationEvent], None] = _ignore,
 ) -> MigrationReport:
     """Bring every selected tenant database to its latest migration; a tenant's failure is data."""
@@ -91,7 +93,14 @@ def migrate_tenants(
             runner = (
                 InProcessRunner(assistants, report)
                 if jobs == 1
-                else ProcessRunner(assistants, report, jobs, max_per_host=max_connections_per_host)
+                else ProcessRunner(
+                    assistants,
+                    report,
+                    jobs,
+                    max_per_host=max_connections_per_host,
+                    tasks_per_worker=worker_tasks,
+                    max_rss_mb=worker_max_rss_mb,
+                )
             )
             _preflight_and_migrate(specs, assistants, runner, databases)
     except KeyboardInterrupt:

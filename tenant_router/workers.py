@@ -81,10 +81,10 @@ def _worker_main(conn: Connection, max_tasks: int, max_rss_mb: float) -> None:
             except Exception as exc:  # a bug or a broken assistant: fail the task's databases
                 conn.send(("crashed", one_line_error(exc)))
                 continue
-            conn.send(("done", pending))
             done += 1
-            if done >= max_tasks or resident_mb() > max_rss_mb:
-                conn.send(("retire", None))
+            retiring = done >= max_tasks or resident_mb() > max_rss_mb
+            conn.send(("done", (pending, retiring)))  # one message: no task can be sent in between
+            if retiring:
                 return
     finally:
         assistants.close()
@@ -206,16 +206,17 @@ class ProcessRunner:
                 self.report.emit(payload)
                 if isinstance(payload, FINAL_EVENTS):
                     worker.finished.add((payload.orm, payload.tenant, payload.alias))
-            elif kind in ("done", "crashed"):
-                if kind == "crashed":
-                    self._fail_unfinished(worker, f"worker error: {payload}")
-                else:
-                    pending += payload
+            elif kind == "crashed":
+                self._fail_unfinished(worker, f"worker error: {payload}")
                 self._release(worker, load)
-            elif kind == "retire":
-                worker.process.join(timeout=10)
-                self._replace(worker, queue)
-                return pending
+            elif kind == "done":
+                units, retiring = payload
+                pending += units
+                self._release(worker, load)
+                if retiring:
+                    worker.process.join(timeout=10)
+                    self._replace(worker, queue)
+                    return pending
         if not worker.process.is_alive():
             worker.process.join(timeout=1)
             code = worker.process.exitcode

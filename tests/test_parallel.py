@@ -127,3 +127,11 @@ def test_no_connection_left_open_after_a_parallel_run(server_site_factory: Any, 
         assert cur.fetchone()[0] == 0
     finally:
         conn.close()
+
+
+def test_workers_replaced_after_every_task_still_migrate_everything(site: TenantSite) -> None:
+    report = migrate_tenants(jobs=2, worker_tasks=1)
+
+    assert report.ok, [(r.label, r.error) for r in report.failures]
+    assert [r.status for r in report.rows() if r.tenant] == [Status.MIGRATED] * 3
+    assert all(("killer", "0001_kill_switch") in db.applied() for db in site.databases)

@@ -8,6 +8,7 @@ import typer
 
 from tenant_router.engine import RunInterrupted, migrate_tenants
 from tenant_router.errors import TenantRouterError
+from tenant_router.workers import DEFAULT_MAX_RSS_MB, DEFAULT_TASKS_PER_WORKER
 
 from ..bootstrap import bootstrap
 from ..exit_codes import EXIT_CODES_HELP, ExitCode, exit_code_for
@@ -46,6 +47,16 @@ def migrate(
             "--max-connections-per-host", metavar="N", help="At most N databases of one server at once."
         ),
     ] = None,
+    worker_tasks: Annotated[
+        int,
+        typer.Option(
+            "--worker-tasks", metavar="N", help="Replace a worker after N tasks (memory stays flat)."
+        ),
+    ] = DEFAULT_TASKS_PER_WORKER,
+    worker_max_rss: Annotated[
+        float,
+        typer.Option("--worker-max-rss", metavar="MB", help="Replace a worker above this resident memory."),
+    ] = DEFAULT_MAX_RSS_MB,
     json_output: Json = False,
     no_progress: Annotated[
         bool, typer.Option("--no-progress", help="No live table, even on a terminal.")
@@ -65,7 +76,8 @@ def migrate(
         with progress_view(output, json_output=json_output, verbosity=verbosity) as on_event:
             report = migrate_tenants(
                 config, orm=orm or (), tenant=tenant or (), exclude=exclude or (), fail_fast=fail_fast,
-                jobs=jobs, max_connections_per_host=max_connections_per_host, on_event=on_event,
+                jobs=jobs, max_connections_per_host=max_connections_per_host,
+                worker_tasks=worker_tasks, worker_max_rss_mb=worker_max_rss, on_event=on_event,
             )  # fmt: skip
         code = ExitCode.OK if report.ok else ExitCode.FAILED
     except RunInterrupted as exc:
