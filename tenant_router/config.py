@@ -159,6 +159,10 @@ def load_orm_spec(key: str, entry: Any, settings: Any) -> OrmSpec:
     if not isinstance(settings_key, str) or not settings_key:
         raise ConfigurationError(f"{where}['SETTINGS_KEY'] is missing.", check_id="E005")
     templates = _setting(settings, settings_key)
+    if isinstance(templates, Mapping):
+        # Django's connection handler shares its dict with settings.DATABASES: our own per-tenant
+        # registrations ("tenant_router:<tenant>:<alias>") show up there and are not templates.
+        templates = {k: v for k, v in templates.items() if not str(k).startswith("tenant_router:")}
     if not isinstance(templates, Mapping) or not templates:
         raise ConfigurationError(
             f"{where}['SETTINGS_KEY'] names setting {settings_key!r}, which is "

@@ -15,13 +15,16 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 
+from . import cancel
 from .config import OrmSpec, RouterConfig, load_config
 from .errors import ConfigurationError, TenantRouterError, UsageError
 from .events import MigrationEvent, RunStarted
+from .journal import Journal
 from .orm_backends.base import BaseOrmMigrationAsst
+from .preflight import Inspection, Unreachable, Verdict
 from .report import MigrationReport, _ignore
 from .selection import select_tenants
-from .tasks import Assistants, DbKey, Task
+from .tasks import Assistants, DbKey, Task, db_config_of
 from .workers import DEFAULT_MAX_RSS_MB, DEFAULT_TASKS_PER_WORKER, InProcessRunner, ProcessRunner
 
 INSPECT_BATCH = 25  # databases per pre-flight task: few messages, still spread over the workers
@@ -31,7 +34,9 @@ class RunInterrupted(TenantRouterError):
     """The run was interrupted (Ctrl-C); `report` says what finished and what never started."""
 
     def __init__(self, report: MigrationReport) -> None:
-        super().__init__("Interrupted: no new tenant was started.")
+        super().__init__(
+            "Interrupted: no new database was started; running ones stopped at a migration boundary."
+        )
         self.report = report
 
 
@@ -61,48 +66,52 @@ def migrate_tenants(
     orm: Sequence[str] = (),
     tenant: Sequence[str] = (),
     exclude: Sequence[str] = (),
+    shard: str | None = None,
+    only: Sequence[str] | None = None,
+    canary: int = 0,
     fail_fast: bool = False,
+    max_failures: int | None = None,
+    target: Sequence[str] = (),
     jobs: int | None = 1,
     max_connections_per_host: int | None = None,
+    lock_timeout: float | None = None,
     worker_tasks: int = DEFAULT_TASKS_PER_WORKER,
     worker_max_rss_mb: float = DEFAULT_MAX_RSS_MB,
+    journal: Journal | None = None,
     on_event: Callable[[MigrationEvent], None] = _ignore,
 ) -> MigrationReport:
-    """Bring every selected tenant database to its latest migration; a tenant's failure is data."""
+    """Bring every selected tenant database to its latest migration (or `target`); a failure is data."""
     config = config or load_config()
     specs = config.orms(orm)
-    tenants = select_tenants(config.tenant_ids(), tenant, exclude)
+    tenants = select_tenants(config.tenant_ids(), tenant, exclude, shard)
+    if only is not None:
+        tenants = [t for t in tenants if t in set(only)]
     jobs = resolve_jobs(jobs)
-    if max_connections_per_host is not None and max_connections_per_host < 1:
-        raise UsageError("--max-connections-per-host must be at least 1.")
-    report = MigrationReport(on_event, fail_fast=fail_fast)
+    _check_limits(canary, max_failures, max_connections_per_host, lock_timeout)
+    cancel.reset()
+    report = MigrationReport(_tap(on_event, journal), fail_fast=fail_fast, max_failures=max_failures)
     assistants = Assistants(config, {spec.key: build_assistant(spec, config) for spec in specs})
-    planned: list[tuple[str, str | None, str | None]] = []
     for spec in specs:
-        asst = assistants.get(spec.key)
-        asst.bind(report.for_orm(spec.key), tenants)
-        planned += [(spec.key, t, a) for t, a in asst.planned_databases()]
+        assistants.get(spec.key).bind(report.for_orm(spec.key), tenants, lock_timeout=lock_timeout)
+    if target:
+        _set_target(specs, assistants, target)
+    planned = _planned(specs, assistants, reserved=not target)
     report.emit(RunStarted(len(planned), tuple(s.key for s in specs)))
     runner: InProcessRunner | ProcessRunner | None = None
     try:
-        _migrate_reserved_and_coarse(specs, assistants, report)
+        if not target:  # a rollback is for the selected tenants; shared databases stay as they are
+            _migrate_reserved_and_coarse(specs, assistants, report)
         databases = list(_tenant_units(specs, assistants, tenants, report))
         if databases and not report.stopping:
             for spec in specs:
                 assistants.get(spec.key).prepare()  # workers fork with the graphs already loaded
-            runner = (
-                InProcessRunner(assistants, report)
-                if jobs == 1
-                else ProcessRunner(
-                    assistants,
-                    report,
-                    jobs,
-                    max_per_host=max_connections_per_host,
-                    tasks_per_worker=worker_tasks,
-                    max_rss_mb=worker_max_rss_mb,
-                )
+            runner = _runner(
+                assistants, report, jobs, max_connections_per_host, worker_tasks, worker_max_rss_mb
             )
-            _preflight_and_migrate(specs, assistants, runner, databases)
+            verdicts = preflight(databases, assistants, runner, settle=True)
+            _refuse_irreversible(verdicts)
+            pending = [k for k in databases if k[0] not in verdicts or _needs_work(verdicts[k[0]].get(k))]
+            _migrate_in_waves(specs, assistants, runner, report, pending, tenants[:canary] if canary else [])
     except KeyboardInterrupt:
         report.interrupted = True
         report.stop("interrupted")
@@ -110,11 +119,145 @@ def migrate_tenants(
         if runner is not None:
             runner.close()
         assistants.close()
-    _mark_not_started(report, planned)
-    report.seconds = time.monotonic() - report.started
+        _mark_not_started(report, planned)
+        report.seconds = time.monotonic() - report.started
+        if journal is not None:
+            journal.close(report)
     if report.interrupted:
         raise RunInterrupted(report)
     return report
+
+
+def _check_limits(
+    canary: int, max_failures: int | None, per_host: int | None, lock_timeout: float | None
+) -> None:
+    for name, value in (
+        ("--canary", canary),
+        ("--max-failures", max_failures),
+        ("--max-connections-per-host", per_host),
+    ):
+        if value is not None and value < (0 if name == "--canary" else 1):
+            raise UsageError(f"{name} must be at least {0 if name == '--canary' else 1}, got {value}.")
+    if lock_timeout is not None and lock_timeout < 0:
+        raise UsageError(f"--lock-timeout must be 0 or more seconds, got {lock_timeout:g}.")
+
+
+def _tap(
+    on_event: Callable[[MigrationEvent], None], journal: Journal | None
+) -> Callable[[MigrationEvent], None]:
+    """The callback, with the journal recording every settled database first."""
+    if journal is None:
+        return on_event
+
+    def tapped(event: MigrationEvent) -> None:
+        journal.record(event)
+        on_event(event)
+
+    return tapped
+
+
+def _set_target(specs: list[OrmSpec], assistants: Assistants, target: Sequence[str]) -> None:
+    if len(specs) != 1:
+        raise UsageError(
+            "--target applies to one ORM: pick it with --orm.",
+            hint="For example --orm django_orm --target shop 0003, or --orm sqlalchemy_orm --target ae10.",
+        )
+    assistants.get(specs[0].key).set_target(tuple(target))
+
+
+def _planned(specs: list[OrmSpec], assistants: Assistants, *, reserved: bool) -> list[DbKey]:
+    planned: list[DbKey] = []
+    for spec in specs:
+        planned += [
+            (spec.key, t, a)
+            for t, a in assistants.get(spec.key).planned_databases()
+            if reserved or not (t is None and a is not None)
+        ]
+    return planned
+
+
+def _runner(
+    assistants: Assistants, report: MigrationReport, jobs: int, per_host: int | None, tasks: int, rss: float
+) -> InProcessRunner | ProcessRunner:
+    if jobs == 1:
+        return InProcessRunner(assistants, report)
+    return ProcessRunner(
+        assistants, report, jobs, max_per_host=per_host, tasks_per_worker=tasks, max_rss_mb=rss
+    )
+
+
+def _needs_work(verdict: Verdict) -> bool:
+    """Unknown, or pending steps; unreachable databases were settled by the pre-flight."""
+    if isinstance(verdict, Unreachable):
+        return False
+    return verdict is None or not verdict.up_to_date
+
+
+def _refuse_irreversible(verdicts: dict[str, dict[DbKey, Verdict]]) -> None:
+    """A rollback through a migration that cannot be reversed is refused before anything runs."""
+    found: dict[str, list[str]] = {}
+    for by_key in verdicts.values():
+        for (_orm, tenant, alias), verdict in by_key.items():
+            if isinstance(verdict, Inspection):
+                for step in verdict.irreversible:
+                    found.setdefault(step, []).append(f"{tenant}/{alias}")
+    if found:
+        step, where = next(iter(found.items()))
+        more = f" (and {len(found) - 1} more migration(s))" if len(found) > 1 else ""
+        raise UsageError(
+            f"Cannot roll back: migration {step} is irreversible{more}; {len(where)} database(s) would "
+            f"need it reversed, e.g. {where[0]}. Nothing was touched.",
+            hint="Pick a target after it, or give the migration a reverse (reverse_code / reverse_sql).",
+        )
+
+
+def _migrate_in_waves(
+    specs: list[OrmSpec],
+    assistants: Assistants,
+    runner: InProcessRunner | ProcessRunner,
+    report: MigrationReport,
+    pending: list[DbKey],
+    canary: list[str],
+) -> None:
+    """Canary tenants first (stop if any fails), then the rest; one ORM at a time within a wave."""
+    ids = iter(range(1_000_000, 10**9))
+    first = set(canary)
+    waves = (
+        [[k for k in pending if k[1] in first], [k for k in pending if k[1] not in first]]
+        if canary
+        else [pending]
+    )
+    for number, wave in enumerate(waves):
+        failures_before = len(report.failures)
+        for spec in specs:  # one ORM at a time, so each tenant's ORMs are migrated in settings order
+            if report.stopping:
+                return
+            keys = [k for k in wave if k[0] == spec.key]
+            runner.run(Task(next(ids), "migrate", (k,), _host(assistants, k)) for k in keys)
+        if canary and number == 0 and len(report.failures) > failures_before:
+            report.stop(
+                f"--canary: {len(report.failures) - failures_before} of the first {len(canary)} tenant(s) failed"
+            )
+
+
+def preflight(
+    databases: list[DbKey], assistants: Assistants, runner: InProcessRunner | ProcessRunner, *, settle: bool
+) -> dict[str, dict[DbKey, Verdict]]:
+    """Verdicts per ORM for every database whose assistant can inspect it (batched per tenant)."""
+    ids = iter(range(1, 1_000_000))
+    by_tenant: dict[tuple[str | None, str | None], list[DbKey]] = {}  # every ORM of a tenant in one task
+    for key in databases:
+        if key[2] is not None and _inspectable(assistants.get(key[0])):
+            by_tenant.setdefault((key[1], _host(assistants, key)), []).append(key)
+    groups = list(by_tenant.items())
+    tasks = [
+        Task(next(ids), "inspect", tuple(k for _, keys in batch for k in keys), batch[0][0][1], settle)
+        for batch in (groups[i : i + INSPECT_BATCH] for i in range(0, len(groups), INSPECT_BATCH))
+    ]
+    verdicts: dict[str, dict[DbKey, Verdict]] = {}
+    for key, verdict in runner.run(tasks):
+        verdicts.setdefault(key[0], {})[key] = verdict
+    return verdicts
 
 
 def _migrate_reserved_and_coarse(
@@ -155,9 +298,8 @@ def _host(assistants: Assistants, key: DbKey) -> str | None:
     orm, tenant, alias = key
     if alias is None:
         return None
-    manager = assistants.get(orm).manager
-    db_config = manager.tenant_db_config(tenant, alias)
-    return manager.host_key(db_config) if db_config is not None else None
+    asst = assistants.get(orm)
+    return asst.manager.host_key(db_config_of(asst, tenant, alias))
 
 
 def _inspectable(asst: BaseOrmMigrationAsst) -> bool:
@@ -166,30 +308,6 @@ def _inspectable(asst: BaseOrmMigrationAsst) -> bool:
         type(asst).bookkeeping_read is not base.bookkeeping_read
         or type(asst).inspect_database is not base.inspect_database
     )
-
-
-def _preflight_and_migrate(
-    specs: list[OrmSpec],
-    assistants: Assistants,
-    runner: InProcessRunner | ProcessRunner,
-    databases: list[DbKey],
-) -> None:
-    """Phases 2 and 3."""
-    ids = iter(range(1, 10**9))
-    inspectable = {s.key for s in specs if _inspectable(assistants.get(s.key))}
-    by_tenant: dict[tuple[str, str | None], list[DbKey]] = {}  # every ORM of a tenant in one task
-    for key in databases:
-        if key[0] in inspectable and key[2] is not None:
-            by_tenant.setdefault((key[1], _host(assistants, key)), []).append(key)
-    groups = list(by_tenant.items())
-    inspect_tasks = [
-        Task(next(ids), "inspect", tuple(k for _, keys in batch for k in keys), batch[0][0][1])
-        for batch in (groups[i : i + INSPECT_BATCH] for i in range(0, len(groups), INSPECT_BATCH))
-    ]
-    pending = set(runner.run(inspect_tasks))
-    for spec in specs:  # one ORM at a time, so each tenant's ORMs are migrated in settings order
-        keys = [k for k in databases if k[0] == spec.key and (k[0] not in inspectable or k in pending)]
-        runner.run(Task(next(ids), "migrate", (k,), _host(assistants, k)) for k in keys)
 
 
 def _mark_not_started(report: MigrationReport, planned: list[tuple[str, str | None, str | None]]) -> None:

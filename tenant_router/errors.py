@@ -41,3 +41,7 @@ class TenantMigrationError(TenantRouterError):
     def __init__(self, message: str, *, failures: list[str], hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.failures = failures
+
+
+class DatabaseLocked(TenantRouterError):
+    """Another run holds this database's run lock; nothing was done to it."""

@@ -19,6 +19,8 @@ class Status(StrEnum):
     FAILED = "failed"
     SKIPPED = "skipped"
     NOT_STARTED = "not_started"
+    LOCKED = "locked"  # another run held the database: nothing was done to it
+    INTERRUPTED = "interrupted"  # stopped at a migration boundary by Ctrl-C / SIGTERM
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +89,7 @@ class TenantFailed:
     step: str | None  # the step that failed, when one was running
     seconds: float
     traceback: str | None = field(default=None, repr=False)
+    status: Status = Status.FAILED  # or LOCKED, INTERRUPTED
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,8 @@ STATUS_WORDS = {
     Status.FAILED: "failed",
     Status.SKIPPED: "skipped",
     Status.NOT_STARTED: "not started",
+    Status.LOCKED: "locked by another run",
+    Status.INTERRUPTED: "interrupted",
 }
 
 
@@ -68,9 +70,10 @@ class PlainProgress:
                 at = f" at {current}" if current else ""
                 applied = f", {n} applied" if n else ""
                 line = f"{self._counter(key)} {where}: {STATUS_WORDS[status]}{applied}{at} ({s:.2f}s)"
-            case TenantFailed(error=error, step=step, seconds=s):
+            case TenantFailed(error=error, step=step, seconds=s, status=status):
                 at = f" at {step}" if step else ""
-                line = f"{self._counter(key)} {where}: FAILED{at}: {error} ({s:.2f}s)"
+                word = "FAILED" if status is Status.FAILED else STATUS_WORDS[status].upper()
+                line = f"{self._counter(key)} {where}: {word}{at}: {error} ({s:.2f}s)"
             case TenantSkipped(reason=reason, status=status) if self.verbosity >= 1:
                 line = f"{self._counter(key, new=True)} {where}: {STATUS_WORDS[status]} ({reason})"
         if line is not None:
@@ -93,11 +96,18 @@ def format_summary(report: MigrationReport) -> list[str]:
     if report.stop_reason and not report.interrupted:
         lines.append(f"Stopped early: {report.stop_reason}")
     if report.interrupted:
-        lines.append("Interrupted: no new database was started after Ctrl-C.")
+        lines.append(
+            "Interrupted: no new database was started; running ones stopped at a migration boundary."
+        )
     failures = report.failures
     if failures:
         lines.append(f"Failed ({len(failures)}):")
         for row in failures:
             at = f" at {row.failed_step}" if row.failed_step else ""
             lines.append(f"  {row.orm} {row.label}{at}: {row.error}")
+    others = [r for r in report.problems if r.status is not Status.FAILED]
+    if others:
+        lines.append(f"Not completed ({len(others)}):")
+        for row in others:
+            lines.append(f"  {row.orm} {row.label}: {STATUS_WORDS[row.status or Status.FAILED]}: {row.error}")
     return [REDACTOR(line) for line in lines]

@@ -21,6 +21,7 @@ class Inspection:
 
     pending: tuple[str, ...]  # steps not applied yet, in order (empty: up to date)
     current: str | None  # the latest step applied, for display
+    irreversible: tuple[str, ...] = ()  # pending backwards steps that cannot be reversed
 
     @property
     def up_to_date(self) -> bool:
@@ -38,6 +39,17 @@ class BookkeepingRead:
     interpret: Callable[[Sequence[tuple[Any, ...]]], Inspection]  # rows ([] when the table is missing)
 
 
+@dataclass(frozen=True, slots=True)
+class Unreachable:
+    """The pre-flight could not read the database."""
+
+    error: str
+
+
+#: What the pre-flight says of one database: its Inspection, Unreachable, or None (cannot tell).
+Verdict = Inspection | Unreachable | None
+
+
 def database_identity(backend: str, host: str | None, port: Any, name: str, user: str | None) -> str:
     """One spelling per physical database, whatever the ORM: `postgresql://user@host:5432/name`."""
     backend = {"postgres": "postgresql", "mariadb": "mysql", "sqlite3": "sqlite"}.get(backend, backend)
@@ -51,7 +63,20 @@ def database_identity(backend: str, host: str | None, port: Any, name: str, user
 
 
 def read_many(reads: Sequence[BookkeepingRead]) -> list[Inspection | BaseException]:
-    """Run reads that share one identity over one connection; a connect failure fails them all."""
+    """Run reads that share one identity over one connection; a connect failure fails them all.
+
+    A SQLite file that does not exist yet is read as empty, without creating it.
+    """
+    identity = reads[0].identity
+    if identity.startswith("sqlite:") and not os.path.exists(path := identity.removeprefix("sqlite:")):
+        if os.path.isdir(os.path.dirname(path) or "."):
+            return [_interpret(read, []) for read in reads]
+        import sqlite3
+
+        missing = sqlite3.OperationalError(
+            f"unable to open database file (no folder {os.path.dirname(path)!r})"
+        )
+        return [missing] * len(reads)
     try:
         conn = reads[0].connect()
     except Exception as exc:
@@ -72,11 +97,15 @@ def read_many(reads: Sequence[BookkeepingRead]) -> list[Inspection | BaseExcepti
                     return results
             finally:
                 cursor.close()
-            try:
-                results.append(read.interpret(rows))
-            except Exception as exc:
-                results.append(exc)
+            results.append(_interpret(read, rows))
     finally:
         with contextlib.suppress(Exception):
             conn.close()
     return results
+
+
+def _interpret(read: BookkeepingRead, rows: Sequence[tuple[Any, ...]]) -> Inspection | BaseException:
+    try:
+        return read.interpret(rows)
+    except Exception as exc:
+        return exc

@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from .cancel import StopAtBoundary, stop_requested
+from .errors import DatabaseLocked
 from .events import (
     MigrationEvent,
     RunStarted,
@@ -24,6 +26,7 @@ from .events import (
 from .redact import REDACTOR
 
 Key = tuple[str, str | None, str | None]
+SETTLED = frozenset({Status.MIGRATED, Status.UP_TO_DATE, Status.SKIPPED})
 
 
 def _ignore(event: MigrationEvent) -> None:
@@ -83,10 +86,14 @@ class MigrationReport:
     """Every row of a run, kept in the order databases started; `emit` is the only way in."""
 
     def __init__(
-        self, on_event: Callable[[MigrationEvent], None] = _ignore, *, fail_fast: bool = False
+        self,
+        on_event: Callable[[MigrationEvent], None] = _ignore,
+        *,
+        fail_fast: bool = False,
+        max_failures: int | None = None,
     ) -> None:
         self._on_event = on_event
-        self.fail_fast = fail_fast
+        self.fail_fast, self.max_failures = fail_fast, max_failures
         self.results: dict[Key, TenantResult] = {}
         self.stop_reason: str | None = None
         self.interrupted = False
@@ -121,13 +128,19 @@ class MigrationReport:
             case TenantFinished(status=status, current=current, seconds=seconds):
                 row.status, row.seconds = status, seconds
                 row.current = current or row.current
-            case TenantFailed(error=error, step=step, seconds=seconds, traceback=tb):
-                row.status, row.error, row.failed_step = Status.FAILED, error, step
+            case TenantFailed(error=error, step=step, seconds=seconds, traceback=tb, status=status):
+                row.status, row.error, row.failed_step = status, error, step
                 row.seconds, row.traceback, row.running_step = seconds, tb, None
-                if self.fail_fast and self.stop_reason is None:
-                    self.stop_reason = f"--fail-fast: {row.label} failed"
+                if status is Status.FAILED:
+                    self._count_failure(row)
             case TenantSkipped(reason=reason, status=status):
                 row.status, row.reason = status, reason
+
+    def _count_failure(self, row: TenantResult) -> None:
+        if self.fail_fast:
+            self.stop(f"--fail-fast: {row.label} failed")
+        elif self.max_failures is not None and len(self.failures) >= self.max_failures:
+            self.stop(f"--max-failures {self.max_failures} reached")
 
     # -- views ------------------------------------------------------------------------------
     def rows(self, orm: str | None = None) -> list[TenantResult]:
@@ -140,9 +153,21 @@ class MigrationReport:
         return [r for r in self.results.values() if r.status is Status.FAILED]
 
     @property
+    def problems(self) -> list[TenantResult]:
+        """Rows that failed, were locked by another run, or were interrupted."""
+        bad = (Status.FAILED, Status.LOCKED, Status.INTERRUPTED)
+        return [r for r in self.results.values() if r.status in bad]
+
+    @property
     def ok(self) -> bool:
-        """True when nothing failed and nothing was left unstarted."""
-        return not any(r.status in (Status.FAILED, Status.NOT_STARTED, None) for r in self.results.values())
+        """True when every database ended migrated, up to date or skipped."""
+        return all(r.status in SETTLED for r in self.results.values())
+
+    @property
+    def only_locked(self) -> bool:
+        """True when the only databases not settled were held by another run."""
+        unsettled = [r for r in self.results.values() if r.status not in SETTLED]
+        return bool(unsettled) and all(r.status is Status.LOCKED for r in unsettled)
 
     def counts(self, orm: str | None = None) -> dict[str, int]:
         """How many rows ended in each status."""
@@ -175,7 +200,10 @@ class MigrationReport:
 
     @property
     def stopping(self) -> bool:
-        """True once no new database may start (fail-fast, reserved failure, interrupt)."""
+        """True once no new database may start (fail-fast, max failures, reserved failure, interrupt)."""
+        if self.stop_reason is None and stop_requested():
+            self.interrupted = True
+            self.stop_reason = "interrupted"
         return self.stop_reason is not None
 
     def stop(self, reason: str) -> None:
@@ -204,10 +232,11 @@ class DatabaseRun:
         self.step: str | None = None
         self._step_started = self.started
         self.up_to_date = False
+        self.total: int | None = None
 
     def planned(self, steps: list[str] | tuple[str, ...], current: str | None = None) -> None:
         """Announce the steps this database will go through (empty means up to date)."""
-        self.current = current
+        self.current, self.total = current, len(steps)
         self.up_to_date = not steps
         self._report.emit(TenantPlanned(self.orm, self.tenant, self.alias, tuple(steps), current))
 
@@ -223,6 +252,8 @@ class DatabaseRun:
         self.current, self.step = step, None
         seconds = time.monotonic() - self._step_started
         self._report.emit(StepApplied(self.orm, self.tenant, self.alias, step, seconds))
+        if stop_requested() and (self.total is None or self.applied < self.total):
+            raise StopAtBoundary(f"interrupted after {step}")
 
 
 class OrmReport:
@@ -257,9 +288,19 @@ class OrmReport:
 
     def _failed(self, run: DatabaseRun, exc: BaseException) -> None:
         tb = REDACTOR("".join(traceback.format_exception(exc)))
-        error = "interrupted" if isinstance(exc, KeyboardInterrupt) else one_line_error(exc)
         seconds = time.monotonic() - run.started
-        self.report.emit(TenantFailed(self.orm, run.tenant, run.alias, error, run.step, seconds, tb))
+        if isinstance(exc, DatabaseLocked):
+            event = TenantFailed(
+                self.orm, run.tenant, run.alias, str(exc), None, seconds, None, Status.LOCKED
+            )
+        elif isinstance(exc, StopAtBoundary | KeyboardInterrupt):
+            error = str(exc) if isinstance(exc, StopAtBoundary) else "interrupted"
+            event = TenantFailed(
+                self.orm, run.tenant, run.alias, error, run.step, seconds, tb, Status.INTERRUPTED
+            )
+        else:
+            event = TenantFailed(self.orm, run.tenant, run.alias, one_line_error(exc), run.step, seconds, tb)
+        self.report.emit(event)
 
     @contextmanager
     def tenant(self, tenant: str | None, *, placeholder: bool = True) -> Iterator[None]:

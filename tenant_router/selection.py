@@ -1,24 +1,86 @@
-"""Which tenants a run visits: --tenant and --exclude over the configured tenant ids."""
+"""Which tenants a run visits: ids, glob patterns and @file lists, exclusions, and stable shards."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
+from fnmatch import fnmatchcase
+from pathlib import Path
 
-from .errors import SelectionError
+from .errors import SelectionError, UsageError
+
+GLOB_CHARS = frozenset("*?[")
+
+
+def expand(patterns: Iterable[str], option: str) -> list[str]:
+    """Patterns as given, with each `@file` replaced by its lines (blank lines and # comments skipped)."""
+    out: list[str] = []
+    for pattern in patterns:
+        if not pattern.startswith("@"):
+            out.append(pattern)
+            continue
+        path = Path(pattern[1:])
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise UsageError(
+                f"{option} {pattern}: cannot read {str(path)!r}: {exc.strerror or exc}."
+            ) from exc
+        out += [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    return out
+
+
+def match(tenant_ids: Sequence[str], patterns: list[str], option: str) -> set[str]:
+    """Tenants matching any pattern; an id or pattern that matches nothing is a usage error."""
+    chosen: set[str] = set()
+    known = set(tenant_ids)
+    for pattern in patterns:
+        if GLOB_CHARS.isdisjoint(pattern):
+            if pattern not in known:
+                raise SelectionError(
+                    f"Unknown tenant {pattern!r} in {option}: the tenant configuration has no such id.",
+                    hint="Glob patterns work too: --tenant 'acme-*'; @file reads ids from a file.",
+                )
+            chosen.add(pattern)
+            continue
+        found = {t for t in tenant_ids if fnmatchcase(t, pattern)}
+        if not found:
+            raise SelectionError(f"Pattern {pattern!r} in {option} matches no tenant.")
+        chosen |= found
+    return chosen
+
+
+def shard_of(tenant: str, count: int) -> int:
+    """The 1-based shard a tenant belongs to: a stable hash of its id, the same on every machine."""
+    digest = hashlib.sha256(tenant.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % count + 1
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """`I/N` (1 <= I <= N) -> (I, N)."""
+    if text is None:
+        return None
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise UsageError(f"--shard {text!r}: expected I/N, for example 2/5.") from None
+    if not 1 <= index <= count:
+        raise UsageError(f"--shard {text!r}: I must be between 1 and N.")
+    return index, count
 
 
 def select_tenants(
-    tenant_ids: Sequence[str], include: Iterable[str] = (), exclude: Iterable[str] = ()
+    tenant_ids: Sequence[str],
+    include: Iterable[str] = (),
+    exclude: Iterable[str] = (),
+    shard: str | tuple[int, int] | None = None,
 ) -> list[str]:
-    """Tenants in configuration order: all (or `include`) minus `exclude`; unknown ids are errors."""
-    include, exclude = list(include), list(exclude)
-    known = set(tenant_ids)
-    for name, given in (("--tenant", include), ("--exclude", exclude)):
-        unknown = [t for t in given if t not in known]
-        if unknown:
-            raise SelectionError(
-                f"Unknown tenant {unknown[0]!r} in {name}: the tenant configuration has no such id.",
-                hint="`tenant-router list-backends` shows how many tenants each ORM has.",
-            )
-    chosen = set(include) if include else known
-    return [t for t in tenant_ids if t in chosen and t not in set(exclude)]
+    """Tenants in configuration order: all (or those `include` matches), minus `exclude`, in `shard`."""
+    included = expand(include, "--tenant")
+    chosen = match(tenant_ids, included, "--tenant") if included else set(tenant_ids)
+    chosen -= match(tenant_ids, expand(exclude, "--exclude"), "--exclude")
+    parsed = parse_shard(shard) if isinstance(shard, str) or shard is None else shard
+    if parsed is not None:
+        index, count = parsed
+        chosen = {t for t in chosen if shard_of(t, count) == index}
+    return [t for t in tenant_ids if t in chosen]

@@ -9,10 +9,12 @@ from typing import Any, Literal
 from .config import RouterConfig
 from .events import Status, TenantFailed, TenantFinished
 from .orm_backends.base import BaseOrmMigrationAsst
-from .preflight import BookkeepingRead, Inspection, read_many
+from .preflight import BookkeepingRead, Inspection, Unreachable, Verdict, read_many
 from .report import MigrationReport, one_line_error
 
-DbKey = tuple[str, str, str | None]  # (orm, tenant, alias); alias None for per-tenant assistants
+DbKey = tuple[
+    str, str | None, str | None
+]  # (orm, tenant, alias): tenant None = reserved, alias None = whole tenant
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +25,7 @@ class Task:
     kind: Literal["inspect", "migrate"]
     units: tuple[DbKey, ...]
     host: str | None = None  # the server these databases live on, for the connection cap
+    settle: bool = True  # inspect: report up-to-date and unreachable databases as settled
 
 
 class Assistants:
@@ -48,54 +51,63 @@ class Assistants:
             asst.manager.close()
 
 
-def execute(task: Task, assistants: Assistants, report: MigrationReport) -> list[DbKey]:
-    """Carry out `task`, emitting its events into `report`; return the units still pending."""
+def execute(task: Task, assistants: Assistants, report: MigrationReport) -> list[tuple[DbKey, Verdict]]:
+    """Carry out `task`, emitting its events into `report`; an inspect task returns its verdicts."""
     if task.kind == "inspect":
-        return inspect(task.units, assistants, report)
+        return inspect(task.units, assistants, report if task.settle else None)
     for orm, tenant, alias in task.units:
         asst = assistants.get(orm)
         orm_report = asst.report = report.for_orm(orm)
         if alias is None:
+            assert tenant is not None
             with orm_report.tenant(tenant):
                 asst.migrate_tenant(tenant)
             continue
-        db_config = asst.manager.tenant_db_config(tenant, alias)
-        assert db_config is not None
-        with orm_report.database(tenant, alias) as run:
-            asst.migrate_database(run, db_config)
+        db_config = db_config_of(asst, tenant, alias)
+        asst.run_database(tenant, alias, db_config)
     return []
 
 
-def inspect(units: tuple[DbKey, ...], assistants: Assistants, report: MigrationReport) -> list[DbKey]:
-    """Pre-flight: settle up-to-date and unreachable databases; return the pending ones."""
+def db_config_of(asst: BaseOrmMigrationAsst, tenant: str | None, alias: str) -> dict[str, Any]:
+    """A tenant database's settings, or a reserved one's (tenant None)."""
+    if tenant is None:
+        return asst.manager.reserved_db_config(alias)
+    db_config = asst.manager.tenant_db_config(tenant, alias)
+    assert db_config is not None
+    return db_config
+
+
+def inspect(
+    units: tuple[DbKey, ...], assistants: Assistants, report: MigrationReport | None
+) -> list[tuple[DbKey, Verdict]]:
+    """Pre-flight verdicts; with a report, up-to-date and unreachable databases are settled in it."""
     verdicts: dict[DbKey, Inspection | BaseException | None] = {}
     shared: dict[str, list[tuple[DbKey, BookkeepingRead]]] = {}
     for key in units:
         orm, tenant, alias = key
         assert alias is not None
         asst = assistants.get(orm)
-        db_config = asst.manager.tenant_db_config(tenant, alias)
-        assert db_config is not None
-        read = _call(asst.bookkeeping_read, tenant, alias, db_config)
+        db_config = db_config_of(asst, tenant, alias)
+        read = _call(asst.bookkeeping_read, tenant or "", alias, db_config)
         if isinstance(read, BookkeepingRead):
             shared.setdefault(read.identity, []).append((key, read))
         elif read is None:
-            verdicts[key] = _call(asst.inspect_database, tenant, alias, db_config)
+            verdicts[key] = _call(asst.inspect_database, tenant or "", alias, db_config)
         else:
             verdicts[key] = read
     for group in shared.values():  # one connection per physical database
         results = read_many([read for _, read in group])
         verdicts.update((key, result) for (key, _), result in zip(group, results, strict=True))
-    pending: list[DbKey] = []
+    out: list[tuple[DbKey, Verdict]] = []
     for key in units:
-        verdict = verdicts[key]
-        if isinstance(verdict, BaseException):
-            report.emit(TenantFailed(*key, f"unreachable: {one_line_error(verdict)}", None, 0.0))
-        elif verdict is not None and verdict.up_to_date:
+        found = verdicts[key]
+        verdict: Verdict = Unreachable(one_line_error(found)) if isinstance(found, BaseException) else found
+        if report is not None and isinstance(verdict, Unreachable):
+            report.emit(TenantFailed(*key, f"unreachable: {verdict.error}", None, 0.0))
+        elif report is not None and isinstance(verdict, Inspection) and verdict.up_to_date:
             report.emit(TenantFinished(*key, Status.UP_TO_DATE, 0, verdict.current, 0.0))
-        else:
-            pending.append(key)
-    return pending
+        out.append((key, verdict))
+    return out
 
 
 def _call(func: Callable[..., Any], *args: Any) -> Any:

@@ -20,6 +20,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from .events import FINAL_EVENTS, TenantFailed
+from .preflight import Verdict
 from .report import MigrationReport, one_line_error
 from .tasks import Assistants, DbKey, Task, execute
 
@@ -44,9 +45,9 @@ class InProcessRunner:
     def __init__(self, assistants: Assistants, report: MigrationReport) -> None:
         self.assistants, self.report = assistants, report
 
-    def run(self, tasks: Iterable[Task]) -> list[DbKey]:
+    def run(self, tasks: Iterable[Task]) -> list[tuple[DbKey, Verdict]]:
         """Execute every task until the run is told to stop."""
-        pending: list[DbKey] = []
+        pending: list[tuple[DbKey, Verdict]] = []
         for task in tasks:
             if self.report.stopping:
                 break
@@ -65,7 +66,7 @@ def _worker_main(conn: Connection, max_tasks: int, max_rss_mb: float) -> None:
     """A worker: receive a task, stream its events, answer with its pending units; retire when told."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what an interrupt means
     assert _inherited is not None, "workers are forked from a run"
-    assistants = Assistants(_inherited.config)
+    assistants = _inherited  # bound by the run (tenant selection, lock timeout), connections closed
     done = 0
     try:
         while True:
@@ -150,10 +151,10 @@ class ProcessRunner:
         self.workers = []
 
     # -- the loop ------------------------------------------------------------------------------
-    def run(self, tasks: Iterable[Task]) -> list[DbKey]:
+    def run(self, tasks: Iterable[Task]) -> list[tuple[DbKey, Verdict]]:
         """Execute every task on the workers; return the units their pre-flight left pending."""
         queue = deque(tasks)
-        pending: list[DbKey] = []
+        pending: list[tuple[DbKey, Verdict]] = []
         load: Counter[str | None] = Counter()
         while len(self.workers) < min(self.jobs, len(queue)):
             self.workers.append(self._spawn())
@@ -192,9 +193,11 @@ class ProcessRunner:
                 return task
         return None
 
-    def _serve(self, worker: Worker, load: Counter[str | None], queue: deque[Task]) -> list[DbKey]:
+    def _serve(
+        self, worker: Worker, load: Counter[str | None], queue: deque[Task]
+    ) -> list[tuple[DbKey, Verdict]]:
         """Handle what a worker sent, or its death."""
-        pending: list[DbKey] = []
+        pending: list[tuple[DbKey, Verdict]] = []
         while True:
             try:
                 if not worker.conn.poll():

@@ -11,6 +11,8 @@ from tenant_router.redact import REDACTOR
 
 from .commands.list_backends import list_backends
 from .commands.migrate import migrate
+from .commands.runs import runs
+from .commands.status import status
 from .exit_codes import EXIT_CODES_HELP, ExitCode
 
 app = typer.Typer(
@@ -22,13 +24,26 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 app.command("migrate")(migrate)
+app.command("status")(status)
 app.command("list-backends")(list_backends)
+app.command("runs")(runs)
+
+
+def normalize_argv(args: list[str]) -> list[str]:
+    """A bare `--only-failed` (no run id after it) means the last run: `--only-failed=last`."""
+    out = []
+    for i, arg in enumerate(args):
+        following = args[i + 1] if i + 1 < len(args) else None
+        if arg == "--only-failed" and (following is None or following.startswith("-")):
+            arg = "--only-failed=last"
+        out.append(arg)
+    return out
 
 
 def main() -> None:
     """Run the CLI; a bug prints its traceback with passwords masked and exits 70."""
     try:
-        app()
+        app(args=normalize_argv(sys.argv[1:]))
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         sys.exit(ExitCode.INTERRUPTED)

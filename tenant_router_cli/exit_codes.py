@@ -14,13 +14,16 @@ class ExitCode(IntEnum):
     FAILED = 1  # at least one database failed (or was not started because of a failure)
     USAGE = 2  # bad options, unknown --orm/--tenant, no settings module
     CONFIG = 3  # settings not importable, invalid TENANT_ROUTER_* settings, unreadable tenant config
+    PENDING = 4  # `migrate --check`: something is pending
+    LOCKED = 5  # the only databases not migrated were locked by another run
     INTERNAL = 70  # a bug: the traceback is printed (passwords masked)
     INTERRUPTED = 130  # Ctrl-C
 
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok; 1 at least one tenant database failed; 2 usage error; "
-    "3 configuration error (nothing touched); 70 internal error; 130 interrupted."
+    "3 configuration error (nothing touched); 4 pending (--check); 5 locked by another run; "
+    "70 internal error; 130 interrupted."
 )
 
 

@@ -21,3 +21,26 @@ PythonPath = Annotated[
 ]
 Json = Annotated[bool, typer.Option("--json", help="JSON Lines on stdout, nothing else.")]
 Traceback = Annotated[bool, typer.Option("--traceback", help="Show tracebacks (passwords masked).")]
+Orm = Annotated[
+    list[str] | None, typer.Option("--orm", metavar="KEY", help="Only this ORM key (repeatable).")
+]
+Tenant = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--tenant", metavar="ID|GLOB|@FILE", help="Only these tenants (repeatable; globs; @file lists)."
+    ),
+]
+Exclude = Annotated[
+    list[str] | None,
+    typer.Option("--exclude", metavar="ID|GLOB|@FILE", help="Leave these tenants out (repeatable)."),
+]
+Shard = Annotated[
+    str | None,
+    typer.Option(
+        "--shard", metavar="I/N", help="Only shard I of N (a stable hash of the tenant id; I from 1)."
+    ),
+]
+Jobs = Annotated[
+    int,
+    typer.Option("--jobs", "-j", metavar="N", help="Worker processes (0: one per CPU; 1: in this process)."),
+]

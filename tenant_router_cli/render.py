@@ -10,6 +10,7 @@ from rich.table import Table
 
 from tenant_router.errors import TenantRouterError
 from tenant_router.events import MigrationEvent, Status, event_to_dict
+from tenant_router.fleet import DatabaseState, FleetStatus
 from tenant_router.plaintext import STATUS_WORDS, format_summary, summary_counts
 from tenant_router.redact import REDACTOR
 from tenant_router.report import MigrationReport
@@ -22,6 +23,8 @@ STATUS_STYLES = {
     Status.FAILED: "bold red",
     Status.SKIPPED: "dim",
     Status.NOT_STARTED: "yellow",
+    Status.LOCKED: "magenta",
+    Status.INTERRUPTED: "yellow",
 }
 
 
@@ -58,7 +61,7 @@ def render_json_error(output: Output, exc: TenantRouterError, code: int) -> None
 def render_summary(output: Output, report: MigrationReport, *, show_traceback: bool = False) -> None:
     """The end-of-run summary: a table on a terminal, plain lines elsewhere."""
     if show_traceback:
-        for row in report.failures:
+        for row in report.problems:
             if row.traceback:
                 output.error(f"--- {row.orm} {row.label}\n{row.traceback.rstrip()}")
     if not output.live:
@@ -73,12 +76,13 @@ def render_summary(output: Output, report: MigrationReport, *, show_traceback: b
         counts = report.counts(orm)
         table.add_row(orm, *(str(counts[str(s)]) for s in Status))
     output.out.print(table)
-    if report.failures:
-        failed = Table(title="Failures", title_style="bold red")
-        for col in ("ORM", "database", "migration", "error"):
+    if report.problems:
+        failed = Table(title="Not completed", title_style="bold red")
+        for col in ("ORM", "database", "status", "migration", "error"):
             failed.add_column(col, overflow="fold")
-        for row in report.failures:
-            failed.add_row(row.orm, row.label, row.failed_step or "-", REDACTOR(row.error or ""))
+        for row in report.problems:
+            word = STATUS_WORDS[row.status] if row.status else "-"
+            failed.add_row(row.orm, row.label, word, row.failed_step or "-", REDACTOR(row.error or ""))
         output.out.print(failed)
     if report.stop_reason and not report.interrupted:
         output.out.print(f"[yellow]Stopped early:[/] {report.stop_reason}")
@@ -93,3 +97,42 @@ def render_report(
         output.line(json_line({"event": "report", **report.to_dict()}))
     else:
         render_summary(output, report, show_traceback=show_traceback)
+
+
+def render_plan(output: Output, status: FleetStatus, *, json_output: bool, check: bool) -> None:
+    """`migrate --plan` / `--check`: per ORM, each group of databases and the steps it would run."""
+    if json_output:
+        output.line(json_line({"event": "plan", **status.to_dict()}))
+        return
+    for orm in status.orms:
+        output.line(f"{orm}: {status.summary(orm)}")
+        for group in status.groups(orm):
+            if group.state == "pending":
+                output.line(f"  {len(group.databases)} database(s) would apply: {', '.join(group.pending)}")
+                if not check:
+                    output.line(f"    {_labels(group.databases)}")
+            elif group.state in ("unreachable", "unknown"):
+                output.line(f"  {len(group.databases)} {group.state}: {_labels(group.databases)}")
+    if check:
+        output.line("pending: yes" if status.pending else "pending: no")
+
+
+def render_status(output: Output, status: FleetStatus, *, json_output: bool, tenants: bool) -> None:
+    """`tenant-router status`: one line per ORM, the databases of each group on request."""
+    if json_output:
+        output.line(json_line({"event": "status", **status.to_dict()}))
+        return
+    for orm in status.orms:
+        output.line(f"{orm}: {status.summary(orm)}")
+        if tenants:
+            for group in status.groups(orm):
+                output.line(f"  {group.describe()}:")
+                for db in group.databases:
+                    extra = f"  {db.error}" if db.error else (f"  at {db.current}" if db.current else "")
+                    output.line(f"    {db.label}{extra}")
+
+
+def _labels(databases: list[DatabaseState], limit: int = 10) -> str:
+    names = [d.label for d in databases[:limit]]
+    more = f" (+{len(databases) - limit} more)" if len(databases) > limit else ""
+    return ", ".join(names) + more

@@ -1,4 +1,4 @@
-"""`tenant-router migrate`: apply pending migrations to every tenant database."""
+"""`tenant-router migrate`: apply pending migrations to every tenant database (or plan, check, roll back)."""
 
 from __future__ import annotations
 
@@ -8,78 +8,145 @@ import typer
 
 from tenant_router.engine import RunInterrupted, migrate_tenants
 from tenant_router.errors import TenantRouterError
+from tenant_router.fleet import fleet_status
+from tenant_router.journal import Journal, find_run, header_for, journal_dir
+from tenant_router.report import MigrationReport
 from tenant_router.workers import DEFAULT_MAX_RSS_MB, DEFAULT_TASKS_PER_WORKER
 
 from ..bootstrap import bootstrap
 from ..exit_codes import EXIT_CODES_HELP, ExitCode, exit_code_for
-from ..options import Json, PythonPath, Settings, Traceback
-from ..output import make_output
+from ..options import Exclude, Jobs, Json, Orm, PythonPath, Settings, Shard, Tenant, Traceback
+from ..output import Output, make_output
 from ..progress import progress_view
-from ..render import render_error, render_json_error, render_report
+from ..render import json_line, render_error, render_json_error, render_plan, render_report
+from ..signals import graceful_interrupts
+
+Opt = typer.Option
 
 
 def migrate(
+    migration: Annotated[
+        str | None,
+        typer.Argument(metavar="[MIGRATION]", help="With --target APP_LABEL: the migration name (or zero)."),
+    ] = None,
     settings: Settings = None,
     pythonpath: PythonPath = None,
-    orm: Annotated[
-        list[str] | None, typer.Option("--orm", metavar="KEY", help="Only this ORM key (repeatable).")
-    ] = None,
-    tenant: Annotated[
-        list[str] | None, typer.Option("--tenant", metavar="ID", help="Only this tenant id (repeatable).")
-    ] = None,
-    exclude: Annotated[
-        list[str] | None,
-        typer.Option("--exclude", metavar="ID", help="Leave out this tenant id (repeatable)."),
-    ] = None,
-    fail_fast: Annotated[
-        bool,
-        typer.Option("--fail-fast", help="Stop at the first failure; the rest are reported not started."),
-    ] = False,
-    jobs: Annotated[
-        int,
-        typer.Option(
-            "--jobs", "-j", metavar="N", help="Worker processes (0: one per CPU; 1: in this process)."
+    orm: Orm = None,
+    tenant: Tenant = None,
+    exclude: Exclude = None,
+    shard: Shard = None,
+    target: Annotated[
+        str | None,
+        Opt(
+            "--target",
+            metavar="APP_LABEL|REV",
+            help="Roll forward or back to this migration: --target APP_LABEL MIGRATION (Django) or --target REV (Alembic); needs --orm.",
         ),
+    ] = None,
+    plan: Annotated[
+        bool, Opt("--plan", help="Show what would run, per group of databases; touch nothing.")
+    ] = False,
+    check: Annotated[
+        bool, Opt("--check", help="Exit 4 when anything is pending, else 0; touch nothing.")
+    ] = False,
+    canary: Annotated[
+        int, Opt("--canary", metavar="K", help="Migrate K tenants first; stop if any of them fails.")
     ] = 0,
+    fail_fast: Annotated[
+        bool, Opt("--fail-fast", help="Stop at the first failure; the rest are reported not started.")
+    ] = False,
+    max_failures: Annotated[
+        int | None, Opt("--max-failures", metavar="N", help="Start no new tenant after N failures.")
+    ] = None,
+    only_failed: Annotated[
+        str | None,
+        Opt(
+            "--only-failed",
+            metavar="[RUN_ID]",
+            help="Only the tenants that failed or never finished in the last (or given) run.",
+        ),
+    ] = None,
+    jobs: Jobs = 0,
     max_connections_per_host: Annotated[
         int | None,
-        typer.Option(
-            "--max-connections-per-host", metavar="N", help="At most N databases of one server at once."
+        Opt("--max-connections-per-host", metavar="N", help="At most N databases of one server at once."),
+    ] = None,
+    lock_timeout: Annotated[
+        float,
+        Opt(
+            "--lock-timeout",
+            metavar="SECONDS",
+            help="Wait this long for a database another run is migrating.",
+        ),
+    ] = 0.0,
+    journal: Annotated[
+        str | None,
+        Opt(
+            "--journal",
+            metavar="DIR",
+            help="Journal folder (default TENANT_ROUTER_JOURNAL_DIR, else BASE_DIR/.tenant-router/journal).",
         ),
     ] = None,
+    no_journal: Annotated[bool, Opt("--no-journal", help="Write no journal.")] = False,
     worker_tasks: Annotated[
-        int,
-        typer.Option(
-            "--worker-tasks", metavar="N", help="Replace a worker after N tasks (memory stays flat)."
-        ),
+        int, Opt("--worker-tasks", metavar="N", help="Replace a worker after N tasks (memory stays flat).")
     ] = DEFAULT_TASKS_PER_WORKER,
     worker_max_rss: Annotated[
-        float,
-        typer.Option("--worker-max-rss", metavar="MB", help="Replace a worker above this resident memory."),
+        float, Opt("--worker-max-rss", metavar="MB", help="Replace a worker above this resident memory.")
     ] = DEFAULT_MAX_RSS_MB,
     json_output: Json = False,
-    no_progress: Annotated[
-        bool, typer.Option("--no-progress", help="No live table, even on a terminal.")
-    ] = False,
+    no_progress: Annotated[bool, Opt("--no-progress", help="No live table, even on a terminal.")] = False,
     show_traceback: Traceback = False,
     verbose: Annotated[
-        int,
-        typer.Option("--verbose", "-v", count=True, help="More lines (-v: every migration applied)."),
+        int, Opt("--verbose", "-v", count=True, help="More lines (-v: every migration applied).")
     ] = 0,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only failures and the summary.")] = False,
+    quiet: Annotated[bool, Opt("--quiet", "-q", help="Only failures and the summary.")] = False,
 ) -> None:
     """Apply pending migrations to every tenant database, ORM by ORM."""
-    output = make_output(progress=not (no_progress or json_output))
+    output = make_output(progress=not (no_progress or json_output or plan or check))
     verbosity = 0 if quiet else 1 + verbose
+    targets = tuple(t for t in (target, migration) if t is not None)
     try:
         config = bootstrap(settings, pythonpath or ())
-        with progress_view(output, json_output=json_output, verbosity=verbosity) as on_event:
+        if migration is not None and target is None:
+            raise _usage(
+                f"Unexpected argument {migration!r}: a migration name goes after --target APP_LABEL."
+            )
+        if plan or check:
+            status = fleet_status(
+                config,
+                orm=orm or (),
+                tenant=tenant or (),
+                exclude=exclude or (),
+                shard=shard,
+                target=targets,
+                jobs=jobs,
+            )
+            render_plan(output, status, json_output=json_output, check=check)
+            raise typer.Exit(_plan_exit(status, check))
+        folder = journal_dir(journal)
+        only = (
+            find_run(folder, None if only_failed == "last" else only_failed).tenants_to_redo()
+            if only_failed
+            else None
+        )
+        run_journal = (
+            None
+            if no_journal
+            else Journal(folder, header_for(_selected(config, tenant, exclude, shard, only), argv=_argv()))
+        )
+        with (
+            graceful_interrupts(output),
+            progress_view(output, json_output=json_output, verbosity=verbosity) as on_event,
+        ):
             report = migrate_tenants(
-                config, orm=orm or (), tenant=tenant or (), exclude=exclude or (), fail_fast=fail_fast,
-                jobs=jobs, max_connections_per_host=max_connections_per_host,
-                worker_tasks=worker_tasks, worker_max_rss_mb=worker_max_rss, on_event=on_event,
+                config, orm=orm or (), tenant=tenant or (), exclude=exclude or (), shard=shard, only=only,
+                canary=canary, fail_fast=fail_fast, max_failures=max_failures, target=targets, jobs=jobs,
+                max_connections_per_host=max_connections_per_host, lock_timeout=lock_timeout,
+                worker_tasks=worker_tasks, worker_max_rss_mb=worker_max_rss, journal=run_journal,
+                on_event=on_event,
             )  # fmt: skip
-        code = ExitCode.OK if report.ok else ExitCode.FAILED
+        code = _exit_for(report)
     except RunInterrupted as exc:
         report, code = exc.report, ExitCode.INTERRUPTED
     except TenantRouterError as exc:  # configuration and usage problems: nothing was touched
@@ -89,7 +156,56 @@ def migrate(
             render_json_error(output, exc, code)
         raise typer.Exit(code) from None
     render_report(output, report, json_output=json_output, show_traceback=show_traceback)
+    if run_journal is not None and not json_output and verbosity:
+        output.error(
+            f"journal: {run_journal.path} (re-run what did not finish: --only-failed {run_journal.run_id})"
+        )
     raise typer.Exit(code)
 
 
 migrate.__doc__ = f"Apply pending migrations to every tenant database, ORM by ORM.\n\n{EXIT_CODES_HELP}"
+
+
+def _usage(message: str) -> TenantRouterError:
+    from tenant_router.errors import UsageError
+
+    return UsageError(message)
+
+
+def _exit_for(report: MigrationReport) -> ExitCode:
+    if report.ok:
+        return ExitCode.OK
+    return ExitCode.LOCKED if report.only_locked else ExitCode.FAILED
+
+
+def _plan_exit(status: object, check: bool) -> ExitCode:
+    from tenant_router.fleet import FleetStatus
+
+    assert isinstance(status, FleetStatus)
+    if check and status.pending:
+        return ExitCode.PENDING
+    return ExitCode.FAILED if check and status.unreachable else ExitCode.OK
+
+
+def _selected(
+    config: object,
+    tenant: list[str] | None,
+    exclude: list[str] | None,
+    shard: str | None,
+    only: list[str] | None,
+) -> list[str]:
+    from tenant_router.config import RouterConfig
+    from tenant_router.selection import select_tenants
+
+    assert isinstance(config, RouterConfig)
+    chosen = select_tenants(config.tenant_ids(), tenant or (), exclude or (), shard)
+    return [t for t in chosen if only is None or t in set(only)]
+
+
+def _argv() -> list[str]:
+    import sys
+
+    return sys.argv[1:]
+
+
+__all__ = ["Output", "json_line", "migrate"]

@@ -28,6 +28,7 @@ DATABASES = {
 }
 DATABASE_ROUTERS = ["tenant_router.orm_backends.django_orm.router.DjangoOrmRouter"]
 TENANT_ROUTER_SERVICE_NAME = "clinic"
+TENANT_ROUTER_JOURNAL_DIR = str(_STATE / "journal")
 TENANT_ROUTER_TENANT_CONFIG = str(_STATE / "no-tenant-config-set-by-this-test.json")
 TENANT_ROUTER_ORM_SETTINGS = {
     "django_orm": {

@@ -18,9 +18,12 @@ The contract, from most to least control:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from ...errors import DatabaseLocked, UsageError
+from ...locks import database_lock
 from ...preflight import BookkeepingRead, Inspection
 from ...report import DatabaseRun, MigrationReport, OrmReport
 
@@ -36,15 +39,18 @@ class BaseOrmMigrationAsst:
         self.options = options
         self.report: OrmReport = MigrationReport().for_orm(manager.orm_key)
         self._selection: Sequence[str] | None = None
+        self.lock_timeout: float | None = None  # None: no run lock (library default)
 
     @property
     def manager(self) -> BaseOrmManager:
         """The manager of this assistant's ORM."""
         return self._manager
 
-    def bind(self, report: OrmReport, tenants: Sequence[str] | None) -> None:
-        """Attach the run's report and tenant selection (the engine calls this)."""
-        self.report, self._selection = report, tenants
+    def bind(
+        self, report: OrmReport, tenants: Sequence[str] | None, *, lock_timeout: float | None = None
+    ) -> None:
+        """Attach the run's report, tenant selection and run-lock timeout (the engine calls this)."""
+        self.report, self._selection, self.lock_timeout = report, tenants, lock_timeout
 
     def tenants(self) -> list[str]:
         """The tenants selected for this run, in configuration order."""
@@ -75,8 +81,7 @@ class BaseOrmMigrationAsst:
         for alias in self.manager.reserved_aliases:
             if self.report.stopping:
                 return
-            with self.report.database(None, alias) as run:
-                self.migrate_database(run, self.manager.reserved_db_config(alias))
+            self.run_database(None, alias, self.manager.reserved_db_config(alias))
             if self.report.report.failures and any(
                 r.tenant is None and r.alias == alias for r in self.report.report.failures
             ):
@@ -91,8 +96,25 @@ class BaseOrmMigrationAsst:
             if db_config is None:
                 self.report.skipped(tenant, alias, f"no {self.manager.orm_key}.{alias} entry")
                 continue
-            with self.report.database(tenant, alias) as run:
-                self.migrate_database(run, db_config)
+            self.run_database(tenant, alias, db_config)
+
+    def run_database(self, tenant: str | None, alias: str, db_config: dict[str, Any]) -> None:
+        """One database as a report row: run lock, migrate_database, outcome; errors stay in the row."""
+        with self.report.database(tenant, alias) as run, self.run_lock(tenant, alias, db_config):
+            self.migrate_database(run, db_config)
+
+    @contextmanager
+    def run_lock(self, tenant: str | None, alias: str, db_config: dict[str, Any]) -> Iterator[None]:
+        """Hold the database's run lock (when the run asked for locks and the ORM can name the database)."""
+        read = None if self.lock_timeout is None else self.bookkeeping_read(tenant or "", alias, db_config)
+        if read is None:
+            yield
+            return
+        assert self.lock_timeout is not None
+        with database_lock(read.identity, read.connect, self.lock_timeout) as held:
+            if not held:
+                raise DatabaseLocked(f"locked by another run (waited {self.lock_timeout:g}s)")
+            yield
 
     def migrate_database(self, run: DatabaseRun, db_config: dict[str, Any]) -> None:
         """Bring one database to its latest migration, reporting through `run`."""
@@ -100,6 +122,10 @@ class BaseOrmMigrationAsst:
             f"{type(self).__qualname__} must override perform_migrate(), migrate_tenant() "
             "or migrate_database()"
         )
+
+    def set_target(self, target: tuple[str, ...]) -> None:
+        """Aim this run at `target` (`--target ...`) instead of the latest migrations; may go backwards."""
+        raise UsageError(f"{self.manager.orm_key}: {type(self).__qualname__} does not support --target.")
 
     def inspect_database(self, tenant: str, alias: str, db_config: dict[str, Any]) -> Inspection | None:
         """Pre-flight: read what is pending over one light connection; None when it cannot tell.

@@ -40,6 +40,11 @@ class DjangoOrmManager(BaseOrmManager):
     """Tenant databases of the Django ORM: each (tenant, template alias) becomes a connection alias."""
 
     DEFAULT_SETTINGS_KEY = "DATABASES"
+
+    def __init__(self, spec: OrmSpec, config: Any) -> None:
+        super().__init__(spec, config)
+        self._registered: set[str] = set()
+
     DEFAULT_MIGRATION_ASST = "tenant_router.orm_backends.django_orm.migration_asst.DjangoOrmMigrationAsst"
 
     @classmethod
@@ -158,16 +163,24 @@ class DjangoOrmManager(BaseOrmManager):
         """The Django connection alias under which a tenant's database is registered."""
         return f"tenant_router:{tenant}:{alias}"
 
-    def register(self, tenant: str, alias: str, db_config: dict[str, Any] | None = None) -> str:
-        """Make the tenant's database reachable as `connections[<alias>]`; return that alias."""
+    def register(
+        self, tenant: str, alias: str, db_config: dict[str, Any] | None = None, *, fresh: bool = False
+    ) -> str:
+        """Make the tenant's database reachable as `connections[<alias>]`; return that alias.
+
+        Registrations made by this manager are reused (run-time routing); `fresh` replaces whatever is
+        registered under the alias, so a migration never talks to a database an older configuration named.
+        """
         conn_alias = self.connection_alias(tenant, alias)
-        if conn_alias not in connections.settings:
+        if fresh or conn_alias not in self._registered:
             cfg = db_config if db_config is not None else self.tenant_db_config(tenant, alias)
             if cfg is None:
                 raise ConfigurationError(
                     f"Tenant {tenant!r} has no {self.orm_key}.{alias} entry in the tenant configuration."
                 )
+            self.unregister(conn_alias)
             connections.settings[conn_alias] = connections.configure_settings({"default": cfg})["default"]
+            self._registered.add(conn_alias)
         return conn_alias
 
     @staticmethod
@@ -191,8 +204,9 @@ class DjangoOrmManager(BaseOrmManager):
             finally:
                 connections[alias].close()
             return
-        conn_alias = self.register(tenant, alias, db_config)
+        conn_alias = self.register(tenant, alias, db_config, fresh=True)
         try:
             yield connections[conn_alias]
         finally:
             self.unregister(conn_alias)
+            self._registered.discard(conn_alias)

@@ -1,0 +1,170 @@
+"""The fleet at a glance: what every database has pending, read by the pre-flight, nothing migrated.
+
+`fleet_status()` is the library twin of `tenant-router status`, `migrate --plan` and `migrate --check`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import RouterConfig, load_config
+from .engine import _set_target, _tenant_units, build_assistant, preflight, resolve_jobs
+from .preflight import Inspection, Unreachable
+from .report import MigrationReport
+from .selection import select_tenants
+from .tasks import Assistants, DbKey
+from .workers import InProcessRunner, ProcessRunner
+
+
+@dataclass(frozen=True)
+class DatabaseState:
+    """One database as the pre-flight found it."""
+
+    orm: str
+    tenant: str | None
+    alias: str | None
+    state: str  # "at_head", "pending", "unreachable", "unknown" (the ORM cannot tell), "skipped"
+    pending: tuple[str, ...] = ()
+    current: str | None = None
+    error: str | None = None
+
+    @property
+    def label(self) -> str:
+        """tenant/alias, or "alias (reserved)"."""
+        if self.tenant is None:
+            return f"{self.alias} (reserved)"
+        return f"{self.tenant}/{self.alias}" if self.alias else self.tenant
+
+
+@dataclass
+class Group:
+    """Databases in the same state with the same pending steps."""
+
+    state: str
+    pending: tuple[str, ...]
+    databases: list[DatabaseState] = field(default_factory=list)
+
+    def describe(self) -> str:
+        """`37 pending shop.0042_x (+2 more)`."""
+        n = len(self.databases)
+        if self.state == "pending":
+            more = f" (+{len(self.pending) - 1} more)" if len(self.pending) > 1 else ""
+            return f"{n} pending {self.pending[0]}{more}"
+        return f"{n} {self.state.replace('_', ' ')}"
+
+
+@dataclass
+class FleetStatus:
+    """Every selected database's state, in configuration order."""
+
+    rows: list[DatabaseState]
+    orms: list[str]
+
+    def groups(self, orm: str) -> list[Group]:
+        """At head first, then pending groups (largest first), unknown, unreachable, skipped."""
+        groups: dict[tuple[str, tuple[str, ...]], Group] = {}
+        for row in self.rows:
+            if row.orm == orm:
+                key = (row.state, row.pending)
+                groups.setdefault(key, Group(row.state, row.pending)).databases.append(row)
+        order = {"at_head": 0, "pending": 1, "unknown": 2, "unreachable": 3, "skipped": 4}
+        return sorted(groups.values(), key=lambda g: (order[g.state], -len(g.databases)))
+
+    def summary(self, orm: str) -> str:
+        """`412 at head, 37 pending shop.0042 (+2 more), 3 unreachable`."""
+        return ", ".join(g.describe() for g in self.groups(orm)) or "no databases"
+
+    @property
+    def pending(self) -> bool:
+        """Anything to migrate (or that cannot be told apart from it)."""
+        return any(r.state in ("pending", "unknown") for r in self.rows)
+
+    @property
+    def unreachable(self) -> bool:
+        """Any database the pre-flight could not read."""
+        return any(r.state == "unreachable" for r in self.rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: per ORM, its groups and their databases."""
+        return {
+            "pending": self.pending,
+            "unreachable": self.unreachable,
+            "orms": [
+                {
+                    "orm": orm,
+                    "summary": self.summary(orm),
+                    "groups": [
+                        {
+                            "state": g.state,
+                            "pending": list(g.pending),
+                            "count": len(g.databases),
+                            "databases": [
+                                {"tenant": d.tenant, "alias": d.alias, "current": d.current, "error": d.error}
+                                for d in g.databases
+                            ],
+                        }
+                        for g in self.groups(orm)
+                    ],
+                }
+                for orm in self.orms
+            ],
+        }
+
+
+def fleet_status(
+    config: RouterConfig | None = None,
+    *,
+    orm: Sequence[str] = (),
+    tenant: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    shard: str | None = None,
+    target: Sequence[str] = (),
+    jobs: int | None = 1,
+) -> FleetStatus:
+    """Read every selected database's bookkeeping and say what a migrate run would do; touch nothing."""
+    config = config or load_config()
+    specs = config.orms(orm)
+    tenants = select_tenants(config.tenant_ids(), tenant, exclude, shard)
+    report = MigrationReport()  # collects the "skipped" rows; nothing is emitted anywhere
+    assistants = Assistants(config, {spec.key: build_assistant(spec, config) for spec in specs})
+    for spec in specs:
+        assistants.get(spec.key).bind(report.for_orm(spec.key), tenants)
+    if target:
+        _set_target(specs, assistants, target)
+    keys: list[DbKey] = []
+    for spec in specs:
+        asst = assistants.get(spec.key)
+        if not target and not asst.is_coarse():
+            keys += [(spec.key, None, alias) for alias in asst.manager.reserved_aliases]
+    keys += list(_tenant_units(specs, assistants, tenants, report))
+    jobs = resolve_jobs(jobs)
+    runner = InProcessRunner(assistants, report) if jobs == 1 else ProcessRunner(assistants, report, jobs)
+    try:
+        for spec in specs:
+            assistants.get(spec.key).prepare()
+        verdicts = preflight(keys, assistants, runner, settle=False)
+    finally:
+        runner.close()
+        assistants.close()
+    rows = [_row(key, verdicts.get(key[0], {}).get(key)) for key in keys]
+    rows += [DatabaseState(r.orm, r.tenant, r.alias, "skipped") for r in report.rows()]
+    order = {key: i for i, key in enumerate(keys)}
+    rows.sort(
+        key=lambda r: (
+            specs.index(next(s for s in specs if s.key == r.orm)),
+            order.get((r.orm, r.tenant, r.alias), 0),
+        )
+    )
+    return FleetStatus(rows, [s.key for s in specs if not assistants.get(s.key).is_coarse()])
+
+
+def _row(key: DbKey, verdict: Inspection | Unreachable | None) -> DatabaseState:
+    orm, tenant, alias = key
+    if isinstance(verdict, Unreachable):
+        return DatabaseState(orm, tenant, alias, "unreachable", error=verdict.error)
+    if verdict is None:
+        return DatabaseState(orm, tenant, alias, "unknown")
+    state = "at_head" if verdict.up_to_date else "pending"
+    return DatabaseState(orm, tenant, alias, state, verdict.pending, verdict.current)

@@ -1,0 +1,184 @@
+"""The run journal: one JSON Lines file per run recording every database's outcome as it happens.
+
+Line 1 is the run's header (id, start, settings, selection); then one line per settled database; the
+last line, written when the run ends (even interrupted), holds the counts. A run that was killed has
+no last line, and the databases without a line never finished.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from .errors import ConfigurationError, UsageError
+from .events import FINAL_EVENTS, MigrationEvent, Status, TenantFailed, TenantFinished
+from .report import MigrationReport
+
+SETTING = "TENANT_ROUTER_JOURNAL_DIR"
+REDO = frozenset({Status.FAILED, Status.NOT_STARTED, Status.LOCKED, Status.INTERRUPTED})
+
+
+def journal_dir(explicit: str | Path | None = None, settings: Any = None) -> Path:
+    """--journal, else TENANT_ROUTER_JOURNAL_DIR, else BASE_DIR/.tenant-router/journal, else ./.tenant-router/journal."""
+    if explicit is not None:
+        return Path(explicit)
+    if settings is None:
+        from django.conf import settings as django_settings
+
+        settings = django_settings
+    configured = getattr(settings, SETTING, None)
+    if configured:
+        return Path(configured)
+    base = getattr(settings, "BASE_DIR", None)
+    return Path(base or ".") / ".tenant-router" / "journal"
+
+
+def new_run_id() -> str:
+    """Sortable and unique: 20261124T073512Z-3f9a."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(2)
+
+
+class Journal:
+    """An on_event tap appending each settled database to runs/<run id>.jsonl."""
+
+    def __init__(self, directory: Path, header: dict[str, Any]) -> None:
+        self.directory = directory
+        self.run_id = new_run_id()
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            self.path = directory / f"{self.run_id}.jsonl"
+            self._file: TextIO = self.path.open("x", encoding="utf-8")
+        except OSError as exc:
+            raise ConfigurationError(
+                f"Journal folder {str(directory)!r} is not writable: {exc.strerror or exc}.",
+                hint=f"Set {SETTING}, pass --journal DIR, or --no-journal.",
+                check_id="E010",
+            ) from exc
+        self._write({"journal": 1, "run": self.run_id, "started": _now(), **header})
+
+    def _write(self, record: dict[str, Any]) -> None:
+        self._file.write(json.dumps(record, default=str) + "\n")
+        self._file.flush()
+
+    def record(self, event: MigrationEvent) -> None:
+        """Append the outcome of a settled database."""
+        if not isinstance(event, FINAL_EVENTS):
+            return
+        line: dict[str, Any] = {"orm": event.orm, "tenant": event.tenant, "alias": event.alias}
+        line["status"] = str(event.status)
+        if isinstance(event, TenantFailed):
+            line.update(error=event.error, step=event.step)
+        elif isinstance(event, TenantFinished):
+            line.update(applied=event.applied, current=event.current)
+        self._write(line)
+
+    def close(self, report: MigrationReport) -> None:
+        """The closing line: counts, whether it was interrupted or stopped early."""
+        self._write(
+            {
+                "finished": _now(),
+                "seconds": round(report.seconds, 3),
+                "counts": report.counts(),
+                "interrupted": report.interrupted,
+                "stopped": report.stop_reason,
+            }
+        )
+        self._file.close()
+
+
+@dataclass
+class RunRecord:
+    """One journal file, read back."""
+
+    run_id: str
+    path: Path
+    header: dict[str, Any]
+    outcomes: dict[tuple[str, str | None, str | None], dict[str, Any]] = field(default_factory=dict)
+    footer: dict[str, Any] | None = None
+
+    @property
+    def finished(self) -> bool:
+        """False when the run died before writing its closing line."""
+        return self.footer is not None
+
+    def tenants_to_redo(self) -> list[str]:
+        """Tenants with a database that failed, was locked or interrupted, or never finished."""
+        redo = {o["tenant"] for o in self.outcomes.values() if o["tenant"] and Status(o["status"]) in REDO}
+        settled = {o["tenant"] for o in self.outcomes.values() if o["tenant"]}
+        unfinished = [t for t in self.header.get("tenants", []) if t not in settled]
+        return [t for t in self.header.get("tenants", []) if t in redo or t in unfinished]
+
+    def summary(self) -> dict[str, Any]:
+        """What `tenant-router runs` shows."""
+        counts: dict[str, int] = {}
+        for outcome in self.outcomes.values():
+            counts[outcome["status"]] = counts.get(outcome["status"], 0) + 1
+        return {
+            "run": self.run_id,
+            "started": self.header.get("started"),
+            "finished": self.footer.get("finished") if self.footer else None,
+            "seconds": self.footer.get("seconds") if self.footer else None,
+            "interrupted": bool(self.footer and self.footer.get("interrupted")) or not self.finished,
+            "counts": counts,
+            "to_redo": len(self.tenants_to_redo()),
+            "argv": self.header.get("argv"),
+        }
+
+
+def read_run(path: Path) -> RunRecord:
+    """Parse one journal file (a torn last line from a killed run is ignored)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    records = []
+    for line in lines:
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    if not records or "journal" not in records[0]:
+        raise UsageError(f"{str(path)!r} is not a tenant-router journal.")
+    run = RunRecord(records[0]["run"], path, records[0])
+    for record in records[1:]:
+        if "finished" in record:
+            run.footer = record
+        else:
+            run.outcomes[(record["orm"], record["tenant"], record["alias"])] = record
+    return run
+
+
+def runs(directory: Path) -> Iterator[RunRecord]:
+    """Every run in the folder, newest first."""
+    if not directory.is_dir():
+        return
+    for path in sorted(directory.glob("*.jsonl"), reverse=True):
+        try:
+            yield read_run(path)
+        except (UsageError, OSError, KeyError):
+            continue
+
+
+def find_run(directory: Path, run_id: str | None) -> RunRecord:
+    """The given run (a unique prefix will do), or the newest."""
+    for run in runs(directory):
+        if run_id is None or run.run_id.startswith(run_id):
+            return run
+    which = f"run {run_id!r}" if run_id else "any run"
+    raise UsageError(
+        f"The journal in {str(directory)!r} has no record of {which}.",
+        hint="`tenant-router runs` lists them.",
+    )
+
+
+def header_for(tenants: Sequence[str], **extra: Any) -> dict[str, Any]:
+    """The header line: the tenants this run set out to migrate, and how it was called."""
+    return {"tenants": list(tenants), "pid": os.getpid(), "clock": time.time(), **extra}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -1,0 +1,96 @@
+"""One run at a time per database: PostgreSQL advisory locks, MariaDB/MySQL GET_LOCK, a file lock for SQLite.
+
+The lock is held on its own connection while the database is migrated, keyed by the database's
+identity, so two runs (on one machine or many) never migrate one database at the same time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+POLL_SECONDS = 0.2
+
+
+def _key(identity: str) -> int:
+    """A signed 64-bit advisory lock key for PostgreSQL."""
+    return int.from_bytes(hashlib.sha256(identity.encode()).digest()[:8], "big", signed=True)
+
+
+def _name(identity: str) -> str:
+    """A GET_LOCK name (at most 64 characters)."""
+    return "tenant_router:" + hashlib.sha256(identity.encode()).hexdigest()[:40]
+
+
+def _scalar(conn: Any, sql: str) -> Any:
+    cursor = conn.cursor()
+    try:
+        cursor.execute(sql)
+        row = cursor.fetchone()
+        return row[0] if row else None
+    finally:
+        cursor.close()
+
+
+@contextlib.contextmanager
+def database_lock(identity: str, connect: Callable[[], Any], timeout: float) -> Iterator[bool]:
+    """Hold the run lock of one database for the block; yields False when another run holds it."""
+    if identity.startswith("sqlite:"):
+        path = identity.removeprefix("sqlite:")
+        lock = FileLock(f"{path}.tenant-router.lock")
+        try:
+            lock.acquire(timeout=max(timeout, 0))
+        except Timeout:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            lock.release()
+        return
+    if not identity.startswith(("postgresql://", "mysql://")):
+        yield True  # no lock primitive known for this database
+        return
+    conn = connect()
+    try:
+        held = _acquire(conn, identity, timeout)
+        try:
+            yield held
+        finally:
+            if held:
+                with contextlib.suppress(Exception):
+                    _release(conn, identity)
+    finally:
+        with contextlib.suppress(Exception):
+            conn.close()
+
+
+def _acquire(conn: Any, identity: str, timeout: float) -> bool:
+    if identity.startswith("mysql://"):
+        return bool(_scalar(conn, f"SELECT GET_LOCK('{_name(identity)}', {max(int(timeout), 0)})"))
+    deadline = time.monotonic() + max(timeout, 0)
+    while True:
+        held = bool(_scalar(conn, f"SELECT pg_try_advisory_lock({_key(identity)})"))
+        _end_transaction(conn)
+        if held or time.monotonic() >= deadline:
+            return held
+        time.sleep(POLL_SECONDS)
+
+
+def _release(conn: Any, identity: str) -> None:
+    if identity.startswith("mysql://"):
+        _scalar(conn, f"SELECT RELEASE_LOCK('{_name(identity)}')")
+    else:
+        _scalar(conn, f"SELECT pg_advisory_unlock({_key(identity)})")
+        _end_transaction(conn)
+
+
+def _end_transaction(conn: Any) -> None:
+    """Session-level advisory locks outlive transactions: do not sit idle in one."""
+    with contextlib.suppress(Exception):
+        conn.commit()

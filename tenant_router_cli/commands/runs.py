@@ -1,0 +1,49 @@
+"""`tenant-router runs`: past runs from the journal, newest first."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from tenant_router.errors import TenantRouterError
+from tenant_router.journal import journal_dir
+from tenant_router.journal import runs as journal_runs
+
+from ..bootstrap import setup_django
+from ..exit_codes import ExitCode, exit_code_for
+from ..options import Json, PythonPath, Settings, Traceback
+from ..output import make_output
+from ..render import json_line, render_error, render_json_error
+
+
+def runs(
+    settings: Settings = None,
+    pythonpath: PythonPath = None,
+    journal: Annotated[str | None, typer.Option("--journal", metavar="DIR", help="Journal folder.")] = None,
+    limit: Annotated[int, typer.Option("--limit", metavar="N", help="At most N runs.")] = 20,
+    json_output: Json = False,
+    show_traceback: Traceback = False,
+) -> None:
+    """List past runs: when, how long, what happened, and how many tenants --only-failed would redo."""
+    output = make_output(progress=False)
+    try:
+        setup_django(settings, pythonpath or ())
+        folder = journal_dir(journal)
+        found = [run.summary() for _, run in zip(range(limit), journal_runs(folder), strict=False)]
+    except TenantRouterError as exc:
+        code = exit_code_for(exc)
+        render_error(output, exc, show_traceback=show_traceback)
+        if json_output:
+            render_json_error(output, exc, code)
+        raise typer.Exit(code) from None
+    if json_output:
+        output.line(json_line({"event": "runs", "journal": str(folder), "runs": found}))
+    elif not found:
+        output.line(f"No runs recorded in {folder}.")
+    for run in [] if json_output else found:
+        counts = ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in sorted(run["counts"].items()))
+        state = "interrupted" if run["interrupted"] else f"{run['seconds']}s"
+        redo = f"; --only-failed would redo {run['to_redo']} tenant(s)" if run["to_redo"] else ""
+        output.line(f"{run['run']}  {run['started']}  {state}  {counts or 'nothing recorded'}{redo}")
+    raise typer.Exit(ExitCode.OK)
