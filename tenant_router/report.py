@@ -124,7 +124,9 @@ class MigrationReport:
                 row.running_step = step
             case StepApplied(step=step):
                 row.applied.append(step)
-                row.current, row.running_step = step, None
+                row.running_step = None
+                if not step.endswith(" (backwards)"):
+                    row.current = step
             case TenantFinished(status=status, current=current, seconds=seconds):
                 row.status, row.seconds = status, seconds
                 row.current = current or row.current
@@ -249,7 +251,9 @@ class DatabaseRun:
         """The running step (or `step`) was applied."""
         step = step or self.step or "?"
         self.applied += 1
-        self.current, self.step = step, None
+        if not step.endswith(" (backwards)"):  # unapplying does not make a step current
+            self.current = step
+        self.step = None
         seconds = time.monotonic() - self._step_started
         self._report.emit(StepApplied(self.orm, self.tenant, self.alias, step, seconds))
         if stop_requested() and (self.total is None or self.applied < self.total):

@@ -19,7 +19,8 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from .events import FINAL_EVENTS, TenantFailed
+from .cancel import request_stop, stop_requested
+from .events import FINAL_EVENTS, Status, TenantFailed
 from .preflight import Verdict
 from .report import MigrationReport, one_line_error
 from .tasks import Assistants, DbKey, Task, execute
@@ -64,7 +65,10 @@ _inherited: Assistants | None = None
 
 def _worker_main(conn: Connection, max_tasks: int, max_rss_mb: float) -> None:
     """A worker: receive a task, stream its events, answer with its pending units; retire when told."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what an interrupt means
+    # The parent decides what an interrupt means: a stop request reaches workers through the shared
+    # flag (they stop at the next migration boundary); an abort kills them.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     assert _inherited is not None, "workers are forked from a run"
     assistants = _inherited  # bound by the run (tenant selection, lock timeout), connections closed
     done = 0
@@ -120,7 +124,7 @@ class ProcessRunner:
         self.tasks_per_worker, self.max_rss_mb = tasks_per_worker, max_rss_mb
         self.context = multiprocessing.get_context("fork")
         self.workers: list[Worker] = []
-        self.interrupts = 0
+        self.aborted = False
 
     # -- worker lifecycle ----------------------------------------------------------------------
     def _spawn(self) -> Worker:
@@ -146,7 +150,7 @@ class ProcessRunner:
         for worker in self.workers:
             worker.process.join(timeout=10)
             if worker.process.is_alive():
-                worker.process.terminate()
+                worker.process.kill()
                 worker.process.join(timeout=5)
         self.workers = []
 
@@ -224,7 +228,10 @@ class ProcessRunner:
             worker.process.join(timeout=1)
             code = worker.process.exitcode
             if worker.task is not None:
-                self._fail_unfinished(worker, f"worker process died ({_describe_exit(code)})")
+                if self.aborted:
+                    self._fail_unfinished(worker, "aborted by a second interrupt", Status.INTERRUPTED)
+                else:
+                    self._fail_unfinished(worker, f"worker process died ({_describe_exit(code)})")
                 self._release(worker, load)
             self._replace(worker, queue)
         return pending
@@ -239,7 +246,7 @@ class ProcessRunner:
         if queue and not self.report.stopping:
             self.workers.append(self._spawn())
 
-    def _fail_unfinished(self, worker: Worker, error: str) -> None:
+    def _fail_unfinished(self, worker: Worker, error: str, status: Status = Status.FAILED) -> None:
         """Every database of the worker's task that has no outcome yet failed with `error`."""
         assert worker.task is not None
         for key in worker.task.units:
@@ -247,17 +254,18 @@ class ProcessRunner:
                 continue
             row = self.report.results.get(key)
             step = row.running_step if row else None
-            self.report.emit(TenantFailed(*key, error, step, 0.0))
+            self.report.emit(TenantFailed(*key, error, step, 0.0, None, status))
 
     def _interrupted(self) -> None:
-        """First Ctrl-C: start nothing new, let running databases finish. Second: stop them now."""
-        self.interrupts += 1
+        """An interrupt: stop gracefully (running databases reach a boundary); once stopping, abort."""
+        self.aborted = stop_requested()
+        request_stop()
         self.report.interrupted = True
         self.report.stop("interrupted")
-        if self.interrupts >= 2:
+        if self.aborted:
             for worker in self.workers:
                 if worker.process.is_alive():
-                    worker.process.terminate()
+                    worker.process.kill()
 
 
 def _describe_exit(code: Any) -> str:

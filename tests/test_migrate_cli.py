@@ -107,7 +107,7 @@ def test_json_lines_parse_and_end_with_the_report(site: TenantSite) -> None:
     row = next(r for r in report["results"] if r["tenant"] == "tenant-1")
     assert row["status"] == "migrated" and row["alias"] == "default"
     assert row["applied_count"] == len(row["applied"]) == row["pending"] > 0
-    assert row["current"] == "killer.0001_kill_switch" and row["error"] is None
+    assert row["current"] == "patients.0003_visit_index" and row["error"] is None
     assert not ANSI.search(result.stdout)
 
 

@@ -8,9 +8,12 @@ from functools import cache
 from typing import Any
 
 from django.db import connections
+from django.db.migrations.exceptions import AmbiguityError
+from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
 from django.db.utils import load_backend
 
+from ...errors import UsageError
 from ...preflight import BookkeepingRead, Inspection, database_identity
 
 Key = tuple[str, str]
@@ -32,6 +35,56 @@ class DiskGraph:
             if squashed in done:
                 done.update(replaced)
         return tuple(key for key in self.order if key not in done)
+
+
+BACKWARDS = " (backwards)"
+
+
+def step_name(migration: Any, backwards: bool) -> str:
+    """`shop.0003_x`, or `shop.0003_x (backwards)` when it is unapplied."""
+    return f"{migration.app_label}.{migration.name}{BACKWARDS if backwards else ''}"
+
+
+def irreversible_steps(plan: list[tuple[Any, bool]]) -> tuple[str, ...]:
+    """Backwards steps with an operation that cannot be reversed (RunPython without reverse_code, ...)."""
+    return tuple(
+        step_name(m, True)
+        for m, backwards in plan
+        if backwards and any(not op.reversible for op in m.operations)
+    )
+
+
+@cache
+def planner() -> MigrationExecutor:
+    """An executor with no connection: Django's own planning over the graph read from disk."""
+    return MigrationExecutor(None)
+
+
+def plan_for(applied: list[Key], targets: list[tuple[str, str | None]] | None) -> list[tuple[Any, bool]]:
+    """What `migrate` would run from these applied rows to `targets` (None: every app's latest)."""
+    executor = planner()
+    done = set(applied)
+    for squashed, replaced in disk_graph().replacements.items():
+        if all(r in done for r in replaced):
+            done.add(squashed)  # as Django counts a squash applied when all it replaces are
+    executor.loader.applied_migrations = dict.fromkeys(done)
+    return executor.migration_plan(targets or executor.loader.graph.leaf_nodes())
+
+
+def resolve_target(app_label: str, name: str) -> tuple[str, str | None]:
+    """`shop`, `0003` -> ("shop", "0003_order_index"); `zero` -> ("shop", None); else a UsageError."""
+    loader = planner().loader
+    if app_label not in loader.migrated_apps:
+        raise UsageError(f"--target: app {app_label!r} has no migrations.")
+    if name == "zero":
+        return app_label, None
+    try:
+        migration = loader.get_migration_by_prefix(app_label, name)
+    except AmbiguityError:
+        raise UsageError(f"--target: more than one migration of {app_label!r} matches {name!r}.") from None
+    except KeyError:
+        raise UsageError(f"--target: no migration of {app_label!r} matches {name!r}.") from None
+    return app_label, migration.name
 
 
 @cache
@@ -60,15 +113,21 @@ def raw_connector(db_config: dict[str, Any]) -> tuple[Callable[[], Any], str]:
     return (lambda: wrapper.get_new_connection(wrapper.get_connection_params())), identity
 
 
-def bookkeeping_read(db_config: dict[str, Any]) -> BookkeepingRead:
-    """Read `django_migrations` and compare it with the graph on disk."""
+def bookkeeping_read(
+    db_config: dict[str, Any], targets: list[tuple[str, str | None]] | None = None
+) -> BookkeepingRead:
+    """Read `django_migrations` and plan from it, as `migrate` would, with the graph read from disk."""
     connect, identity = raw_connector(db_config)
 
     def interpret(rows: Sequence[tuple[Any, ...]]) -> Inspection:
         applied = [(str(app), str(name)) for app, name in rows]
-        pending = disk_graph().pending(applied)
         current = f"{applied[-1][0]}.{applied[-1][1]}" if applied else None
-        return Inspection(tuple(f"{app}.{name}" for app, name in pending), current)
+        if targets is None:
+            pending = disk_graph().pending(applied)
+            return Inspection(tuple(f"{app}.{name}" for app, name in pending), current)
+        plan = plan_for(applied, targets)
+        steps = tuple(step_name(m, backwards) for m, backwards in plan)
+        return Inspection(steps, current, irreversible_steps(plan))
 
     return BookkeepingRead(
         identity, connect, "SELECT app, name FROM django_migrations ORDER BY id", interpret

@@ -15,11 +15,11 @@ from django.db.migrations.state import ModelState, ProjectState, StateApps
 from django.utils.module_loading import module_has_submodule
 
 from ...context import tenant_context_bind
-from ...errors import TenantRouterError
+from ...errors import TenantRouterError, UsageError
 from ...preflight import BookkeepingRead
 from ...report import DatabaseRun
 from ..base import BaseOrmMigrationAsst
-from .graph import bookkeeping_read, disk_graph
+from .graph import bookkeeping_read, disk_graph, resolve_target, step_name
 from .manager import DjangoOrmManager
 from .router import migration_routing
 from .states import ReplayingExecutor, StateCache
@@ -59,6 +59,16 @@ class DjangoOrmMigrationAsst(BaseOrmMigrationAsst):
         self.verbosity = verbosity  # passed to pre/post_migrate handlers, as `migrate -v` does
         # Rendered model states shared by databases that start alike (states.py); off: plain `migrate`.
         self.state_cache = StateCache() if share_states else None
+        self.targets: list[tuple[str, str | None]] | None = None  # None: every app's latest migration
+
+    def set_target(self, target: tuple[str, ...]) -> None:
+        """`--target APP_LABEL MIGRATION` (or `zero`): forwards or backwards to that migration."""
+        if len(target) != 2:
+            raise UsageError(
+                "--target for the Django ORM takes an app label and a migration name: --target shop 0003 "
+                "(or --target shop zero)."
+            )
+        self.targets = [resolve_target(*target)]
 
     @property
     def django_manager(self) -> DjangoOrmManager:
@@ -73,7 +83,7 @@ class DjangoOrmMigrationAsst(BaseOrmMigrationAsst):
 
     def bookkeeping_read(self, tenant: str, alias: str, db_config: dict[str, Any]) -> BookkeepingRead:
         """`SELECT app, name FROM django_migrations` against the graph loaded once from disk."""
-        return bookkeeping_read(db_config)
+        return bookkeeping_read(db_config, self.targets)
 
     def migrate_database(self, run: DatabaseRun, db_config: dict[str, Any]) -> None:
         """Bind the tenant, route every query to its connection, and migrate it."""
@@ -85,25 +95,29 @@ class DjangoOrmMigrationAsst(BaseOrmMigrationAsst):
             migration_routing(manager),
         ):
             try:
-                migrate_connection(connection, run, self.verbosity, self.state_cache)
+                migrate_connection(connection, run, self.verbosity, self.state_cache, self.targets)
             finally:
                 clear_process_caches()
 
 
 def migrate_connection(
-    connection: BaseDatabaseWrapper, run: DatabaseRun, verbosity: int = 0, cache: StateCache | None = None
+    connection: BaseDatabaseWrapper,
+    run: DatabaseRun,
+    verbosity: int = 0,
+    cache: StateCache | None = None,
+    targets: list[tuple[str, str | None]] | None = None,
 ) -> None:
-    """The `migrate` command's default path (all apps to their leaves) on one connection.
+    """The `migrate` command on one connection: every app to its latest migration, or to `targets`.
 
     With a StateCache, rendered model states are shared with the databases that started from the same
     applied migrations (see states.py); without one, this is `migrate` step for step.
     """
 
     def progress(action: str, migration: Any = None, fake: bool = False) -> None:
-        if action == "apply_start":
-            run.step_started(f"{migration.app_label}.{migration.name}")
-        elif action == "apply_success":
-            run.step_applied(f"{migration.app_label}.{migration.name}")
+        if action in ("apply_start", "unapply_start"):
+            run.step_started(step_name(migration, action == "unapply_start"))
+        elif action in ("apply_success", "unapply_success"):
+            run.step_applied(step_name(migration, action == "unapply_success"))
 
     connection.prepare_database()
     start = cache.start(frozenset(MigrationRecorder(connection).applied_migrations())) if cache else None
@@ -117,11 +131,11 @@ def migrate_connection(
         raise MigrationConflictError(
             f"Conflicting migrations ({names}).", hint="Run `manage.py makemigrations --merge`."
         )
-    targets = executor.loader.graph.leaf_nodes()
+    targets = targets or executor.loader.graph.leaf_nodes()
     plan = executor.migration_plan(targets)
     applied = list(executor.loader.applied_migrations)
     current = f"{applied[-1][0]}.{applied[-1][1]}" if applied else None
-    run.planned([f"{m.app_label}.{m.name}" for m, _ in plan], current)
+    run.planned([step_name(m, backwards) for m, backwards in plan], current)
     if not plan:
         return  # up to date: nothing to run, nothing to signal
     out = io.StringIO()
@@ -149,6 +163,9 @@ def migrate_connection(
     emit_post_migrate_signal(
         verbosity, False, connection.alias, stdout=out, apps=post_migrate_apps, plan=plan
     )
+    if any(backwards for _, backwards in plan):  # rolled back: say where the database is now
+        left = list(MigrationRecorder(connection).applied_migrations())
+        run.current = f"{left[-1][0]}.{left[-1][1]}" if left else "zero"
 
 
 def render_post_migrate_apps(post_migrate_state: ProjectState) -> StateApps:

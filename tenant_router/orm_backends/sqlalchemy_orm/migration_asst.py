@@ -20,13 +20,13 @@ from alembic.runtime.migration import MigrationContext, MigrationInfo, RevisionS
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
-from ...errors import TenantRouterError
+from ...errors import TenantRouterError, UsageError
 from ...preflight import BookkeepingRead
 from ...report import DatabaseRun, one_line_error
 from ..base import BaseOrmMigrationAsst
 from .manager import SqlAlchemyOrmManager
 from .preflight import bookkeeping_read
-from .scripts import AlembicScripts, settings_base_dir
+from .scripts import BACKWARDS, AlembicScripts, revision_id, settings_base_dir, steps_to
 
 #: Alembic's `context` and `op` are process-wide proxies: one upgrade at a time per process.
 ALEMBIC_LOCK = threading.RLock()
@@ -67,11 +67,6 @@ def reporting_environment(
     return env
 
 
-def revision_id(step: RevisionStep) -> str:
-    """The revision id an upgrade step brings the database to."""
-    return str(step.revision.revision)
-
-
 class AlembicUpgrade:
     """One upgrade of one database to `scripts.target`, reported through `run`."""
 
@@ -83,16 +78,20 @@ class AlembicUpgrade:
     def _steps(self, heads: Sequence[str], context: MigrationContext) -> Iterator[RevisionStep]:
         """The migration function env.py's run_migrations() calls with the database's current heads."""
         self.started, self.migration_ctx = True, context
-        # As command.upgrade does; its annotation says str, but it takes the heads tuple.
-        steps = self.scripts.script._upgrade_revs(self.scripts.target, heads)  # type: ignore[arg-type]
+        steps = steps_to(self.scripts.script, self.scripts.target, heads)
         self.run.planned([revision_id(s) for s in steps], ", ".join(heads) or None)
         for step in steps:
             self.run.step_started(revision_id(step))
             yield step  # alembic applies it, then calls _applied inside the same transaction
 
     def _applied(self, *, ctx: MigrationContext, step: MigrationInfo, heads: Any, run_args: Any) -> None:
-        if step.is_upgrade and not step.is_stamp and step.up_revision_id:
+        if step.is_stamp or not step.up_revision_id:
+            return
+        if step.is_upgrade:
             self.run.step_applied(step.up_revision_id)
+        else:
+            self.run.step_applied(step.up_revision_id + BACKWARDS)
+            self.run.current = ", ".join(step.down_revision_ids) or "base"
 
     def __call__(self, url: str, connection: Connection) -> None:
         """Run env.py against `url` / `connection`; commit what the env.py left open."""
@@ -175,6 +174,18 @@ class AlembicMigrationAsst(BaseOrmMigrationAsst):
         """The manager, typed."""
         assert isinstance(self.manager, SqlAlchemyOrmManager)
         return self.manager
+
+    def set_target(self, target: tuple[str, ...]) -> None:
+        """`--target REV`: upgrade or downgrade every selected database to REV (or `base`)."""
+        if len(target) != 1:
+            raise UsageError(
+                "--target for Alembic takes one revision: --target ae1027a6acf (or base, heads)."
+            )
+        try:
+            self.scripts.script.get_revisions(target[0])
+        except Exception as exc:
+            raise UsageError(f"--target {target[0]!r}: {one_line_error(exc)}.") from exc
+        self.scripts.target = target[0]
 
     def bookkeeping_read(self, tenant: str, alias: str, db_config: dict[str, Any]) -> BookkeepingRead:
         """Pre-flight: VERSION_TABLE's heads against the scripts, over a raw connection (no env.py)."""

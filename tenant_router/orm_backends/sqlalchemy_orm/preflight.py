@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.engine import Dialect, make_url
 
 from ...preflight import BookkeepingRead, Inspection, database_identity
-from .scripts import AlembicScripts
+from .scripts import AlembicScripts, revision_id, steps_to
 
 
 @cache
@@ -36,9 +36,9 @@ def bookkeeping_read(scripts: AlembicScripts, url_text: str, version_table: str)
         heads = tuple(str(row[0]) for row in rows)
         current = ", ".join(heads) or None
         try:
-            steps = scripts.script._upgrade_revs(scripts.target, heads)  # type: ignore[arg-type]
+            steps = steps_to(scripts.script, scripts.target, heads)
         except Exception:  # a revision the scripts do not know: let the upgrade say so
             return Inspection(("(unknown)",), current)
-        return Inspection(tuple(str(step.revision.revision) for step in steps), current)
+        return Inspection(tuple(revision_id(step) for step in steps), current)
 
     return BookkeepingRead(identity, connect, f"SELECT version_num FROM {version_table}", interpret)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import configparser
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from alembic.config import Config
+from alembic.runtime.migration import RevisionStep
 from alembic.script import ScriptDirectory
 
 from ...errors import ConfigurationError
@@ -135,3 +137,22 @@ class AlembicScripts:
         if self.target != "heads":
             facts["target"] = self.target
         return facts
+
+
+BACKWARDS = " (backwards)"
+
+
+def revision_id(step: RevisionStep) -> str:
+    """The revision an upgrade step applies, or `<rev> (backwards)` for a downgrade step."""
+    return str(step.revision.revision) + ("" if step.is_upgrade else BACKWARDS)
+
+
+def steps_to(script: ScriptDirectory, target: str, heads: Sequence[str]) -> list[RevisionStep]:
+    """What `alembic upgrade target` would run from `heads`, or `alembic downgrade target` below them."""
+    if target not in ("head", "heads") and heads:
+        ancestors = {rev.revision for head in heads for rev in script.iterate_revisions(head, "base")}
+        wanted = {rev.revision for rev in script.get_revisions(target) if rev is not None}
+        if target == "base" or (wanted <= ancestors and not wanted <= set(heads)):
+            return list(script._downgrade_revs(target, heads))  # type: ignore[arg-type]
+    # As command.upgrade does; its annotation says str, but it takes the heads tuple.
+    return list(script._upgrade_revs(target, heads))  # type: ignore[arg-type]

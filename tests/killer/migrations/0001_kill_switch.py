@@ -1,6 +1,7 @@
 """A migration that kills its own process when the database asks for it (table tr_kill_me exists).
 
-Tests use it to show that a worker dying mid-tenant fails that tenant only.
+Tests use it to show that a worker dying mid-tenant fails that tenant only. It has no reverse, so it
+is also the irreversible migration a rollback must refuse to cross.
 """
 
 import os
@@ -17,5 +18,5 @@ def maybe_die(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("patients", "0003_visit_index")]
-    operations = [migrations.RunPython(maybe_die, migrations.RunPython.noop)]
+    dependencies = [("contenttypes", "0001_initial")]
+    operations = [migrations.RunPython(maybe_die)]
