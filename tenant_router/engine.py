@@ -14,12 +14,14 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
 
 from . import cancel
 from .config import OrmSpec, RouterConfig, load_config
 from .errors import ConfigurationError, TenantRouterError, UsageError
 from .events import MigrationEvent, RunStarted
-from .journal import Journal
+from .journal import Journal, header_for
 from .orm_backends.base import BaseOrmMigrationAsst
 from .preflight import Inspection, Unreachable, Verdict
 from .report import MigrationReport, _ignore
@@ -77,7 +79,8 @@ def migrate_tenants(
     lock_timeout: float | None = None,
     worker_tasks: int = DEFAULT_TASKS_PER_WORKER,
     worker_max_rss_mb: float = DEFAULT_MAX_RSS_MB,
-    journal: Journal | None = None,
+    journal_dir: str | Path | None = None,
+    journal_meta: dict[str, Any] | None = None,
     on_event: Callable[[MigrationEvent], None] = _ignore,
 ) -> MigrationReport:
     """Bring every selected tenant database to its latest migration (or `target`); a failure is data."""
@@ -89,13 +92,17 @@ def migrate_tenants(
     jobs = resolve_jobs(jobs)
     _check_limits(canary, max_failures, max_connections_per_host, lock_timeout)
     cancel.reset()
-    report = MigrationReport(_tap(on_event, journal), fail_fast=fail_fast, max_failures=max_failures)
+    report = MigrationReport(on_event, fail_fast=fail_fast, max_failures=max_failures)
     assistants = Assistants(config, {spec.key: build_assistant(spec, config) for spec in specs})
     for spec in specs:
         assistants.get(spec.key).bind(report.for_orm(spec.key), tenants, lock_timeout=lock_timeout)
     if target:
         _set_target(specs, assistants, target)
     planned = _planned(specs, assistants, reserved=not target)
+    if journal_dir is not None:  # opened once every argument is known to be good
+        journal = Journal(Path(journal_dir), header_for(tenants, **(journal_meta or {})))
+        report.journal = journal
+        report.add_listener(journal.record)
     report.emit(RunStarted(len(planned), tuple(s.key for s in specs)))
     runner: InProcessRunner | ProcessRunner | None = None
     try:
@@ -121,8 +128,8 @@ def migrate_tenants(
         assistants.close()
         _mark_not_started(report, planned)
         report.seconds = time.monotonic() - report.started
-        if journal is not None:
-            journal.close(report)
+        if report.journal is not None:
+            report.journal.close(report)
     if report.interrupted:
         raise RunInterrupted(report)
     return report
@@ -140,20 +147,6 @@ def _check_limits(
             raise UsageError(f"{name} must be at least {0 if name == '--canary' else 1}, got {value}.")
     if lock_timeout is not None and lock_timeout < 0:
         raise UsageError(f"--lock-timeout must be 0 or more seconds, got {lock_timeout:g}.")
-
-
-def _tap(
-    on_event: Callable[[MigrationEvent], None], journal: Journal | None
-) -> Callable[[MigrationEvent], None]:
-    """The callback, with the journal recording every settled database first."""
-    if journal is None:
-        return on_event
-
-    def tapped(event: MigrationEvent) -> None:
-        journal.record(event)
-        on_event(event)
-
-    return tapped
 
 
 def _set_target(specs: list[OrmSpec], assistants: Assistants, target: Sequence[str]) -> None:

@@ -99,13 +99,21 @@ class MigrationReport:
         self.interrupted = False
         self.started = time.monotonic()
         self.seconds = 0.0
+        self.journal: Any = None  # the run's Journal, when it writes one
+        self._listeners: list[Callable[[MigrationEvent], None]] = []
 
     # -- the fold ---------------------------------------------------------------------------
     def emit(self, event: MigrationEvent) -> None:
         """Record `event` into the rows, then pass it to the callback."""
         if not isinstance(event, RunStarted):
             self._fold(event)
+        for listener in self._listeners:
+            listener(event)
         self._on_event(event)
+
+    def add_listener(self, listener: Callable[[MigrationEvent], None]) -> None:
+        """Also pass every event to `listener` (before the callback): the journal listens this way."""
+        self._listeners.append(listener)
 
     def _row(self, orm: str, tenant: str | None, alias: str | None) -> TenantResult:
         key = (orm, tenant, alias)

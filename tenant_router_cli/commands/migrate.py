@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
 
 from tenant_router.engine import RunInterrupted, migrate_tenants
-from tenant_router.errors import TenantRouterError
-from tenant_router.fleet import fleet_status
-from tenant_router.journal import Journal, find_run, header_for, journal_dir
+from tenant_router.errors import TenantRouterError, UsageError
+from tenant_router.fleet import FleetStatus, fleet_status
+from tenant_router.journal import find_run, journal_dir
 from tenant_router.report import MigrationReport
 from tenant_router.workers import DEFAULT_MAX_RSS_MB, DEFAULT_TASKS_PER_WORKER
 
 from ..bootstrap import bootstrap
 from ..exit_codes import EXIT_CODES_HELP, ExitCode, exit_code_for
 from ..options import Exclude, Jobs, Json, Orm, PythonPath, Settings, Shard, Tenant, Traceback
-from ..output import Output, make_output
+from ..output import make_output
 from ..progress import progress_view
-from ..render import json_line, render_error, render_json_error, render_plan, render_report
+from ..render import render_error, render_json_error, render_plan, render_report
 from ..signals import graceful_interrupts
 
 Opt = typer.Option
@@ -109,19 +110,11 @@ def migrate(
     try:
         config = bootstrap(settings, pythonpath or ())
         if migration is not None and target is None:
-            raise _usage(
+            raise UsageError(
                 f"Unexpected argument {migration!r}: a migration name goes after --target APP_LABEL."
             )
         if plan or check:
-            status = fleet_status(
-                config,
-                orm=orm or (),
-                tenant=tenant or (),
-                exclude=exclude or (),
-                shard=shard,
-                target=targets,
-                jobs=jobs,
-            )
+            status = fleet_status(config, orm=orm or (), tenant=tenant or (), exclude=exclude or (), shard=shard, target=targets, jobs=jobs)  # fmt: skip
             render_plan(output, status, json_output=json_output, check=check)
             raise typer.Exit(_plan_exit(status, check))
         folder = journal_dir(journal)
@@ -129,11 +122,6 @@ def migrate(
             find_run(folder, None if only_failed == "last" else only_failed).tenants_to_redo()
             if only_failed
             else None
-        )
-        run_journal = (
-            None
-            if no_journal
-            else Journal(folder, header_for(_selected(config, tenant, exclude, shard, only), argv=_argv()))
         )
         with (
             graceful_interrupts(output),
@@ -143,7 +131,8 @@ def migrate(
                 config, orm=orm or (), tenant=tenant or (), exclude=exclude or (), shard=shard, only=only,
                 canary=canary, fail_fast=fail_fast, max_failures=max_failures, target=targets, jobs=jobs,
                 max_connections_per_host=max_connections_per_host, lock_timeout=lock_timeout,
-                worker_tasks=worker_tasks, worker_max_rss_mb=worker_max_rss, journal=run_journal,
+                worker_tasks=worker_tasks, worker_max_rss_mb=worker_max_rss,
+                journal_dir=None if no_journal else folder, journal_meta={"argv": sys.argv[1:]},
                 on_event=on_event,
             )  # fmt: skip
         code = _exit_for(report)
@@ -156,20 +145,15 @@ def migrate(
             render_json_error(output, exc, code)
         raise typer.Exit(code) from None
     render_report(output, report, json_output=json_output, show_traceback=show_traceback)
-    if run_journal is not None and not json_output and verbosity:
-        output.error(
-            f"journal: {run_journal.path} (re-run what did not finish: --only-failed {run_journal.run_id})"
+    if report.journal is not None and not json_output and verbosity:
+        hint = (
+            f" (re-run what did not finish: --only-failed {report.journal.run_id})" if not report.ok else ""
         )
+        output.error(f"journal: {report.journal.path}{hint}")
     raise typer.Exit(code)
 
 
 migrate.__doc__ = f"Apply pending migrations to every tenant database, ORM by ORM.\n\n{EXIT_CODES_HELP}"
-
-
-def _usage(message: str) -> TenantRouterError:
-    from tenant_router.errors import UsageError
-
-    return UsageError(message)
 
 
 def _exit_for(report: MigrationReport) -> ExitCode:
@@ -178,34 +162,7 @@ def _exit_for(report: MigrationReport) -> ExitCode:
     return ExitCode.LOCKED if report.only_locked else ExitCode.FAILED
 
 
-def _plan_exit(status: object, check: bool) -> ExitCode:
-    from tenant_router.fleet import FleetStatus
-
-    assert isinstance(status, FleetStatus)
+def _plan_exit(status: FleetStatus, check: bool) -> ExitCode:
     if check and status.pending:
         return ExitCode.PENDING
     return ExitCode.FAILED if check and status.unreachable else ExitCode.OK
-
-
-def _selected(
-    config: object,
-    tenant: list[str] | None,
-    exclude: list[str] | None,
-    shard: str | None,
-    only: list[str] | None,
-) -> list[str]:
-    from tenant_router.config import RouterConfig
-    from tenant_router.selection import select_tenants
-
-    assert isinstance(config, RouterConfig)
-    chosen = select_tenants(config.tenant_ids(), tenant or (), exclude or (), shard)
-    return [t for t in chosen if only is None or t in set(only)]
-
-
-def _argv() -> list[str]:
-    import sys
-
-    return sys.argv[1:]
-
-
-__all__ = ["Output", "json_line", "migrate"]
