@@ -102,7 +102,14 @@ def summarize(name: str, command: Command, timings: list[Timing], n: int) -> dic
 def machine() -> dict:
     """Where the numbers come from."""
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", "tenant_router", "tenant_router_cli"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     return {
+        "tenant_router_dirty": bool(dirty.stdout.strip()),  # others edit the tree being measured
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(),
