@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from .config import load_config
 from .engine import migrate_tenants
@@ -21,8 +21,12 @@ def migrate_to_all(
     fail_fast: bool = False,
     stdout: TextIO | None = None,
     verbosity: int = 1,
+    **options: Any,
 ) -> MigrationReport:
-    """Migrate every ORM of every tenant, print a plain report, and raise if any tenant failed."""
+    """Migrate every ORM of every tenant, print a plain report, and raise if any tenant failed.
+
+    Other keyword arguments (jobs, lock_timeout, target, ...) go to `migrate_tenants`.
+    """
     out = stdout or sys.stdout
 
     def write(line: str) -> None:
@@ -36,6 +40,7 @@ def migrate_to_all(
         exclude=exclude,
         fail_fast=fail_fast,
         on_event=PlainProgress(write, verbosity=verbosity),
+        **options,
     )
     for line in format_summary(report):
         write(line)

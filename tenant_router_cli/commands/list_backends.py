@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from tenant_router.backends import describe_backends
+from tenant_router.backends import BackendInfo, describe_backends
 from tenant_router.errors import TenantRouterError
 
 from ..bootstrap import setup_django
@@ -35,6 +35,10 @@ def list_backends(
     broken = any(i.error or not i.manager_imports or not i.assistant_imports for i in infos)
     if json_output:
         output.line(json_line({"event": "backends", "backends": [i.to_dict() for i in infos]}))
+    elif not output.out.is_terminal:
+        for info in infos:
+            for line in plain_lines(info):
+                output.line(line)
     else:
         table = Table(title="tenant-router backends", show_lines=True)
         for col in (
@@ -59,3 +63,23 @@ def list_backends(
             )  # fmt: skip
         output.out.print(table)
     raise typer.Exit(ExitCode.CONFIG if broken else ExitCode.OK)
+
+
+def plain_lines(info: BackendInfo) -> list[str]:
+    """One ORM as `key: value` lines, for logs and pipes."""
+
+    def imports(ok: bool) -> str:
+        return "" if ok else " (does not import)"
+
+    lines = [
+        f"{info.orm}:",
+        f"  manager: {info.manager}{imports(info.manager_imports)}",
+        f"  assistant: {info.assistant}{imports(info.assistant_imports)}",
+        f"  template aliases: {', '.join(info.template_aliases) or '-'}",
+        f"  reserved aliases: {', '.join(info.reserved_aliases) or '-'}",
+        f"  tenants: {'?' if info.tenants is None else info.tenants}",
+    ]
+    lines += [f"  {key}: {value}" for key, value in info.details.items()]
+    if info.error:
+        lines.append(f"  error: {info.error}")
+    return lines
