@@ -11,6 +11,7 @@ from django.db import router as django_router
 from django.dispatch import receiver
 
 from ...context import current_binding
+from ...errors import ConfigurationError
 from .manager import DjangoOrmManager, Strategy
 
 _PREFIX = "tenant_router:"
@@ -88,7 +89,10 @@ class DjangoOrmRouter:
         self, db: str, app_label: str, model_name: str | None = None, **hints: Any
     ) -> bool | None:
         """Apply MIGRATE_STRATEGY to tenant databases under their template alias name."""
-        manager = runtime_manager()
+        try:
+            manager = runtime_manager()
+        except ConfigurationError:
+            return None  # `manage.py check` reports the configuration problem as tenant_router.E00x
         strategy = manager.strategy_for(manager.spec) if manager else None
         return ask_strategy(strategy, self, template_alias_of(db), app_label, model_name=model_name, **hints)
 
