@@ -23,7 +23,7 @@ STATUS_WORDS = {
     Status.FAILED: "failed",
     Status.SKIPPED: "skipped",
     Status.NOT_STARTED: "not started",
-    Status.LOCKED: "locked by another run",
+    Status.LOCKED: "locked",
     Status.INTERRUPTED: "interrupted",
 }
 
