@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import typer
 from rich.table import Table
 
 from tenant_router.errors import TenantRouterError
@@ -15,6 +18,7 @@ from tenant_router.plaintext import STATUS_WORDS, format_summary, summary_counts
 from tenant_router.redact import REDACTOR
 from tenant_router.report import MigrationReport
 
+from .exit_codes import exit_code_for
 from .output import Output
 
 STATUS_STYLES = {
@@ -56,6 +60,19 @@ def render_error(output: Output, exc: TenantRouterError, *, show_traceback: bool
 def render_json_error(output: Output, exc: TenantRouterError, code: int) -> None:
     """The error as the last (only) JSON object on stdout, for scripts reading --json."""
     output.line(json_line({"event": "error", "exit_code": code, "message": exc.message, "hint": exc.hint}))
+
+
+@contextmanager
+def exit_on_error(output: Output, *, json_output: bool, show_traceback: bool) -> Iterator[None]:
+    """A TenantRouterError in the block becomes its one-line message (and JSON object) and exit code."""
+    try:
+        yield
+    except TenantRouterError as exc:  # configuration and usage problems: nothing was touched
+        code = exit_code_for(exc)
+        render_error(output, exc, show_traceback=show_traceback)
+        if json_output:
+            render_json_error(output, exc, code)
+        raise typer.Exit(code) from None
 
 
 def render_summary(output: Output, report: MigrationReport, *, show_traceback: bool = False) -> None:

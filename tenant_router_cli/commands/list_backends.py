@@ -6,13 +6,12 @@ import typer
 from rich.table import Table
 
 from tenant_router.backends import BackendInfo, describe_backends
-from tenant_router.errors import TenantRouterError
 
 from ..bootstrap import setup_django
-from ..exit_codes import ExitCode, exit_code_for
+from ..exit_codes import ExitCode
 from ..options import Json, PythonPath, Settings, Traceback
 from ..output import make_output
-from ..render import json_line, render_error, render_json_error
+from ..render import exit_on_error, json_line
 
 
 def list_backends(
@@ -23,15 +22,9 @@ def list_backends(
 ) -> None:
     """Show each ORM key, its manager and assistant classes, aliases and number of tenants."""
     output = make_output(progress=False)
-    try:
+    with exit_on_error(output, json_output=json_output, show_traceback=show_traceback):
         setup_django(settings, pythonpath or ())
         infos = describe_backends()
-    except TenantRouterError as exc:
-        code = exit_code_for(exc)
-        render_error(output, exc, show_traceback=show_traceback)
-        if json_output:
-            render_json_error(output, exc, code)
-        raise typer.Exit(code) from None
     broken = any(i.error or not i.manager_imports or not i.assistant_imports for i in infos)
     if json_output:
         output.line(json_line({"event": "backends", "backends": [i.to_dict() for i in infos]}))

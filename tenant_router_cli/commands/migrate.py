@@ -8,18 +8,18 @@ from typing import Annotated
 import typer
 
 from tenant_router.engine import RunInterrupted, migrate_tenants
-from tenant_router.errors import TenantRouterError, UsageError
+from tenant_router.errors import UsageError
 from tenant_router.fleet import FleetStatus, fleet_status
 from tenant_router.journal import find_run, journal_dir
 from tenant_router.report import MigrationReport
 from tenant_router.workers import DEFAULT_MAX_RSS_MB, DEFAULT_TASKS_PER_WORKER
 
 from ..bootstrap import bootstrap
-from ..exit_codes import EXIT_CODES_HELP, ExitCode, exit_code_for
+from ..exit_codes import EXIT_CODES_HELP, ExitCode
 from ..options import Exclude, Jobs, Json, Orm, PythonPath, Settings, Shard, Tenant, Traceback
 from ..output import make_output
 from ..progress import progress_view
-from ..render import render_error, render_json_error, render_plan, render_report
+from ..render import exit_on_error, render_plan, render_report
 from ..signals import graceful_interrupts
 
 Opt = typer.Option
@@ -107,43 +107,38 @@ def migrate(
     output = make_output(progress=not (no_progress or json_output or plan or check))
     verbosity = 0 if quiet else 1 + verbose
     targets = tuple(t for t in (target, migration) if t is not None)
-    try:
-        config = bootstrap(settings, pythonpath or ())
-        if migration is not None and target is None:
-            raise UsageError(
-                f"Unexpected argument {migration!r}: a migration name goes after --target APP_LABEL."
+    with exit_on_error(output, json_output=json_output, show_traceback=show_traceback):
+        try:
+            config = bootstrap(settings, pythonpath or ())
+            if migration is not None and target is None:
+                raise UsageError(
+                    f"Unexpected argument {migration!r}: a migration name goes after --target APP_LABEL."
+                )
+            if plan or check:
+                status = fleet_status(config, orm=orm or (), tenant=tenant or (), exclude=exclude or (), shard=shard, target=targets, jobs=jobs)  # fmt: skip
+                render_plan(output, status, json_output=json_output, check=check)
+                raise typer.Exit(_plan_exit(status, check))
+            folder = journal_dir(journal)
+            only = (
+                find_run(folder, None if only_failed == "last" else only_failed).tenants_to_redo()
+                if only_failed
+                else None
             )
-        if plan or check:
-            status = fleet_status(config, orm=orm or (), tenant=tenant or (), exclude=exclude or (), shard=shard, target=targets, jobs=jobs)  # fmt: skip
-            render_plan(output, status, json_output=json_output, check=check)
-            raise typer.Exit(_plan_exit(status, check))
-        folder = journal_dir(journal)
-        only = (
-            find_run(folder, None if only_failed == "last" else only_failed).tenants_to_redo()
-            if only_failed
-            else None
-        )
-        with (
-            graceful_interrupts(output),
-            progress_view(output, json_output=json_output, verbosity=verbosity) as on_event,
-        ):
-            report = migrate_tenants(
-                config, orm=orm or (), tenant=tenant or (), exclude=exclude or (), shard=shard, only=only,
-                canary=canary, fail_fast=fail_fast, max_failures=max_failures, target=targets, jobs=jobs,
-                max_connections_per_host=max_connections_per_host, lock_timeout=lock_timeout,
-                worker_tasks=worker_tasks, worker_max_rss_mb=worker_max_rss,
-                journal_dir=None if no_journal else folder, journal_meta={"argv": sys.argv[1:]},
-                on_event=on_event,
-            )  # fmt: skip
-        code = _exit_for(report)
-    except RunInterrupted as exc:
-        report, code = exc.report, ExitCode.INTERRUPTED
-    except TenantRouterError as exc:  # configuration and usage problems: nothing was touched
-        code = exit_code_for(exc)
-        render_error(output, exc, show_traceback=show_traceback)
-        if json_output:
-            render_json_error(output, exc, code)
-        raise typer.Exit(code) from None
+            with (
+                graceful_interrupts(output),
+                progress_view(output, json_output=json_output, verbosity=verbosity) as on_event,
+            ):
+                report = migrate_tenants(
+                    config, orm=orm or (), tenant=tenant or (), exclude=exclude or (), shard=shard, only=only,
+                    canary=canary, fail_fast=fail_fast, max_failures=max_failures, target=targets, jobs=jobs,
+                    max_connections_per_host=max_connections_per_host, lock_timeout=lock_timeout,
+                    worker_tasks=worker_tasks, worker_max_rss_mb=worker_max_rss,
+                    journal_dir=None if no_journal else folder, journal_meta={"argv": sys.argv[1:]},
+                    on_event=on_event,
+                )  # fmt: skip
+            code = _exit_for(report)
+        except RunInterrupted as exc:
+            report, code = exc.report, ExitCode.INTERRUPTED
     render_report(output, report, json_output=json_output, show_traceback=show_traceback)
     if report.journal is not None and not json_output and verbosity:
         hint = (

@@ -6,15 +6,14 @@ from typing import Annotated
 
 import typer
 
-from tenant_router.errors import TenantRouterError
 from tenant_router.journal import journal_dir
 from tenant_router.journal import runs as journal_runs
 
 from ..bootstrap import setup_django
-from ..exit_codes import ExitCode, exit_code_for
+from ..exit_codes import ExitCode
 from ..options import Json, PythonPath, Settings, Traceback
 from ..output import make_output
-from ..render import json_line, render_error, render_json_error
+from ..render import exit_on_error, json_line
 
 
 def runs(
@@ -27,16 +26,10 @@ def runs(
 ) -> None:
     """List past runs: when, how long, what happened, and how many tenants --only-failed would redo."""
     output = make_output(progress=False)
-    try:
+    with exit_on_error(output, json_output=json_output, show_traceback=show_traceback):
         setup_django(settings, pythonpath or ())
         folder = journal_dir(journal)
         found = [run.summary() for _, run in zip(range(limit), journal_runs(folder), strict=False)]
-    except TenantRouterError as exc:
-        code = exit_code_for(exc)
-        render_error(output, exc, show_traceback=show_traceback)
-        if json_output:
-            render_json_error(output, exc, code)
-        raise typer.Exit(code) from None
     if json_output:
         output.line(json_line({"event": "runs", "journal": str(folder), "runs": found}))
     elif not found:

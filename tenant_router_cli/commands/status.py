@@ -6,14 +6,13 @@ from typing import Annotated
 
 import typer
 
-from tenant_router.errors import TenantRouterError
 from tenant_router.fleet import fleet_status
 
 from ..bootstrap import bootstrap
-from ..exit_codes import ExitCode, exit_code_for
+from ..exit_codes import ExitCode
 from ..options import Exclude, Jobs, Json, Orm, PythonPath, Settings, Shard, Tenant, Traceback
 from ..output import make_output
-from ..render import render_error, render_json_error, render_status
+from ..render import exit_on_error, render_status
 
 
 def status(
@@ -30,16 +29,10 @@ def status(
 ) -> None:
     """Show every ORM's databases: at head, pending (and what), unreachable; nothing is migrated."""
     output = make_output(progress=False)
-    try:
+    with exit_on_error(output, json_output=json_output, show_traceback=show_traceback):
         config = bootstrap(settings, pythonpath or ())
         found = fleet_status(
             config, orm=orm or (), tenant=tenant or (), exclude=exclude or (), shard=shard, jobs=jobs
         )
-    except TenantRouterError as exc:
-        code = exit_code_for(exc)
-        render_error(output, exc, show_traceback=show_traceback)
-        if json_output:
-            render_json_error(output, exc, code)
-        raise typer.Exit(code) from None
     render_status(output, found, json_output=json_output, tenants=tenants)
     raise typer.Exit(ExitCode.OK)
