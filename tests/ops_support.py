@@ -85,7 +85,19 @@ class Streamed:
 
     def _pump_errors(self) -> None:
         assert self.proc.stderr is not None
-        self._errors.extend(self.proc.stderr)
+        for line in self.proc.stderr:
+            with self._changed:
+                self._errors.append(line)
+                self._changed.notify_all()
+
+    def wait_for_error(self, text: str, timeout: float = 60) -> None:
+        """Wait until stderr shows `text`; fails if the process ends first."""
+        with self._changed:
+            while text not in "".join(self._errors):
+                if self.proc.poll() is not None and not self._err_reader.is_alive():
+                    raise AssertionError(f"process ended first: {self.stderr()}")
+                if not self._changed.wait(timeout):
+                    raise AssertionError(f"{text!r} not on stderr within {timeout}s: {self.stderr()}")
 
     def _pump(self) -> None:
         assert self.proc.stdout is not None
