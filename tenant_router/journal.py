@@ -153,14 +153,17 @@ def read_run(path: Path) -> RunRecord:
 
 
 def runs(directory: Path) -> Iterator[RunRecord]:
-    """Every run in the folder, newest first."""
+    """Every run in the folder, newest first (run ids share their second: the header's clock decides)."""
     if not directory.is_dir():
         return
-    for path in sorted(directory.glob("*.jsonl"), reverse=True):
+    found = []
+    for path in directory.glob("*.jsonl"):
         try:
-            yield read_run(path)
+            found.append(read_run(path))
         except (UsageError, OSError, KeyError):
             continue
+    found.sort(key=lambda run: (run.run_id[:16], run.header.get("clock") or 0, run.run_id), reverse=True)
+    yield from found
 
 
 def find_run(directory: Path, run_id: str | None) -> RunRecord:
