@@ -20,7 +20,7 @@ from typing import Any
 from . import cancel
 from .config import OrmSpec, RouterConfig, load_config
 from .errors import ConfigurationError, TenantRouterError, UsageError
-from .events import MigrationEvent, RunStarted
+from .events import MigrationEvent, RunStarted, Status
 from .journal import Journal, header_for
 from .orm_backends.base import BaseOrmMigrationAsst
 from .preflight import Inspection, Unreachable, Verdict
@@ -221,16 +221,15 @@ def _migrate_in_waves(
         else [pending]
     )
     for number, wave in enumerate(waves):
-        failures_before = len(report.failures)
         for spec in specs:  # one ORM at a time, so each tenant's ORMs are migrated in settings order
             if report.stopping:
                 return
             keys = [k for k in wave if k[0] == spec.key]
             runner.run(Task(next(ids), "migrate", (k,), _host(assistants, k)) for k in keys)
-        if canary and number == 0 and len(report.failures) > failures_before:
-            report.stop(
-                f"--canary: {len(report.failures) - failures_before} of the first {len(canary)} tenant(s) failed"
-            )
+        if canary and number == 0:  # the pre-flight's verdicts count too (an unreachable canary)
+            failed = {r.tenant for r in report.rows() if r.tenant in first and r.status is Status.FAILED}
+            if failed:
+                report.stop(f"--canary: {len(failed)} of the first {len(canary)} tenant(s) failed")
 
 
 def preflight(

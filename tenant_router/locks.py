@@ -14,6 +14,8 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
+from .cancel import StopAtBoundary, stop_requested
+
 POLL_SECONDS = 0.2
 
 
@@ -39,26 +41,25 @@ def _scalar(conn: Any, sql: str) -> Any:
 
 @contextlib.contextmanager
 def database_lock(identity: str, connect: Callable[[], Any], timeout: float) -> Iterator[bool]:
-    """Hold the run lock of one database for the block; yields False when another run holds it."""
+    """Hold the run lock of one database for the block; yields False when another run holds it.
+
+    The wait polls, so a stop request (Ctrl-C, SIGTERM) ends it at once: StopAtBoundary, nothing done.
+    """
     if identity.startswith("sqlite:"):
-        path = identity.removeprefix("sqlite:")
-        lock = FileLock(f"{path}.tenant-router.lock")
+        lock = FileLock(f"{identity.removeprefix('sqlite:')}.tenant-router.lock")
+        held = _wait(lambda: _try_file(lock), timeout)
         try:
-            lock.acquire(timeout=max(timeout, 0))
-        except Timeout:
-            yield False
-            return
-        try:
-            yield True
+            yield held
         finally:
-            lock.release()
+            if held:
+                lock.release()
         return
     if not identity.startswith(("postgresql://", "mysql://")):
         yield True  # no lock primitive known for this database
         return
     conn = connect()
     try:
-        held = _acquire(conn, identity, timeout)
+        held = _wait(lambda: _try_server(conn, identity), timeout)
         try:
             yield held
         finally:
@@ -70,16 +71,33 @@ def database_lock(identity: str, connect: Callable[[], Any], timeout: float) -> 
             conn.close()
 
 
-def _acquire(conn: Any, identity: str, timeout: float) -> bool:
-    if identity.startswith("mysql://"):
-        return bool(_scalar(conn, f"SELECT GET_LOCK('{_name(identity)}', {max(int(timeout), 0)})"))
+def _wait(try_once: Callable[[], bool], timeout: float) -> bool:
+    """Try until held, `timeout` seconds have passed, or the run is asked to stop."""
     deadline = time.monotonic() + max(timeout, 0)
     while True:
-        held = bool(_scalar(conn, f"SELECT pg_try_advisory_lock({_key(identity)})"))
-        _end_transaction(conn)
-        if held or time.monotonic() >= deadline:
-            return held
+        if stop_requested():  # before trying: a lock freed after the stop request is not taken
+            raise StopAtBoundary("interrupted while waiting for another run's lock")
+        if try_once():
+            return True
+        if time.monotonic() >= deadline:
+            return False
         time.sleep(POLL_SECONDS)
+
+
+def _try_file(lock: FileLock) -> bool:
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return False
+    return True
+
+
+def _try_server(conn: Any, identity: str) -> bool:
+    if identity.startswith("mysql://"):
+        return bool(_scalar(conn, f"SELECT GET_LOCK('{_name(identity)}', 0)"))
+    held = bool(_scalar(conn, f"SELECT pg_try_advisory_lock({_key(identity)})"))
+    _end_transaction(conn)
+    return held
 
 
 def _release(conn: Any, identity: str) -> None:

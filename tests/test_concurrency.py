@@ -356,12 +356,6 @@ def test_sigint_stops_at_migration_boundaries_and_only_failed_finishes(
     assert find_run(journal, None).tenants_to_redo() == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a database waiting for its run lock when the run is interrupted is migrated anyway "
-    "once the lock frees (one migration, then 'interrupted after ...'); the lock wait ignores the stop "
-    "request (and lasts the whole --lock-timeout)",
-)
 def test_an_interrupt_while_waiting_for_a_lock_starts_nothing_there(
     pg_example: tuple[Path, list[str]], tmp_path: Path
 ) -> None:

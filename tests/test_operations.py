@@ -198,11 +198,6 @@ def test_failing_canary_stops_the_run(fleet: TenantSite, tmp_path: Path) -> None
     assert not any(db.table_names() for db in fleet.databases[1:])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a canary tenant the pre-flight finds unreachable is failed, yet the run goes on "
-    "(engine._migrate_in_waves counts only failures after the pre-flight)",
-)
 def test_unreachable_canary_stops_the_run(tmp_path: Path) -> None:
     site = sqlite_site(tmp_path, 3)
     site.databases[0].entry["NAME"] = str(tmp_path / "missing-dir" / "t1.sqlite3")
