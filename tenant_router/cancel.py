@@ -18,6 +18,10 @@ class StopAtBoundary(TenantRouterError):
     """Raised between two migrations of a database when the run was asked to stop."""
 
 
+class StopBeforeStart(StopAtBoundary):
+    """The run was asked to stop before this database's work began (e.g. while waiting for its lock)."""
+
+
 def reset() -> None:
     """A fresh, unset flag for a new run (called before any worker forks)."""
     global _flag

@@ -126,6 +126,9 @@ def migrate_tenants(
         if runner is not None:
             runner.close()
         assistants.close()
+        if cancel.stop_requested():
+            report.interrupted = True
+            report.stop("interrupted")
         _mark_not_started(report, planned)
         report.seconds = time.monotonic() - report.started
         if report.journal is not None:

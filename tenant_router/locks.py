@@ -14,7 +14,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from .cancel import StopAtBoundary, stop_requested
+from .cancel import StopBeforeStart, stop_requested
 
 POLL_SECONDS = 0.2
 
@@ -40,10 +40,15 @@ def _scalar(conn: Any, sql: str) -> Any:
 
 
 @contextlib.contextmanager
-def database_lock(identity: str, connect: Callable[[], Any], timeout: float) -> Iterator[bool]:
+def database_lock(
+    identity: str, connect: Callable[[], Any], timeout: float, *, conn: Callable[[], Any] | None = None
+) -> Iterator[bool]:
     """Hold the run lock of one database for the block; yields False when another run holds it.
 
-    The wait polls, so a stop request (Ctrl-C, SIGTERM) ends it at once: StopAtBoundary, nothing done.
+    `conn`: a function opening (or returning) the DB-API connection to hold the lock on, which stays
+    open afterwards; it is called only for server databases (a SQLite file lock needs no connection, and
+    connecting would create the file). Without it a connection of its own is opened and closed. The wait polls, so a stop request (Ctrl-C, SIGTERM)
+    ends it at once with StopAtBoundary, nothing done.
     """
     if identity.startswith("sqlite:"):
         lock = FileLock(f"{identity.removeprefix('sqlite:')}.tenant-router.lock")
@@ -57,26 +62,28 @@ def database_lock(identity: str, connect: Callable[[], Any], timeout: float) -> 
     if not identity.startswith(("postgresql://", "mysql://")):
         yield True  # no lock primitive known for this database
         return
-    conn = connect()
+    own = conn is None
+    dbapi = connect() if conn is None else conn()
     try:
-        held = _wait(lambda: _try_server(conn, identity), timeout)
+        held = _wait(lambda: _try_server(dbapi, identity), timeout)
         try:
             yield held
         finally:
             if held:
                 with contextlib.suppress(Exception):
-                    _release(conn, identity)
+                    _release(dbapi, identity)
     finally:
-        with contextlib.suppress(Exception):
-            conn.close()
+        if own:
+            with contextlib.suppress(Exception):
+                dbapi.close()
 
 
 def _wait(try_once: Callable[[], bool], timeout: float) -> bool:
     """Try until held, `timeout` seconds have passed, or the run is asked to stop."""
     deadline = time.monotonic() + max(timeout, 0)
     while True:
-        if stop_requested():  # before trying: a lock freed after the stop request is not taken
-            raise StopAtBoundary("interrupted while waiting for another run's lock")
+        if stop_requested():  # checked before every try: a lock freed after the stop is not taken
+            raise StopBeforeStart("interrupted before it started")
         if try_once():
             return True
         if time.monotonic() >= deadline:

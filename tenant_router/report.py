@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from .cancel import StopAtBoundary, stop_requested
+from .cancel import StopAtBoundary, StopBeforeStart, stop_requested
 from .errors import DatabaseLocked
 from .events import (
     MigrationEvent,
@@ -301,6 +301,9 @@ class OrmReport:
     def _failed(self, run: DatabaseRun, exc: BaseException) -> None:
         tb = REDACTOR("".join(traceback.format_exception(exc)))
         seconds = time.monotonic() - run.started
+        if isinstance(exc, StopBeforeStart):  # nothing was done to it
+            self.not_started(run.tenant, run.alias, str(exc))
+            return
         if isinstance(exc, DatabaseLocked):
             event = TenantFailed(
                 self.orm, run.tenant, run.alias, str(exc), None, seconds, None, Status.LOCKED

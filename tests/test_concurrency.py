@@ -376,4 +376,4 @@ def test_an_interrupt_while_waiting_for_a_lock_starts_nothing_there(
 
     assert code == ExitCode.INTERRUPTED, stderr
     assert statuses(report_of(stdout))["t1"] == "not_started"
-    assert pg_rows(names[0]) == []  # nothing may start after the stop request
+    assert pg_rows(names[0]) == [], stdout  # nothing may start after the stop request

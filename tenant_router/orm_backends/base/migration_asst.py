@@ -18,10 +18,11 @@ The contract, from most to least control:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from ...cancel import stop_requested
 from ...errors import DatabaseLocked, UsageError
 from ...locks import database_lock
 from ...preflight import BookkeepingRead, Inspection
@@ -33,6 +34,10 @@ if TYPE_CHECKING:
 
 class BaseOrmMigrationAsst:
     """Migrates every selected tenant database of one ORM; subclass and override one hook."""
+
+    #: True when migrate_database() takes the run lock itself, with hold_run_lock() on the connection
+    #: it migrates over (one connection fewer per database); else run_database() holds it on its own.
+    LOCKS_ITS_OWN_CONNECTION: ClassVar[bool] = False
 
     def __init__(self, manager: BaseOrmManager, **options: Any) -> None:
         self._manager = manager
@@ -100,18 +105,34 @@ class BaseOrmMigrationAsst:
 
     def run_database(self, tenant: str | None, alias: str, db_config: dict[str, Any]) -> None:
         """One database as a report row: run lock, migrate_database, outcome; errors stay in the row."""
+        if stop_requested():  # asked to stop before this one began: leave it alone
+            self.report.not_started(tenant, alias, "interrupted")
+            return
         with self.report.database(tenant, alias) as run, self.run_lock(tenant, alias, db_config):
             self.migrate_database(run, db_config)
 
     @contextmanager
     def run_lock(self, tenant: str | None, alias: str, db_config: dict[str, Any]) -> Iterator[None]:
         """Hold the database's run lock (when the run asked for locks and the ORM can name the database)."""
-        read = None if self.lock_timeout is None else self.bookkeeping_read(tenant or "", alias, db_config)
-        if read is None:
+        if self.LOCKS_ITS_OWN_CONNECTION:
             yield
             return
-        assert self.lock_timeout is not None
-        with database_lock(read.identity, read.connect, self.lock_timeout) as held:
+        with self.hold_run_lock(None, tenant, alias, db_config):
+            yield
+
+    @contextmanager
+    def hold_run_lock(
+        self, conn: Callable[[], Any] | None, tenant: str | None, alias: str, db_config: dict[str, Any]
+    ) -> Iterator[None]:
+        """Hold the database's run lock on the DB-API connection `conn()` opens (None: one of its own).
+
+        Nothing when the run takes no locks or the ORM cannot name the database.
+        """
+        read = None if self.lock_timeout is None else self.bookkeeping_read(tenant or "", alias, db_config)
+        if read is None or self.lock_timeout is None:
+            yield
+            return
+        with database_lock(read.identity, read.connect, self.lock_timeout, conn=conn) as held:
             if not held:
                 raise DatabaseLocked(f"locked by another run (waited {self.lock_timeout:g}s)")
             yield

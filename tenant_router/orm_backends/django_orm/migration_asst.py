@@ -52,6 +52,8 @@ class MigrationConflictError(TenantRouterError):
 class DjangoOrmMigrationAsst(BaseOrmMigrationAsst):
     """Runs Django's MigrationExecutor against each tenant database, like `manage.py migrate` would."""
 
+    LOCKS_ITS_OWN_CONNECTION = True  # the run lock is held on the connection that migrates
+
     def __init__(self, manager: DjangoOrmManager, *, verbosity: int = 0, share_states: bool = True) -> None:
         super().__init__(manager, verbosity=verbosity, share_states=share_states)
         if not isinstance(verbosity, int):
@@ -94,8 +96,14 @@ class DjangoOrmMigrationAsst(BaseOrmMigrationAsst):
             tenant_context_bind(run.tenant or "", connection=connection.alias, template_alias=run.alias),
             migration_routing(manager),
         ):
+
+            def dbapi() -> Any:
+                connection.ensure_connection()
+                return connection.connection
+
             try:
-                migrate_connection(connection, run, self.verbosity, self.state_cache, self.targets)
+                with self.hold_run_lock(dbapi, run.tenant, run.alias or "default", db_config):
+                    migrate_connection(connection, run, self.verbosity, self.state_cache, self.targets)
             finally:
                 clear_process_caches()
 
@@ -120,10 +128,10 @@ def migrate_connection(
             run.step_applied(step_name(migration, action == "unapply_success"))
 
     connection.prepare_database()
-    start = cache.start(frozenset(MigrationRecorder(connection).applied_migrations())) if cache else None
-    executor = (
-        ReplayingExecutor(connection, progress, start) if start else MigrationExecutor(connection, progress)
-    )
+    executor = ReplayingExecutor(connection, progress) if cache else MigrationExecutor(connection, progress)
+    start = cache.start(frozenset(executor.loader.applied_migrations)) if cache else None
+    if isinstance(executor, ReplayingExecutor) and start is not None:
+        executor.start = start
     executor.loader.check_consistent_history(connection)
     conflicts = executor.loader.detect_conflicts()
     if conflicts:

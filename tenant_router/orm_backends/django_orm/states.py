@@ -96,9 +96,9 @@ class ReplayingMigration:
 class ReplayingExecutor(MigrationExecutor):
     """A MigrationExecutor whose forward migrations share rendered states through a StartState."""
 
-    def __init__(self, connection: Any, progress_callback: Any, start: StartState) -> None:
+    def __init__(self, connection: Any, progress_callback: Any, start: StartState | None = None) -> None:
         super().__init__(connection, progress_callback)
-        self.start = start
+        self.start = start or StartState()  # the caller sets the shared one once the loader read the rows
 
     def apply_migration(
         self, state: ProjectState, migration: Migration, fake: bool = False, fake_initial: bool = False

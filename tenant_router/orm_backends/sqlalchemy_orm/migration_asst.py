@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -175,6 +176,8 @@ class AlembicMigrationAsst(BaseOrmMigrationAsst):
         assert isinstance(self.manager, SqlAlchemyOrmManager)
         return self.manager
 
+    LOCKS_ITS_OWN_CONNECTION = True  # the run lock is held on the connection handed to env.py
+
     def set_target(self, target: tuple[str, ...]) -> None:
         """`--target REV`: upgrade or downgrade every selected database to REV (or `base`)."""
         if len(target) != 1:
@@ -196,16 +199,26 @@ class AlembicMigrationAsst(BaseOrmMigrationAsst):
         engine = self.sa_manager.create_engine(db_config)
         upgrade = AlembicUpgrade(self.scripts, run)
         try:
-            with engine.connect() as connection:
-                try:
-                    upgrade(db_config["URL"], connection)
-                except Exception as exc:
-                    if run.step is None:
-                        raise
-                    heads = upgrade.database_heads(connection)
-                    left = f" (database left at {', '.join(heads) or 'base'})" if heads is not None else ""
-                    raise RevisionFailedError(
-                        f"revision {run.step} failed: {one_line_error(exc)}{left}"
-                    ) from exc
+            with ExitStack() as stack:
+                opened: list[Connection] = []
+
+                def dbapi() -> Any:  # the run lock is held on the connection env.py is given
+                    opened.append(stack.enter_context(engine.connect()))
+                    return opened[0].connection.dbapi_connection
+
+                with self.hold_run_lock(dbapi, run.tenant, run.alias or "default", db_config):
+                    connection = opened[0] if opened else stack.enter_context(engine.connect())
+                    try:
+                        upgrade(db_config["URL"], connection)
+                    except Exception as exc:
+                        if run.step is None:
+                            raise
+                        heads = upgrade.database_heads(connection)
+                        left = (
+                            f" (database left at {', '.join(heads) or 'base'})" if heads is not None else ""
+                        )
+                        raise RevisionFailedError(
+                            f"revision {run.step} failed: {one_line_error(exc)}{left}"
+                        ) from exc
         finally:
             engine.dispose()
