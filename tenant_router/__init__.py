@@ -4,6 +4,7 @@ Public API (re-exports only).
 """
 
 from .backends import BackendInfo, describe_backends
+from .cancel import request_stop
 from .config import OrmSpec, RouterConfig, load_config
 from .context import current_tenant, tenant_context_bind
 from .engine import RunInterrupted, migrate_tenants
@@ -15,11 +16,13 @@ from .errors import (
     UsageError,
 )
 from .events import MigrationEvent, Status
+from .fleet import FleetStatus, fleet_status
 from .report import MigrationReport, TenantResult
 
 __all__ = [
     "BackendInfo",
     "ConfigurationError",
+    "FleetStatus",
     "MigrationEvent",
     "MigrationReport",
     "OrmSpec",
@@ -33,8 +36,10 @@ __all__ = [
     "UsageError",
     "current_tenant",
     "describe_backends",
+    "fleet_status",
     "load_config",
     "migrate_tenants",
+    "request_stop",
     "tenant_context_bind",
 ]
 __version__ = "0.1.0"
