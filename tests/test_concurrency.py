@@ -130,14 +130,19 @@ def test_a_lock_and_a_failure_exit_1_not_5(site: TenantSite, tmp_path: Path) -> 
     }
 
 
-@pytest.fixture
-def pg_example(tmp_path: Path) -> Iterator[tuple[Path, list[str]]]:
-    """The clinic example with four PostgreSQL tenants t0..t3 (Django ORM only)."""
+def pg_clinic(tmp_path: Path, count: int, prefix: str) -> Iterator[tuple[Path, list[str]]]:
+    """The clinic example with `count` PostgreSQL tenants t0.. (Django ORM only), dropped afterwards."""
     require(POSTGRES)
     example = clinic_copy(tmp_path)
-    with POSTGRES.databases(4, prefix="trc") as names:
+    with POSTGRES.databases(count, prefix=prefix) as names:
         write_django_tenants(example, {f"t{i}": {"URL": pg_url(name)} for i, name in enumerate(names)})
         yield example, names
+
+
+@pytest.fixture
+def pg_example(tmp_path: Path) -> Iterator[tuple[Path, list[str]]]:
+    """Four PostgreSQL tenants t0..t3."""
+    yield from pg_clinic(tmp_path, 4, "trc")
 
 
 def pg_rows(name: str) -> list[tuple[int, str, str]]:
@@ -281,12 +286,8 @@ def pg_state(name: str) -> dict[str, bool]:
 
 @pytest.fixture
 def pg_fleet(tmp_path: Path) -> Iterator[tuple[Path, list[str]]]:
-    """The clinic example with eight PostgreSQL tenants t0..t7."""
-    require(POSTGRES)
-    example = clinic_copy(tmp_path)
-    with POSTGRES.databases(8, prefix="trs") as names:
-        write_django_tenants(example, {f"t{i}": {"URL": pg_url(name)} for i, name in enumerate(names)})
-        yield example, names
+    """Eight PostgreSQL tenants t0..t7."""
+    yield from pg_clinic(tmp_path, 8, "trs")
 
 
 def test_sigint_stops_at_migration_boundaries_and_only_failed_finishes(
