@@ -26,7 +26,7 @@ from .orm_backends.base import BaseOrmMigrationAsst
 from .preflight import Inspection, Unreachable, Verdict
 from .report import MigrationReport, _ignore
 from .selection import select_tenants
-from .tasks import Assistants, DbKey, Task, db_config_of
+from .tasks import Assistants, DbKey, Task, db_config_of, find_db_config, forget_db_configs
 from .workers import DEFAULT_MAX_RSS_MB, DEFAULT_TASKS_PER_WORKER, InProcessRunner, ProcessRunner
 
 INSPECT_BATCH = 25  # databases per pre-flight task: few messages, still spread over the workers
@@ -92,6 +92,7 @@ def migrate_tenants(
     jobs = resolve_jobs(jobs)
     _check_limits(canary, max_failures, max_connections_per_host, lock_timeout)
     cancel.reset()
+    forget_db_configs()
     report = MigrationReport(on_event, fail_fast=fail_fast, max_failures=max_failures)
     assistants = Assistants(config, {spec.key: build_assistant(spec, config) for spec in specs})
     for spec in specs:
@@ -283,7 +284,7 @@ def _tenant_units(
             continue
         for t in tenants:
             for alias in asst.manager.template_aliases:
-                if asst.manager.tenant_db_config(t, alias) is None:
+                if find_db_config(asst, t, alias) is None:
                     report.for_orm(spec.key).skipped(t, alias, f"no {spec.key}.{alias} entry")
                 else:
                     yield spec.key, t, alias

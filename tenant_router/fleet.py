@@ -12,9 +12,9 @@ from typing import Any
 from .config import RouterConfig, load_config
 from .engine import _set_target, _tenant_units, build_assistant, preflight, resolve_jobs
 from .preflight import Inspection, Unreachable
-from .report import MigrationReport
+from .report import MigrationReport, database_label
 from .selection import select_tenants
-from .tasks import Assistants, DbKey
+from .tasks import Assistants, DbKey, forget_db_configs
 from .workers import InProcessRunner, ProcessRunner
 
 
@@ -33,9 +33,7 @@ class DatabaseState:
     @property
     def label(self) -> str:
         """tenant/alias, or "alias (reserved)"."""
-        if self.tenant is None:
-            return f"{self.alias} (reserved)"
-        return f"{self.tenant}/{self.alias}" if self.alias else self.tenant
+        return database_label(self.tenant, self.alias)
 
 
 @dataclass
@@ -127,6 +125,7 @@ def fleet_status(
     config = config or load_config()
     specs = config.orms(orm)
     tenants = select_tenants(config.tenant_ids(), tenant, exclude, shard)
+    forget_db_configs()
     report = MigrationReport()  # collects the "skipped" rows; nothing is emitted anywhere
     assistants = Assistants(config, {spec.key: build_assistant(spec, config) for spec in specs})
     for spec in specs:

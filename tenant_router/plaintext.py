@@ -15,7 +15,7 @@ from .events import (
     TenantStarted,
 )
 from .redact import REDACTOR
-from .report import MigrationReport, TenantResult
+from .report import MigrationReport, database_label
 
 STATUS_WORDS = {
     Status.MIGRATED: "migrated",
@@ -26,11 +26,6 @@ STATUS_WORDS = {
     Status.LOCKED: "locked",
     Status.INTERRUPTED: "interrupted",
 }
-
-
-def label(tenant: str | None, alias: str | None) -> str:
-    """ "tenant-1/default", "central (reserved)", "tenant-1" or "(all tenants)"."""
-    return TenantResult("", tenant, alias).label
 
 
 class PlainProgress:
@@ -57,7 +52,7 @@ class PlainProgress:
                 self.write(f"Migrating {event.planned} database(s) of {', '.join(event.orms)}")
             return
         key = (event.orm, event.tenant, event.alias)
-        where = f"{event.orm} {label(event.tenant, event.alias)}"
+        where = f"{event.orm} {database_label(event.tenant, event.alias)}"
         line: str | None = None
         match event:
             case TenantStarted() if self.verbosity >= 1:

@@ -7,12 +7,14 @@ physical database (a tenant's Django and Alembic tables often share one) go over
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
+_MEMORY = itertools.count()
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +56,9 @@ def database_identity(backend: str, host: str | None, port: Any, name: str, user
     """One spelling per physical database, whatever the ORM: `postgresql://user@host:5432/name`."""
     backend = {"postgres": "postgresql", "mariadb": "mysql", "sqlite3": "sqlite"}.get(backend, backend)
     if backend == "sqlite":
-        return f"sqlite:{os.path.abspath(name)}" if name not in ("", ":memory:") else f"sqlite:{id(name)}"
+        if name in ("", ":memory:"):  # every connection gets a database of its own: nothing is shared
+            return f"sqlite::memory:{next(_MEMORY)}"
+        return f"sqlite:{os.path.abspath(name)}"
     port = int(port) if port not in (None, "") else DEFAULT_PORTS.get(backend, 0)
     host = host or "localhost"
     if host == "127.0.0.1":

@@ -29,6 +29,13 @@ Key = tuple[str, str | None, str | None]
 SETTLED = frozenset({Status.MIGRATED, Status.UP_TO_DATE, Status.SKIPPED})
 
 
+def database_label(tenant: str | None, alias: str | None) -> str:
+    """How people name a database: "tenant-1/default", "central (reserved)", "tenant-1"."""
+    if tenant is None:
+        return f"{alias} (reserved)" if alias else "(all tenants)"
+    return f"{tenant}/{alias}" if alias else tenant
+
+
 def _ignore(event: MigrationEvent) -> None:
     """The default event callback."""
 
@@ -58,10 +65,8 @@ class TenantResult:
 
     @property
     def label(self) -> str:
-        """How people name this database: "tenant-1/default", "central (reserved)", "tenant-1"."""
-        if self.tenant is None:
-            return f"{self.alias} (reserved)" if self.alias else "(all tenants)"
-        return f"{self.tenant}/{self.alias}" if self.alias else self.tenant
+        """How people name this database (see database_label)."""
+        return database_label(self.tenant, self.alias)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready row."""
@@ -183,9 +188,8 @@ class MigrationReport:
         """How many rows ended in each status."""
         counts = {str(s): 0 for s in Status}
         for row in self.rows(orm):
-            counts[str(row.status) if row.status else "running"] = (
-                counts.get(str(row.status) if row.status else "running", 0) + 1
-            )
+            key = str(row.status) if row.status else "running"
+            counts[key] = counts.get(key, 0) + 1
         return counts
 
     def orms(self) -> list[str]:

@@ -69,12 +69,33 @@ def execute(task: Task, assistants: Assistants, report: MigrationReport) -> list
 
 
 def db_config_of(asst: BaseOrmMigrationAsst, tenant: str | None, alias: str) -> dict[str, Any]:
-    """A tenant database's settings, or a reserved one's (tenant None)."""
-    if tenant is None:
-        return asst.manager.reserved_db_config(alias)
-    db_config = asst.manager.tenant_db_config(tenant, alias)
-    assert db_config is not None
+    """A configured database's settings (tenant None: a reserved one); don't modify the result."""
+    db_config = find_db_config(asst, tenant, alias)
+    assert db_config is not None, (tenant, alias)
     return db_config
+
+
+def find_db_config(asst: BaseOrmMigrationAsst, tenant: str | None, alias: str) -> dict[str, Any] | None:
+    """Like db_config_of, None when the tenant has no such database; computed once per run.
+
+    Merging and URL parsing add up over thousands of tenants; forked workers inherit the memo.
+    """
+    key = (asst.manager.orm_key, tenant, alias)
+    if key not in _DB_CONFIGS:
+        _DB_CONFIGS[key] = (
+            asst.manager.reserved_db_config(alias)
+            if tenant is None
+            else asst.manager.tenant_db_config(tenant, alias)
+        )
+    return _DB_CONFIGS[key]
+
+
+def forget_db_configs() -> None:
+    """Start a run with an empty memo (the configuration may have changed since the last one)."""
+    _DB_CONFIGS.clear()
+
+
+_DB_CONFIGS: dict[tuple[str, str | None, str], dict[str, Any] | None] = {}
 
 
 def inspect(

@@ -30,7 +30,8 @@ from tenant_router.events import (
     TenantSkipped,
     TenantStarted,
 )
-from tenant_router.plaintext import STATUS_WORDS, label
+from tenant_router.plaintext import STATUS_WORDS
+from tenant_router.report import database_label
 
 from .output import Output
 from .render import STATUS_STYLES
@@ -87,7 +88,7 @@ class LiveProgress:
         key = (event.orm, event.tenant, event.alias)
         row = self.rows.get(key)
         if row is None:
-            row = self.rows[key] = Row(event.orm, label(event.tenant, event.alias))
+            row = self.rows[key] = Row(event.orm, database_label(event.tenant, event.alias))
         match event:
             case TenantStarted():
                 row.state, row.style, row.started = "starting", "bold", time.monotonic()

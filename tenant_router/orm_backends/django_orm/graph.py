@@ -26,12 +26,18 @@ class DiskGraph:
     order: tuple[Key, ...]
     replacements: dict[Key, tuple[Key, ...]]
 
-    def pending(self, applied: list[Key]) -> tuple[Key, ...]:
-        """Migrations of the graph a database with these applied rows still needs, in order."""
-        done = set(applied)
+    def applied(self, rows: list[Key]) -> set[Key]:
+        """The applied set as Django counts it: a squash is applied when all it replaces are."""
+        done = set(rows)
         for squashed, replaced in self.replacements.items():
             if all(r in done for r in replaced):
-                done.add(squashed)  # Django counts a squash applied when all it replaces are
+                done.add(squashed)
+        return done
+
+    def pending(self, rows: list[Key]) -> tuple[Key, ...]:
+        """Migrations of the graph a database with these applied rows still needs, in order."""
+        done = self.applied(rows)
+        for squashed, replaced in self.replacements.items():
             if squashed in done:
                 done.update(replaced)
         return tuple(key for key in self.order if key not in done)
@@ -63,11 +69,7 @@ def planner() -> MigrationExecutor:
 def plan_for(applied: list[Key], targets: list[tuple[str, str | None]] | None) -> list[tuple[Any, bool]]:
     """What `migrate` would run from these applied rows to `targets` (None: every app's latest)."""
     executor = planner()
-    done = set(applied)
-    for squashed, replaced in disk_graph().replacements.items():
-        if all(r in done for r in replaced):
-            done.add(squashed)  # as Django counts a squash applied when all it replaces are
-    executor.loader.applied_migrations = dict.fromkeys(done)
+    executor.loader.applied_migrations = dict.fromkeys(disk_graph().applied(applied))
     return executor.migration_plan(targets or executor.loader.graph.leaf_nodes())
 
 

@@ -189,7 +189,7 @@ class DjangoOrmManager(BaseOrmManager):
         try:
             connections[conn_alias].close()
             del connections[conn_alias]
-        except (AttributeError, KeyError, Exception):  # never opened, or already gone
+        except Exception:  # never opened, or already gone
             pass
         connections.settings.pop(conn_alias, None)
 
