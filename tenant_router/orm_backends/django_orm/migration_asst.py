@@ -22,7 +22,7 @@ from ..base import BaseOrmMigrationAsst
 from .graph import bookkeeping_read, disk_graph, resolve_target, step_name
 from .manager import DjangoOrmManager
 from .router import migration_routing
-from .states import ReplayingExecutor, StateCache
+from .states import ReplayingExecutor, StartState, StateCache
 
 _management_imported = False
 
@@ -128,11 +128,14 @@ def migrate_connection(
             run.step_applied(step_name(migration, action == "unapply_success"))
 
     connection.prepare_database()
-    executor = ReplayingExecutor(connection, progress) if cache else MigrationExecutor(connection, progress)
-    start = cache.start(frozenset(executor.loader.applied_migrations)) if cache else None
-    if isinstance(executor, ReplayingExecutor) and start is not None:
-        executor.start = start
-    executor.loader.check_consistent_history(connection)
+    executor: MigrationExecutor
+    if cache is not None:
+        executor = ReplayingExecutor(connection, progress, cache)
+        executor.shared.check_consistent_history(connection)
+        start: StartState | None = executor.start
+    else:
+        executor, start = MigrationExecutor(connection, progress), None
+        executor.loader.check_consistent_history(connection)
     conflicts = executor.loader.detect_conflicts()
     if conflicts:
         names = "; ".join(f"{app}: {', '.join(sorted(n))}" for app, n in sorted(conflicts.items()))

@@ -7,6 +7,11 @@ migrations, the plan and every intermediate state are identical. The first such 
 states around each operation; the next ones replay each operation's `database_forwards` against their
 own schema editor with the recorded states.
 
+The migration graph is shared the same way: Django's `MigrationExecutor` builds a `MigrationLoader` per
+database (the migration files walked again, `django_migrations` read twice, the graph rebuilt); the
+graph depends only on the files and on the applied rows, so databases with the same applied rows get a
+copy of the loader built for the first of them, with their own rows and connection.
+
 Why that is safe: a recorded state is never handed to code that mutates it (a cache miss works on a
 clone), operations take the connection from the schema editor they are given, never from a state, and
 historical model classes hold no connection. Data migrations that use `apps.get_model(...)` get the same
@@ -16,13 +21,16 @@ router to the database being migrated.
 
 from __future__ import annotations
 
+import copy
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.migration import Migration
+from django.db.migrations.recorder import MigrationRecorder
 from django.db.migrations.state import ProjectState, StateApps
 
 Key = tuple[str, str]
@@ -38,19 +46,103 @@ class StartState:
 
 
 class StateCache:
-    """A few StartStates, most recently used kept (one process, one run)."""
+    """A few StartStates and loaders, most recently used kept (one process, one run)."""
 
     def __init__(self, limit: int = 4) -> None:
         self.limit = limit
         self._starts: OrderedDict[frozenset[Key], StartState] = OrderedDict()
+        self._loaders: OrderedDict[frozenset[Key], SharedLoader] = OrderedDict()
 
     def start(self, applied: frozenset[Key]) -> StartState:
         """The shared states of databases that start with `applied`."""
-        entry = self._starts.pop(applied, None) or StartState()
-        self._starts[applied] = entry
-        while len(self._starts) > self.limit:
-            self._starts.popitem(last=False)
-        return entry
+        return _recent(self._starts, applied, StartState, self.limit)
+
+    def loader(self, connection: Any, recorder: MigrationRecorder) -> SharedLoader:
+        """A MigrationLoader for `connection` whose rows `recorder` read: built once per applied set.
+
+        The copy shares the graph, the migrations read from disk and the replacements (none of which
+        a migration run changes; a rebuild, as a plan to a replaced migration does, replaces them on
+        the copy only) and carries this database's own rows and connection.
+        """
+        rows = recorder.applied_migrations()
+        shared = _recent(
+            self._loaders, frozenset(rows), lambda: SharedLoader(MigrationLoader(connection)), self.limit
+        )
+        loader = copy.copy(shared.loader)
+        loader.connection = connection
+        # Django's applied set (a squash whose replaced migrations are all applied counts as applied)
+        # with this database's rows as the values.
+        loader.applied_migrations = {k: rows.get(k, v) for k, v in shared.loader.applied_migrations.items()}
+        return SharedLoader(loader, shared)
+
+
+@dataclass
+class SharedLoader:
+    """A loader, and whether Django's history check passed for its applied rows (it depends on nothing else)."""
+
+    loader: MigrationLoader
+    origin: SharedLoader | None = None  # the cached entry a copy was made from
+    consistent: bool = False
+
+    def check_consistent_history(self, connection: Any) -> None:
+        """`loader.check_consistent_history(connection)`, once per applied set."""
+        entry = self.origin or self
+        if not entry.consistent:
+            self.loader.check_consistent_history(connection)
+            entry.consistent = True
+
+
+def _recent(entries: OrderedDict[frozenset[Key], Any], key: frozenset[Key], make: Any, limit: int) -> Any:
+    """entries[key] (made when missing), marked most recently used; the least recent beyond `limit` go."""
+    entry = entries.pop(key, None)
+    if entry is None:
+        entry = make()
+    entries[key] = entry
+    while len(entries) > limit:
+        entries.popitem(last=False)
+    return entry
+
+
+class TenantRecorder(MigrationRecorder):
+    """One database's `django_migrations`, read once until something is recorded.
+
+    Django's executor asks a fresh recorder whether the table exists (a query listing every table)
+    and reads the rows several times over; one recorder shared by the loader and the executor reads the
+    rows once, and lists the tables only when that read fails.
+    """
+
+    def __init__(self, connection: Any) -> None:
+        super().__init__(connection)
+        self._has_table: bool = False  # Django's own memo (set by has_table())
+        self._rows: dict[Key, Any] | None = None
+
+    def applied_migrations(self) -> dict[Key, Any]:
+        if self._rows is None and not self._has_table and self._may_try():
+            try:  # read first, list the tables only when that fails (a database never migrated)
+                self._rows = {(m.app, m.name): m for m in self.migration_qs}
+                self._has_table = True
+            except DatabaseError:
+                pass
+        if self._rows is None:
+            self._rows = super().applied_migrations()
+        return dict(self._rows)
+
+    def _may_try(self) -> bool:
+        """A failed query leaves no trace only outside a transaction."""
+        connection = self.connection
+        return bool(connection.get_autocommit()) and not connection.in_atomic_block
+
+    def forget(self) -> None:
+        """Read the rows again next time."""
+        self._rows = None
+
+    def record_applied(self, app: str, name: str) -> None:
+        self._rows = None
+        super().record_applied(app, name)
+
+    def record_unapplied(self, app: str, name: str) -> None:
+        self._rows = None
+        super().record_unapplied(app, name)
 
 
 class ReplayingMigration:
@@ -94,11 +186,25 @@ class ReplayingMigration:
 
 
 class ReplayingExecutor(MigrationExecutor):
-    """A MigrationExecutor whose forward migrations share rendered states through a StartState."""
+    """A MigrationExecutor whose forward migrations share rendered states through a StartState.
 
-    def __init__(self, connection: Any, progress_callback: Any, start: StartState | None = None) -> None:
-        super().__init__(connection, progress_callback)
-        self.start = start or StartState()  # the caller sets the shared one once the loader read the rows
+    Its loader comes from the StateCache and its recorder is the one that loader's rows came from.
+    """
+
+    def __init__(self, connection: Any, progress_callback: Any, cache: StateCache) -> None:
+        # What MigrationExecutor.__init__ sets, with a shared loader instead of a freshly built one.
+        self.connection = connection
+        self.recorder = TenantRecorder(connection)
+        self.shared = cache.loader(connection, self.recorder)
+        self.loader = self.shared.loader
+        self.progress_callback = progress_callback
+        self.start = cache.start(frozenset(self.loader.applied_migrations))
+
+    def check_replacements(self) -> None:
+        """Django's check after a run (record squashes whose replaced migrations are all applied)."""
+        if self.loader.replacements:  # nothing to record otherwise: skip reading the rows again
+            self.recorder.forget()
+            super().check_replacements()
 
     def apply_migration(
         self, state: ProjectState, migration: Migration, fake: bool = False, fake_initial: bool = False
