@@ -34,6 +34,8 @@ class Timing:
     maxrss_kib: int
     exit_code: int
     log: Path
+    cpu_s: float = float("nan")  # user+system of the command's process tree
+    machine_busy_s: float = float("nan")  # the whole machine over the same time (database server included)
 
 
 def tenant_router(fleet: Fleet, jobs: int | None, *, django_only: bool = False) -> Command:
@@ -100,4 +102,6 @@ def run_timed(command: Command, log: Path) -> Timing:
         text=True,
     )
     data = json.loads(out.stdout.strip().splitlines()[-1])
-    return Timing(data["wall_s"], data["maxrss_kib"], data["exit_code"], log)
+    return Timing(
+        data["wall_s"], data["maxrss_kib"], data["exit_code"], log, data["cpu_s"], data["machine_busy_s"]
+    )

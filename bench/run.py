@@ -88,9 +88,14 @@ def summarize(name: str, command: Command, timings: list[Timing], n: int) -> dic
     timed_tenants = len(command.tenants)
     median = statistics.median(walls)
     per_tenant = median / timed_tenants
+    at_median = min(timings, key=lambda t: abs(t.wall_s - median))
     return {
         "command": command.shown,
         "walls_s": [round(w, 3) for w in walls],
+        # CPU of the round closest to the median: the command's processes, and everything else the
+        # machine did meanwhile (mostly the database server).
+        "cpu_s": round(at_median.cpu_s, 2),
+        "other_cpu_s": round(at_median.machine_busy_s - at_median.cpu_s, 2),
         "median_s": round(median if timed_tenants == n else per_tenant * n, 3),
         "ms_per_tenant": round(per_tenant * 1000, 1),
         "peak_rss_mib": round(max(t.maxrss_kib for t in timings) / 1024, 1),
@@ -120,8 +125,9 @@ def machine() -> dict:
 def table(record: dict) -> str:
     """Markdown rows for one invocation."""
     head = (
-        "| project | backend | tenants | state | jobs | contender | median s | ms/tenant | peak RSS MiB | tr ÷ this |\n"
-        "|---|---|---|---|---|---|---|---|---|---|"
+        "| project | backend | tenants | state | jobs | contender | median s | ms/tenant | peak RSS MiB "
+        "| CPU s: own / rest | tr ÷ this |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|"
     )
     rows = [head]
     tr = record["results"].get("tr", {}).get("median_s")
@@ -130,9 +136,11 @@ def table(record: dict) -> str:
         median = f"{r['median_s']:.2f}" + (
             f" (extrapolated from {r['timed_tenants']})" if r["extrapolated"] else ""
         )
+        cpu = f"{r['cpu_s']:.1f} / {r['other_cpu_s']:.1f}" if "cpu_s" in r else "—"
         rows.append(
             f"| {record['project']} | {record['backend']} | {record['tenants']} | {record['state']} "
-            f"| {record['jobs'] or '—'} | {name} | {median} | {r['ms_per_tenant']:.1f} | {r['peak_rss_mib']:.0f} | {ratio} |"
+            f"| {record['jobs'] or '—'} | {name} | {median} | {r['ms_per_tenant']:.1f} | {r['peak_rss_mib']:.0f} "
+            f"| {cpu} | {ratio} |"
         )
     return "\n".join(rows)
 
@@ -160,6 +168,7 @@ def run(project: Project, argv: Sequence[str] | None = None, default_only: str =
                 timings[name].append(timing)
                 print(
                     f"round {rnd} {name:7} {timing.wall_s:8.2f}s  peak {timing.maxrss_kib / 1024:6.0f} MiB  "
+                    f"cpu {timing.cpu_s:6.1f}s (rest {timing.machine_busy_s - timing.cpu_s:5.1f}s)  "
                     f"verified {checked} tenant(s)",
                     flush=True,
                 )
