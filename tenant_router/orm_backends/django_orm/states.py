@@ -8,7 +8,7 @@ states around each operation; the next ones replay each operation's `database_fo
 own schema editor with the recorded states.
 
 The migration graph is shared the same way: Django's `MigrationExecutor` builds a `MigrationLoader` per
-database (the migration files walked again, `django_migrations` read twice, the graph rebuilt); the
+database (the migration files walked again, `django_migrations` read, the graph rebuilt); the
 graph depends only on the files and on the applied rows, so databases with the same applied rows get a
 copy of the loader built for the first of them, with their own rows and connection.
 
