@@ -129,6 +129,19 @@ def _import(path: Any, setting: str, base: type, what: str, check_id: str) -> An
     return cls
 
 
+def reject_unknown_keys(
+    where: str, entry: Mapping[str, Any], allowed: frozenset[str], check_id: str, hint: str | None = None
+) -> None:
+    """A ConfigurationError naming the first key of `entry` that is not `allowed`."""
+    unknown = sorted(set(entry) - allowed)
+    if unknown:
+        raise ConfigurationError(
+            f"{where} has unknown key {unknown[0]!r}.",
+            hint=hint or f"Allowed keys: {', '.join(sorted(allowed))}.",
+            check_id=check_id,
+        )
+
+
 def load_orm_spec(key: str, entry: Any, settings: Any) -> OrmSpec:
     """Validate one TENANT_ROUTER_ORM_SETTINGS entry into an OrmSpec."""
     from .orm_backends.base import BaseOrmManager, BaseOrmMigrationAsst
@@ -136,13 +149,7 @@ def load_orm_spec(key: str, entry: Any, settings: Any) -> OrmSpec:
     where = f"{ORM_SETTINGS}[{key!r}]"
     if not isinstance(entry, Mapping):
         raise ConfigurationError(f"{where} must be a dict, got {type(entry).__name__}.", check_id="E002")
-    extra = sorted(set(entry) - ORM_ENTRY_KEYS)
-    if extra:
-        raise ConfigurationError(
-            f"{where} has unknown key {extra[0]!r}.",
-            hint=f"Allowed keys: {', '.join(sorted(ORM_ENTRY_KEYS))}.",
-            check_id="E002",
-        )
+    reject_unknown_keys(where, entry, ORM_ENTRY_KEYS, "E002")
     manager_path = entry.get("MANAGER", BUILTIN_MANAGERS.get(key))
     if manager_path is None:
         raise ConfigurationError(

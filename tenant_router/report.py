@@ -25,7 +25,9 @@ from .events import (
 )
 from .redact import REDACTOR
 
-Key = tuple[str, str | None, str | None]
+DbKey = tuple[
+    str, str | None, str | None
+]  # (orm, tenant, alias): tenant None = reserved, alias None = whole tenant
 SETTLED = frozenset({Status.MIGRATED, Status.UP_TO_DATE, Status.SKIPPED})
 
 
@@ -59,7 +61,7 @@ class TenantResult:
     running_step: str | None = None
 
     @property
-    def key(self) -> Key:
+    def key(self) -> DbKey:
         """(orm, tenant, alias)."""
         return (self.orm, self.tenant, self.alias)
 
@@ -99,7 +101,7 @@ class MigrationReport:
     ) -> None:
         self._on_event = on_event
         self.fail_fast, self.max_failures = fail_fast, max_failures
-        self.results: dict[Key, TenantResult] = {}
+        self.results: dict[DbKey, TenantResult] = {}
         self.stop_reason: str | None = None
         self.interrupted = False
         self.started = time.monotonic()

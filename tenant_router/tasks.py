@@ -10,11 +10,7 @@ from .config import RouterConfig
 from .events import Status, TenantFailed, TenantFinished
 from .orm_backends.base import BaseOrmMigrationAsst
 from .preflight import BookkeepingRead, Inspection, Unreachable, Verdict, read_many
-from .report import MigrationReport, one_line_error
-
-DbKey = tuple[
-    str, str | None, str | None
-]  # (orm, tenant, alias): tenant None = reserved, alias None = whole tenant
+from .report import DbKey, MigrationReport, one_line_error
 
 
 @dataclass(frozen=True, slots=True)

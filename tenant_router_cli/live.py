@@ -31,12 +31,10 @@ from tenant_router.events import (
     TenantStarted,
 )
 from tenant_router.plaintext import STATUS_WORDS
-from tenant_router.report import database_label
+from tenant_router.report import DbKey, database_label
 
 from .output import Output
 from .render import STATUS_STYLES
-
-Key = tuple[str, str | None, str | None]
 
 
 @dataclass
@@ -57,7 +55,7 @@ class LiveProgress:
 
     def __init__(self, output: Output, *, max_rows: int = 0) -> None:
         self.output = output
-        self.rows: dict[Key, Row] = {}
+        self.rows: dict[DbKey, Row] = {}
         self.progress = Progress(
             TextColumn("[bold]overall"),
             BarColumn(),

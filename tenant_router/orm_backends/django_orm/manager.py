@@ -12,7 +12,7 @@ from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils.module_loading import import_string
 
-from ...config import OrmSpec
+from ...config import OrmSpec, reject_unknown_keys
 from ...errors import ConfigurationError
 from ...redact import REDACTOR, mask_settings, mask_url
 from ..base import BaseOrmManager, merge_db_config
@@ -91,13 +91,13 @@ class DjangoOrmManager(BaseOrmManager):
     def validate_entry(cls, spec: OrmSpec, tenant: str, alias: str, entry: Mapping[str, Any]) -> None:
         """Unknown keys and unparsable URLs are configuration errors naming the tenant."""
         where = f"tenant {tenant!r}, {spec.key}.{alias}"
-        unknown = sorted(set(entry) - DB_KEYS)
-        if unknown:
-            raise ConfigurationError(
-                f"Tenant configuration: {where} has unknown key {unknown[0]!r}.",
-                hint="Use DATABASES keys (ENGINE, NAME, USER, PASSWORD, HOST, PORT, OPTIONS, ...) or URL.",
-                check_id="E008",
-            )
+        reject_unknown_keys(
+            f"Tenant configuration: {where}",
+            entry,
+            DB_KEYS,
+            "E008",
+            hint="Use DATABASES keys (ENGINE, NAME, USER, PASSWORD, HOST, PORT, OPTIONS, ...) or URL.",
+        )
         if "URL" in entry:
             url = entry["URL"]
             try:

@@ -131,7 +131,7 @@ def migrate_connection(
     executor: MigrationExecutor
     if cache is not None:
         executor = ReplayingExecutor(connection, progress, cache)
-        executor.shared.check_consistent_history(connection)
+        executor.check_consistent_history()
         start: StartState | None = executor.start
     else:
         executor, start = MigrationExecutor(connection, progress), None

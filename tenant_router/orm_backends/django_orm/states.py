@@ -33,7 +33,7 @@ from django.db.migrations.migration import Migration
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.migrations.state import ProjectState, StateApps
 
-Key = tuple[str, str]
+from .graph import Key
 
 
 @dataclass
@@ -57,8 +57,9 @@ class StateCache:
         """The shared states of databases that start with `applied`."""
         return _recent(self._starts, applied, StartState, self.limit)
 
-    def loader(self, connection: Any, recorder: MigrationRecorder) -> SharedLoader:
-        """A MigrationLoader for `connection` whose rows `recorder` read: built once per applied set.
+    def loader(self, connection: Any, recorder: MigrationRecorder) -> tuple[SharedLoader, MigrationLoader]:
+        """The cached entry of the rows `recorder` read (built once per applied set), and a loader for
+        `connection` copied from it.
 
         The copy shares the graph, the migrations read from disk and the replacements (none of which
         a migration run changes; a rebuild, as a plan to a replaced migration does, replaces them on
@@ -73,23 +74,16 @@ class StateCache:
         # Django's applied set (a squash whose replaced migrations are all applied counts as applied)
         # with this database's rows as the values.
         loader.applied_migrations = {k: rows.get(k, v) for k, v in shared.loader.applied_migrations.items()}
-        return SharedLoader(loader, shared)
+        return shared, loader
 
 
 @dataclass
 class SharedLoader:
-    """A loader, and whether Django's history check passed for its applied rows (it depends on nothing else)."""
+    """A loader built for one applied set, and whether Django's history check passed for that set
+    (it depends on nothing else)."""
 
     loader: MigrationLoader
-    origin: SharedLoader | None = None  # the cached entry a copy was made from
     consistent: bool = False
-
-    def check_consistent_history(self, connection: Any) -> None:
-        """`loader.check_consistent_history(connection)`, once per applied set."""
-        entry = self.origin or self
-        if not entry.consistent:
-            self.loader.check_consistent_history(connection)
-            entry.consistent = True
 
 
 def _recent(entries: OrderedDict[frozenset[Key], Any], key: frozenset[Key], make: Any, limit: int) -> Any:
@@ -195,10 +189,15 @@ class ReplayingExecutor(MigrationExecutor):
         # What MigrationExecutor.__init__ sets, with a shared loader instead of a freshly built one.
         self.connection = connection
         self.recorder = TenantRecorder(connection)
-        self.shared = cache.loader(connection, self.recorder)
-        self.loader = self.shared.loader
+        self.shared, self.loader = cache.loader(connection, self.recorder)
         self.progress_callback = progress_callback
         self.start = cache.start(frozenset(self.loader.applied_migrations))
+
+    def check_consistent_history(self) -> None:
+        """Django's `loader.check_consistent_history`, once per applied set."""
+        if not self.shared.consistent:
+            self.loader.check_consistent_history(self.connection)
+            self.shared.consistent = True
 
     def check_replacements(self) -> None:
         """Django's check after a run (record squashes whose replaced migrations are all applied)."""

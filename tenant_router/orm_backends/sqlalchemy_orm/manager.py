@@ -11,7 +11,7 @@ import sqlalchemy
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from ...config import OrmSpec, RouterConfig
+from ...config import OrmSpec, RouterConfig, reject_unknown_keys
 from ...context import current_binding
 from ...errors import ConfigurationError, TenantRouterError
 from ...redact import REDACTOR, mask_url
@@ -29,13 +29,7 @@ def _check_entry(where: str, entry: Any, *, base_dir: Path | None, needs_url: bo
     """Shape, keys, ENGINE_OPTIONS and (when `needs_url`) a URL SQLAlchemy can parse."""
     if not isinstance(entry, Mapping):
         raise ConfigurationError(f"{where} must be a dict like {{'URL': ...}}.", check_id="E008")
-    unknown = sorted(set(entry) - ENTRY_KEYS)
-    if unknown:
-        raise ConfigurationError(
-            f"{where} has unknown key {unknown[0]!r}.",
-            hint=f"Allowed keys: {', '.join(sorted(ENTRY_KEYS))}.",
-            check_id="E008",
-        )
+    reject_unknown_keys(where, entry, ENTRY_KEYS, "E008")
     if not isinstance(entry.get("ENGINE_OPTIONS", {}), Mapping):
         raise ConfigurationError(f"{where}['ENGINE_OPTIONS'] must be a dict.", check_id="E008")
     if not needs_url:
