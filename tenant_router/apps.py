@@ -12,5 +12,8 @@ class TenantRouterConfig(AppConfig):
     verbose_name = "Tenant router"
 
     def ready(self) -> None:
-        """Connect the checks."""
+        """Connect the checks; from now on template aliases mean the bound tenant's databases."""
         from . import checks  # noqa: F401
+        from .orm_backends.django_orm.binding import install
+
+        install()

@@ -25,13 +25,13 @@ def check_configuration(app_configs: Any = None, **kwargs: Any) -> list[checks.C
         r if isinstance(r, str) else type(r).__module__ + "." + type(r).__qualname__
         for r in getattr(settings, "DATABASE_ROUTERS", [])
     ]
-    uses_django = any(issubclass(s.manager_class, DjangoOrmManager) for s in config.orms())
+    django_specs = [s for s in config.orms() if issubclass(s.manager_class, DjangoOrmManager)]
     router_path = "tenant_router.orm_backends.django_orm.router.DjangoOrmRouter"
-    if uses_django and router_path not in routers:
+    if any(DjangoOrmManager.strategy_for(s) for s in django_specs) and router_path not in routers:
         messages.append(
             checks.Warning(
-                "DATABASE_ROUTERS does not include DjangoOrmRouter: queries inside "
-                "tenant_context_bind() will not reach the tenant's database.",
+                "DATABASE_ROUTERS does not include DjangoOrmRouter: at run time, models that "
+                "MIGRATE_STRATEGY places on a reserved alias are not routed there.",
                 hint=f"Add {router_path!r} to DATABASE_ROUTERS (migrations route themselves).",
                 id="tenant_router.W001",
             )

@@ -10,22 +10,18 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class TenantBinding:
-    """A bound tenant; `connection` pins one database connection alias (used while migrating)."""
+    """A bound tenant: the ORMs' template aliases mean its databases."""
 
     tenant: str
-    connection: str | None = None
-    template_alias: str | None = None
 
 
 _binding: ContextVar[TenantBinding | None] = ContextVar("tenant_router_binding", default=None)
 
 
 @contextmanager
-def tenant_context_bind(
-    tenant: str, *, connection: str | None = None, template_alias: str | None = None
-) -> Iterator[TenantBinding]:
-    """Bind `tenant` for the block: ORM routers send its queries to that tenant's databases."""
-    token = _binding.set(TenantBinding(tenant, connection, template_alias))
+def tenant_context_bind(tenant: str) -> Iterator[TenantBinding]:
+    """Bind `tenant` for the block: the template alias names (`"default"`, ...) mean its databases."""
+    token = _binding.set(TenantBinding(tenant))
     try:
         binding = _binding.get()
         assert binding is not None

@@ -23,10 +23,15 @@ TESTS = Path(__file__).resolve().parent
 def plain_migrate(tmp: Path, entry: dict[str, Any], tenant_config: Path) -> None:
     """`django-admin migrate` against one database alone, in its own process: the reference."""
     settings = tmp / "refsettings.py"
-    settings.write_text(
+    settings.write_text(  # tenant-router not involved: the project's own router applies the strategy
         "from trsite.settings import *\n"
+        "INSTALLED_APPS = [a for a in INSTALLED_APPS if a != 'tenant_router']\n"
         f"DATABASES = {{'default': {entry!r}, 'central': DATABASES['central']}}\n"
-        f"TENANT_ROUTER_TENANT_CONFIG = {str(tenant_config)!r}\n"
+        "class StrategyRouter:\n"
+        "    def allow_migrate(self, db, app_label, **hints):\n"
+        "        from clinic.routing import migrate_strategy\n"
+        "        return migrate_strategy(self, db, app_label, **hints)\n"
+        "DATABASE_ROUTERS = [StrategyRouter()]\n"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp), str(TESTS), str(EXAMPLE), str(ROOT)])}
     env["DJANGO_SETTINGS_MODULE"] = "refsettings"

@@ -41,10 +41,6 @@ class DjangoOrmManager(BaseOrmManager):
 
     DEFAULT_SETTINGS_KEY = "DATABASES"
 
-    def __init__(self, spec: OrmSpec, config: Any) -> None:
-        super().__init__(spec, config)
-        self._registered: set[str] = set()
-
     DEFAULT_MIGRATION_ASST = "tenant_router.orm_backends.django_orm.migration_asst.DjangoOrmMigrationAsst"
 
     @classmethod
@@ -158,55 +154,30 @@ class DjangoOrmManager(BaseOrmManager):
         return f"{db_config.get('HOST') or 'localhost'}:{db_config.get('PORT') or ''}"
 
     # -- connections ---------------------------------------------------------------------------
-    @staticmethod
-    def connection_alias(tenant: str, alias: str) -> str:
-        """The Django connection alias under which a tenant's database is registered."""
-        return f"tenant_router:{tenant}:{alias}"
-
-    def register(
-        self, tenant: str, alias: str, db_config: dict[str, Any] | None = None, *, fresh: bool = False
-    ) -> str:
-        """Make the tenant's database reachable as `connections[<alias>]`; return that alias.
-
-        Registrations made by this manager are reused (run-time routing); `fresh` replaces whatever is
-        registered under the alias, so a migration never talks to a database an older configuration named.
-        """
-        conn_alias = self.connection_alias(tenant, alias)
-        if fresh or conn_alias not in self._registered:
-            cfg = db_config if db_config is not None else self.tenant_db_config(tenant, alias)
-            if cfg is None:
-                raise ConfigurationError(
-                    f"Tenant {tenant!r} has no {self.orm_key}.{alias} entry in the tenant configuration."
-                )
-            self.unregister(conn_alias)
-            connections.settings[conn_alias] = connections.configure_settings({"default": cfg})["default"]
-            self._registered.add(conn_alias)
-        return conn_alias
-
-    @staticmethod
-    def unregister(conn_alias: str) -> None:
-        """Close and forget a registered tenant connection (keeps memory flat over many tenants)."""
-        try:
-            connections[conn_alias].close()
-            del connections[conn_alias]
-        except Exception:  # never opened, or already gone
-            pass
-        connections.settings.pop(conn_alias, None)
-
     @contextmanager
     def connection(
         self, tenant: str | None, alias: str, db_config: dict[str, Any] | None = None
     ) -> Iterator[BaseDatabaseWrapper]:
-        """A connection to one tenant (or reserved, tenant=None) database, closed afterwards."""
+        """A connection to one tenant (or reserved, tenant=None) database, closed afterwards.
+
+        A tenant's connection calls itself by the template alias name (`default`), as it would if it
+        were the project's only database; it is not reachable through `connections` (see binding.py).
+        """
         if tenant is None:
             try:
                 yield connections[alias]
             finally:
                 connections[alias].close()
             return
-        conn_alias = self.register(tenant, alias, db_config, fresh=True)
+        cfg = db_config if db_config is not None else self.tenant_db_config(tenant, alias)
+        if cfg is None:
+            raise ConfigurationError(
+                f"Tenant {tenant!r} has no {self.orm_key}.{alias} entry in the tenant configuration."
+            )
+        from .binding import open_wrapper
+
+        conn = open_wrapper(cfg, alias)
         try:
-            yield connections[conn_alias]
+            yield conn
         finally:
-            self.unregister(conn_alias)
-            self._registered.discard(conn_alias)
+            conn.close()

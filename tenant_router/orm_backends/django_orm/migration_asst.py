@@ -19,6 +19,7 @@ from ...errors import TenantRouterError, UsageError
 from ...preflight import BookkeepingRead
 from ...report import DatabaseRun
 from ..base import BaseOrmMigrationAsst
+from .binding import PinnedDatabases, install, open_wrapper, pinned_databases
 from .graph import bookkeeping_read, disk_graph, resolve_target, step_name
 from .manager import DjangoOrmManager
 from .router import migration_routing
@@ -37,12 +38,19 @@ def import_management_modules() -> None:
         _management_imported = True
 
 
-def clear_process_caches() -> None:
-    """Drop per-process caches that hold one database's ids (content types)."""
+def clear_process_caches(cache: StateCache | None = None) -> None:
+    """Drop per-process caches that hold one database's ids: content types (of the real models and of
+    the historical ones the shared states rendered) and sites."""
     if apps.is_installed("django.contrib.contenttypes"):
         from django.contrib.contenttypes.models import ContentType
 
         ContentType.objects.clear_cache()
+    if apps.is_installed("django.contrib.sites"):
+        from django.contrib.sites.models import Site
+
+        Site.objects.clear_cache()
+    if cache is not None:
+        cache.clear_caches()
 
 
 class MigrationConflictError(TenantRouterError):
@@ -56,6 +64,7 @@ class DjangoOrmMigrationAsst(BaseOrmMigrationAsst):
 
     def __init__(self, manager: DjangoOrmManager, *, verbosity: int = 0, share_states: bool = True) -> None:
         super().__init__(manager, verbosity=verbosity, share_states=share_states)
+        install()  # from now on, in this process, the template aliases are never connected to
         if not isinstance(verbosity, int):
             raise TypeError(f"verbosity must be an int, got {verbosity!r}")
         self.verbosity = verbosity  # passed to pre/post_migrate handlers, as `migrate -v` does
@@ -88,24 +97,43 @@ class DjangoOrmMigrationAsst(BaseOrmMigrationAsst):
         return bookkeeping_read(db_config, self.targets)
 
     def migrate_database(self, run: DatabaseRun, db_config: dict[str, Any]) -> None:
-        """Bind the tenant, route every query to its connection, and migrate it."""
+        """Migrate one database as if it were the project's only one (a tenant's: under its alias name)."""
         import_management_modules()
         manager = self.django_manager
-        with (
-            manager.connection(run.tenant, run.alias or "default", db_config) as connection,
-            tenant_context_bind(run.tenant or "", connection=connection.alias, template_alias=run.alias),
-            migration_routing(manager),
-        ):
+        alias = run.alias or "default"
+        if run.tenant is None:  # a reserved alias: Django's own connection; unrouted queries go there
+            with manager.connection(None, alias) as connection, migration_routing(manager, alias):
+                self._migrate(connection, run, alias, db_config)
+            return
+        tenant = run.tenant
+        connection = open_wrapper(db_config, alias)
 
-            def dbapi() -> Any:
-                connection.ensure_connection()
-                return connection.connection
+        def other_database(other: str) -> Any:
+            cfg = manager.tenant_db_config(tenant, other) if other in manager.template_aliases else None
+            return None if cfg is None else open_wrapper(cfg, other)
 
-            try:
-                with self.hold_run_lock(dbapi, run.tenant, run.alias or "default", db_config):
-                    migrate_connection(connection, run, self.verbosity, self.state_cache, self.targets)
-            finally:
-                clear_process_caches()
+        pinned = PinnedDatabases(tenant, {alias: connection}, other_database)
+        try:
+            with (
+                tenant_context_bind(tenant),
+                pinned_databases(pinned),
+                migration_routing(manager, None),
+            ):
+                clear_process_caches(self.state_cache)
+                self._migrate(connection, run, alias, db_config)
+        finally:
+            connection.close()
+            clear_process_caches(self.state_cache)
+
+    def _migrate(
+        self, connection: BaseDatabaseWrapper, run: DatabaseRun, alias: str, db_config: dict[str, Any]
+    ) -> None:
+        def dbapi() -> Any:
+            connection.ensure_connection()
+            return connection.connection
+
+        with self.hold_run_lock(dbapi, run.tenant, alias, db_config):
+            migrate_connection(connection, run, self.verbosity, self.state_cache, self.targets)
 
 
 def migrate_connection(
@@ -162,7 +190,14 @@ def migrate_connection(
     # The executor must not change the state it starts from: Django's `migrate` passes a clone; the
     # replaying executor clones on its own whenever it has to change one.
     initial = pre_migrate_state if start is not None else pre_migrate_state.clone()
-    post_migrate_state = executor.migrate(targets, plan=plan, state=initial, fake=False, fake_initial=False)
+    try:
+        post_migrate_state = executor.migrate(
+            targets, plan=plan, state=initial, fake=False, fake_initial=False
+        )
+    except BaseException:
+        if cache is not None and isinstance(executor, ReplayingExecutor):
+            cache.discard(executor.applied_set)  # the next database records its states afresh
+        raise
     if start is not None and start.post_apps is not None:
         post_migrate_apps = start.post_apps
     else:

@@ -10,17 +10,11 @@ from django.core.signals import setting_changed
 from django.db import router as django_router
 from django.dispatch import receiver
 
-from ...context import current_binding
 from ...errors import ConfigurationError
+from .binding import install
 from .manager import DjangoOrmManager, Strategy
 
-_PREFIX = "tenant_router:"
 _runtime_manager: DjangoOrmManager | None = None
-
-
-def template_alias_of(db: str) -> str:
-    """`tenant_router:<tenant>:<alias>` -> `<alias>`; any other alias is returned as is."""
-    return db.rsplit(":", 1)[1] if db.startswith(_PREFIX) else db
 
 
 def runtime_manager() -> DjangoOrmManager | None:
@@ -52,33 +46,36 @@ def ask_strategy(strategy: Strategy | None, router: Any, db: str, app_label: str
 
 
 class DjangoOrmRouter:
-    """Add to DATABASE_ROUTERS: inside `tenant_context_bind(t)` queries go to tenant t's database.
+    """Add to DATABASE_ROUTERS: routes each model to where MIGRATE_STRATEGY says it lives.
 
-    Models the MIGRATE_STRATEGY keeps off tenant databases are left to the next router.
+    Template alias names themselves mean the bound tenant's databases (binding.py), so a model that lives
+    on a template alias is routed to that name; a model MIGRATE_STRATEGY keeps off every template alias
+    goes to the first reserved alias that takes it. Without a strategy it has no opinion.
     """
 
+    def __init__(self) -> None:
+        install()  # the router is in use: template aliases resolve to the bound tenant from now on
+
     def _route(self, model: Any) -> str | None:
-        binding = current_binding()
-        if binding is None:
+        try:
+            manager = runtime_manager()
+        except ConfigurationError:
+            return None  # `manage.py check` and the CLI report the configuration problem
+        strategy = manager.strategy_for(manager.spec) if manager else None
+        if manager is None or strategy is None:
             return None
-        if binding.connection:
-            return binding.connection
-        manager = runtime_manager()
-        if manager is None:
-            return None
-        alias = binding.template_alias or manager.template_aliases[0]
-        strategy = manager.strategy_for(manager.spec)
         meta = model._meta
-        if ask_strategy(strategy, self, alias, meta.app_label, model_name=meta.model_name) is False:
-            return None
-        return manager.register(binding.tenant, alias)
+        for alias in [*manager.template_aliases, *manager.reserved_aliases]:
+            if ask_strategy(strategy, self, alias, meta.app_label, model_name=meta.model_name) is True:
+                return alias
+        return None  # nobody claims it: the next router decides
 
     def db_for_read(self, model: Any, **hints: Any) -> str | None:
-        """The bound tenant's database."""
+        """The alias MIGRATE_STRATEGY places the model on (a template one means the bound tenant's)."""
         return self._route(model)
 
     def db_for_write(self, model: Any, **hints: Any) -> str | None:
-        """The bound tenant's database."""
+        """The alias MIGRATE_STRATEGY places the model on (a template one means the bound tenant's)."""
         return self._route(model)
 
     def allow_relation(self, obj1: Any, obj2: Any, **hints: Any) -> bool | None:
@@ -94,24 +91,24 @@ class DjangoOrmRouter:
         except ConfigurationError:
             return None  # `manage.py check` reports the configuration problem as tenant_router.E00x
         strategy = manager.strategy_for(manager.spec) if manager else None
-        return ask_strategy(strategy, self, template_alias_of(db), app_label, model_name=model_name, **hints)
+        return ask_strategy(strategy, self, db, app_label, model_name=model_name, **hints)
 
 
 class MigrationRouter:
-    """Put first in the router chain while migrating, so no tenant row lands anywhere else.
+    """Put first in the router chain while migrating: MIGRATE_STRATEGY decides what is migrated where.
 
-    Reads and writes without `.using()` (data migrations, signal handlers) go to the connection the
-    migration binds; `allow_migrate` asks MIGRATE_STRATEGY, then the project's own routers, about the
-    template alias, so they answer for tenant databases as they would for the template.
+    A tenant database is migrated under its template alias name, so `allow_migrate` asks the strategy,
+    then the project's own routers, exactly what they would be asked if it were the only database; reads
+    and writes are left to them as well (`route_to` None). A reserved database pins unrouted queries to
+    itself (`route_to` = its alias), since no tenant is bound while it is migrated.
     """
 
-    def __init__(self, strategy: Strategy | None, others: list[Any]) -> None:
-        self.strategy, self.others = strategy, others
+    def __init__(self, strategy: Strategy | None, others: list[Any], route_to: str | None = None) -> None:
+        self.strategy, self.others, self.route_to = strategy, others, route_to
 
     def db_for_read(self, model: Any, **hints: Any) -> str | None:
-        """The connection being migrated."""
-        binding = current_binding()
-        return binding.connection if binding else None
+        """The reserved database being migrated, or no opinion."""
+        return self.route_to
 
     db_for_write = db_for_read
 
@@ -120,24 +117,23 @@ class MigrationRouter:
         return None
 
     def allow_migrate(self, db: str, app_label: str, **hints: Any) -> bool:
-        """Strategy first, then the project's routers, as if `db` were its template alias."""
-        name = template_alias_of(db)
-        decided = ask_strategy(self.strategy, self, name, app_label, **hints)
+        """Strategy first, then the project's routers."""
+        decided = ask_strategy(self.strategy, self, db, app_label, **hints)
         if decided is not None:
             return decided
         for other in self.others:
             method = getattr(other, "allow_migrate", None)
-            if method is not None and (answer := method(name, app_label, **hints)) is not None:
+            if method is not None and (answer := method(db, app_label, **hints)) is not None:
                 return bool(answer)
         return True
 
 
 @contextmanager
-def migration_routing(manager: DjangoOrmManager) -> Iterator[None]:
+def migration_routing(manager: DjangoOrmManager, route_to: str | None = None) -> Iterator[None]:
     """Install MigrationRouter at the head of django.db.router for the block."""
     original = list(django_router.routers)
     others = [r for r in original if not isinstance(r, DjangoOrmRouter | MigrationRouter)]
-    django_router.routers = [MigrationRouter(manager.strategy_for(manager.spec), others), *original]
+    django_router.routers = [MigrationRouter(manager.strategy_for(manager.spec), others, route_to), *original]
     try:
         yield
     finally:

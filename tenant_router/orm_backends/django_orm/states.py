@@ -12,11 +12,19 @@ database (the migration files walked again, `django_migrations` read, the graph 
 graph depends only on the files and on the applied rows, so databases with the same applied rows get a
 copy of the loader built for the first of them, with their own rows and connection.
 
-Why that is safe: a recorded state is never handed to code that mutates it (a cache miss works on a
-clone), operations take the connection from the schema editor they are given, never from a state, and
-historical model classes hold no connection. Data migrations that use `apps.get_model(...)` get the same
-historical models every tenant would have rendered for itself; their queries still go through the
-router to the database being migrated.
+Why that is safe (each point was a bug found on real histories, wagtail's among them):
+* Every database gets its own `Migration` objects, as Django's own `migrate` does (it reads the files into a
+  fresh loader): `pre_migrate` handlers edit them in place (contenttypes' `inject_rename_contenttypes_operations`
+  inserts a `RenameContentType` after every `RenameModel`), so shared ones drifted one operation per database.
+* A recorded state is never handed to code that may change it: a cache miss works on a clone; `RunPython`,
+  operations Django does not ship, and `SeparateDatabaseAndState` get a clone of the recorded state, as Django
+  gives them (`RunPython` drops and re-renders the apps of the state it gets); and the one state method that
+  edits field objects in place (`rename_field`: `to_fields`, `from_fields`, `remote_field.field_name`) runs on
+  copies of those fields, so states recorded earlier keep theirs.
+* A database that fails part-way drops the states of its starting point: the next one records them again.
+* Operations take the connection from the schema editor they are given, never from a state; historical
+  model classes hold no connection, and their ContentType caches are emptied before and after each
+  database (`clear_caches`), so no tenant's ids reach another.
 """
 
 from __future__ import annotations
@@ -28,8 +36,10 @@ from typing import Any
 
 from django.db import DatabaseError, transaction
 from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.graph import MigrationGraph
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.migration import Migration
+from django.db.migrations.operations import RenameField, RunPython, SeparateDatabaseAndState
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.migrations.state import ProjectState, StateApps
 
@@ -70,11 +80,50 @@ class StateCache:
             self._loaders, frozenset(rows), lambda: SharedLoader(MigrationLoader(connection)), self.limit
         )
         loader = copy.copy(shared.loader)
+        loader.graph = own_migrations(shared.loader.graph)
         loader.connection = connection
         # Django's applied set (a squash whose replaced migrations are all applied counts as applied)
         # with this database's rows as the values.
         loader.applied_migrations = {k: rows.get(k, v) for k, v in shared.loader.applied_migrations.items()}
         return shared, loader
+
+    def discard(self, applied: frozenset[Key]) -> None:
+        """Forget the states of databases starting with `applied` (one of them failed part-way)."""
+        self._starts.pop(applied, None)
+
+    def clear_caches(self) -> None:
+        """Empty the ContentType caches of every historical model rendered so far (they hold ids)."""
+        managers: dict[int, Any] = {}
+        for start in self._starts.values():
+            states = [start.pre_state, *(s for steps in start.steps.values() for s in steps)]
+            registries = [s.__dict__["apps"] for s in states if s is not None and "apps" in s.__dict__]
+            if start.post_apps is not None:
+                registries.append(start.post_apps)
+            for registry in registries:
+                model = registry.all_models.get("contenttypes", {}).get("contenttype")
+                if model is not None:
+                    for manager in model._meta.managers:
+                        managers.setdefault(id(manager), manager)
+        for manager in managers.values():
+            if hasattr(manager, "clear_cache"):
+                manager.clear_cache()
+
+
+def own_migrations(graph: MigrationGraph) -> MigrationGraph:
+    """The graph with a fresh copy of each Migration, as a newly read loader has (pre_migrate edits them)."""
+    copied = copy.copy(graph)
+    copied.nodes = {key: _fresh(migration) for key, migration in graph.nodes.items()}
+    return copied
+
+
+def _fresh(migration: Migration) -> Migration:
+    """What Migration.__init__ copies: its lists, which may be changed at run time."""
+    new = copy.copy(migration)
+    new.operations = list(migration.operations)
+    new.dependencies = list(migration.dependencies)
+    new.run_before = list(migration.run_before)
+    new.replaces = list(migration.replaces)
+    return new
 
 
 @dataclass
@@ -159,6 +208,8 @@ class ReplayingMigration:
             states = [project_state.clone()]
             for operation in migration.operations:
                 old_state = states[-1]
+                if _renames_fields(operation):
+                    _detach_field_references(project_state)  # states recorded so far keep their fields
                 operation.state_forwards(migration.app_label, project_state)
                 self._forwards(operation, schema_editor, old_state, project_state)
                 states.append(project_state.clone())
@@ -171,12 +222,50 @@ class ReplayingMigration:
     def _forwards(self, operation: Any, schema_editor: Any, old: ProjectState, new: ProjectState) -> None:
         """Run one operation as Migration.apply does, transaction rules included."""
         migration = self._migration
+        if not _pure(operation):  # may change the state it is given: give it a copy, as Django does
+            old = old.clone()
+            if _renames_fields(operation):
+                _detach_field_references(old)
         atomic_operation = operation.atomic or (migration.atomic and operation.atomic is not False)
         if not schema_editor.atomic_migration and atomic_operation:
             with transaction.atomic(schema_editor.connection.alias):
                 operation.database_forwards(migration.app_label, schema_editor, old, new)
         else:
             operation.database_forwards(migration.app_label, schema_editor, old, new)
+
+
+_DJANGO_OPERATIONS = "django.db.migrations.operations."
+
+
+def _pure(operation: Any) -> bool:
+    """Django's schema operations only read the states they are given; RunPython runs project code,
+    SeparateDatabaseAndState changes a copy of its from_state, and others' operations are unknown."""
+    return type(operation).__module__.startswith(_DJANGO_OPERATIONS) and not isinstance(
+        operation, RunPython | SeparateDatabaseAndState
+    )
+
+
+def _renames_fields(operation: Any) -> bool:
+    """True when the operation's state change edits field objects in place (ProjectState.rename_field)."""
+    if isinstance(operation, RenameField):
+        return True
+    if isinstance(operation, SeparateDatabaseAndState):
+        return any(
+            _renames_fields(op) for op in [*operation.state_operations, *operation.database_operations]
+        )
+    return False
+
+
+def _detach_field_references(state: ProjectState) -> None:
+    """Give `state` its own copies of the fields rename_field may edit (shared with recorded states)."""
+    for model_state in state.models.values():
+        for name, model_field in list(model_state.fields.items()):
+            if (
+                getattr(model_field, "remote_field", None) is not None
+                or getattr(model_field, "from_fields", None)
+                or getattr(model_field, "field_names", None)
+            ):
+                model_state.fields[name] = model_field.clone()
 
 
 class ReplayingExecutor(MigrationExecutor):
@@ -191,7 +280,8 @@ class ReplayingExecutor(MigrationExecutor):
         self.recorder = TenantRecorder(connection)
         self.shared, self.loader = cache.loader(connection, self.recorder)
         self.progress_callback = progress_callback
-        self.start = cache.start(frozenset(self.loader.applied_migrations))
+        self.applied_set = frozenset(self.loader.applied_migrations)
+        self.start = cache.start(self.applied_set)
 
     def check_consistent_history(self) -> None:
         """Django's `loader.check_consistent_history`, once per applied set."""

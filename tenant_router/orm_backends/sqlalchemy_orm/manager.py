@@ -153,8 +153,7 @@ class SqlAlchemyOrmManager(BaseOrmManager):
             return (None, alias)
         binding = current_binding()
         if alias is None:
-            bound = binding.template_alias if binding else None
-            alias = bound if bound in self.template_aliases else self.template_aliases[0]
+            alias = self.template_aliases[0]
         if alias not in self.template_aliases:
             raise ConfigurationError(
                 f"{alias!r} is not an alias of {self.spec.settings_key} ({', '.join(self.templates)})."
