@@ -70,6 +70,8 @@ def django_rows(url: str) -> dict[str, Any]:
                         )
                     ).all()
                 )
+            if "legacy_note" in tables:  # what the test app's data migrations wrote
+                rows["legacy_notes"] = sorted(conn.execute(sa.text("SELECT text FROM legacy_note")).all())
             return {k: [tuple(r) for r in v] for k, v in rows.items()}
     finally:
         engine.dispose()

@@ -21,6 +21,7 @@ INSTALLED_APPS = [
     "patients",
     "directory",
     "killer",
+    "legacy",
 ]
 DATABASES = {
     "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(_STATE / "template.sqlite3")},
