@@ -39,3 +39,8 @@ TENANT_ROUTER_ORM_SETTINGS = {
         },
     },
 }
+
+if os.environ.get("TR_TEMPLATE"):  # tests that build a real template database with plain `migrate`
+    DATABASES["default"]["NAME"] = os.environ["TR_TEMPLATE"]
+    TENANT_ROUTER_TENANT_CONFIG = os.environ["TR_TENANT_CONFIG"]
+TENANT_ROUTER_ALLOW_TEMPLATE_ACCESS = bool(os.environ.get("TR_TEMPLATE_ACCESS"))
