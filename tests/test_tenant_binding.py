@@ -222,3 +222,36 @@ def test_template_alias_with_a_colon_is_its_own_alias(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "b.sqlite3") as conn:  # the data migration wrote where it was routed
         assert conn.execute("SELECT count(*) FROM patients_ward").fetchone() == (3,)
     assert not (tmp_path / "tpl.sqlite3").exists()
+
+
+def test_manage_py_migrate_refuses_a_template_alias_and_migrates_a_reserved_one(tmp_path: Path) -> None:
+    import shutil
+
+    example = tmp_path / "clinic"
+    shutil.copytree(
+        ROOT / "examples" / "clinic", example, ignore=shutil.ignore_patterns("*.sqlite3", "__pycache__")
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "TR_TEST_STATE_DIR")}
+    env["PYTHONPATH"] = str(ROOT)
+
+    def manage(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=example,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    refused = manage("migrate")
+    central = manage("migrate", "--database", "central", "-v", "0")
+
+    assert refused.returncode == 1
+    assert "DATABASES['default'] is a tenant-router template" in refused.stderr
+    assert "tenant-router migrate --settings clinic.settings" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert not (example / "var" / "template.sqlite3").exists()
+    assert central.returncode == 0, central.stderr
+    with sqlite3.connect(example / "var" / "central.sqlite3") as conn:
+        assert ("directory_clinic",) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
