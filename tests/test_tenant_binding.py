@@ -255,3 +255,22 @@ def test_manage_py_migrate_refuses_a_template_alias_and_migrates_a_reserved_one(
     assert central.returncode == 0, central.stderr
     with sqlite3.connect(example / "var" / "central.sqlite3") as conn:
         assert ("directory_clinic",) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+
+
+def test_historical_content_type_cache_is_emptied_between_databases(site: TenantSite) -> None:
+    """Two tenants start from the same applied set (shared states, one historical ContentType manager)
+    with different content-type ids: the second must not get the first one's ids."""
+    assert site.invoke("migrate", "--settings", site.settings_module, "--jobs", "1").exit_code == 0
+    back = site.invoke(
+        "migrate", "--settings", site.settings_module, "--orm", "django_orm", "--target", "legacy", "zero"
+    )
+    assert back.exit_code == 0, back.output
+    with site.db("tenant-2").connect() as conn:  # same migrations applied, other ids
+        conn.execute("UPDATE django_content_type SET id = id + 1000")
+        conn.execute("UPDATE auth_permission SET content_type_id = content_type_id + 1000")
+
+    result = site.invoke("migrate", "--settings", site.settings_module, "--jobs", "1")
+
+    assert result.exit_code == ExitCode.OK, result.output
+    for db in site.databases:
+        assert "permission audit_note of note" in notes(db)

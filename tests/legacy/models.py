@@ -8,3 +8,9 @@ class Note(models.Model):
 
     class Meta:
         permissions = [("audit_note", "Can audit notes")]
+
+
+class Sketch(models.Model):
+    """Created as Draft, then renamed: contenttypes adds a RenameContentType to that migration in place."""
+
+    title = models.CharField(max_length=200)
