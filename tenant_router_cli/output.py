@@ -20,7 +20,7 @@ class RedactingStream:
 
     def write(self, text: str) -> int:
         """Write `text` with secrets masked."""
-        self._stream.write(REDACTOR(text))
+        self._stream.write(REDACTOR.stream(text))
         return len(text)
 
     def flush(self) -> None:

@@ -15,7 +15,7 @@ from tenant_router.errors import TenantRouterError
 from tenant_router.events import MigrationEvent, Status, event_to_dict
 from tenant_router.fleet import DatabaseState, FleetStatus
 from tenant_router.plaintext import STATUS_WORDS, format_summary, summary_counts
-from tenant_router.redact import REDACTOR
+from tenant_router.redact import REDACTOR, mask_data
 from tenant_router.report import MigrationReport
 
 from .exit_codes import exit_code_for
@@ -33,8 +33,9 @@ STATUS_STYLES = {
 
 
 def json_line(data: dict[str, Any]) -> str:
-    """One compact JSON object, passwords masked."""
-    return REDACTOR(json.dumps(data, default=str, separators=(",", ":")))
+    """One compact JSON object, passwords masked in every string before it is encoded."""
+    encoded = json.dumps(mask_data(json.loads(json.dumps(data, default=str))), separators=(",", ":"))
+    return REDACTOR.stream(encoded)
 
 
 class JsonProgress:
