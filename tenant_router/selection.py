@@ -10,6 +10,10 @@ from pathlib import Path
 from .errors import SelectionError, UsageError
 
 GLOB_CHARS = frozenset("*?[")
+PATTERN_HELP = (
+    "An exact id always matches itself; anything else is a glob ('acme-*', 'acme-?', 'acme-[12]'; "
+    "'[[]' is a literal '['); @FILE reads ids and globs from a file, one per line."
+)
 
 
 def expand(patterns: Iterable[str], option: str) -> list[str]:
@@ -31,15 +35,22 @@ def expand(patterns: Iterable[str], option: str) -> list[str]:
 
 
 def match(tenant_ids: Sequence[str], patterns: list[str], option: str) -> set[str]:
-    """Tenants matching any pattern; an id or pattern that matches nothing is a usage error."""
+    """Tenants matching any pattern; an id or pattern that matches nothing is a usage error.
+
+    An exact id always matches itself first (`t[1]` is the tenant `t[1]`, not `t1`); only a
+    pattern that is not an id is a glob, where `[[]` stands for a literal `[`.
+    """
     chosen: set[str] = set()
     known = set(tenant_ids)
     for pattern in patterns:
+        if pattern in known:
+            chosen.add(pattern)
+            continue
         if GLOB_CHARS.isdisjoint(pattern):
             if pattern not in known:
                 raise SelectionError(
                     f"Unknown tenant {pattern!r} in {option}: the tenant configuration has no such id.",
-                    hint="Glob patterns work too: --tenant 'acme-*'; @file reads ids from a file.",
+                    hint=PATTERN_HELP,
                 )
             chosen.add(pattern)
             continue

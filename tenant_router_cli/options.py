@@ -6,6 +6,8 @@ from typing import Annotated
 
 import typer
 
+from tenant_router.selection import PATTERN_HELP
+
 Settings = Annotated[
     str | None,
     typer.Option(
@@ -27,12 +29,18 @@ Orm = Annotated[
 Tenant = Annotated[
     list[str] | None,
     typer.Option(
-        "--tenant", metavar="ID|GLOB|@FILE", help="Only these tenants (repeatable; globs; @file lists)."
+        "--tenant",
+        metavar="ID|GLOB|@FILE",
+        help=f"Only these tenants (repeatable). {PATTERN_HELP}",
     ),
 ]
 Exclude = Annotated[
     list[str] | None,
-    typer.Option("--exclude", metavar="ID|GLOB|@FILE", help="Leave these tenants out (repeatable)."),
+    typer.Option(
+        "--exclude",
+        metavar="ID|GLOB|@FILE",
+        help="Leave these tenants out (repeatable; ids and patterns as for --tenant).",
+    ),
 ]
 Shard = Annotated[
     str | None,
