@@ -31,6 +31,8 @@ ORM_SETTINGS = "TENANT_ROUTER_ORM_SETTINGS"
 TENANT_CONFIG = "TENANT_ROUTER_TENANT_CONFIG"
 SERVICE_NAME = "TENANT_ROUTER_SERVICE_NAME"
 _DOTTED = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$")
+#: Deeper than this is not a configuration anyone meant (and would overflow recursive code later).
+MAX_DEPTH = 32
 
 
 @dataclass(frozen=True)
@@ -273,12 +275,68 @@ def _read_tenant_document(source: Any, settings: Any) -> tuple[Any, str, Path | 
         ) from exc
     try:
         return json.loads(text), str(path), path.parent
+    except RecursionError:
+        raise ConfigurationError(
+            f"Tenant configuration file {str(path)!r}: {_too_deep_in_text(text)}.", check_id="E008"
+        ) from None
     except json.JSONDecodeError as exc:
         raise ConfigurationError(
             f"Tenant configuration file {str(path)!r} is not valid JSON: {exc.msg} "
             f"(line {exc.lineno}, column {exc.colno}).",
             check_id="E007",
         ) from exc
+
+
+def _key_path(keys: Iterable[Any], limit: int = 6) -> str:
+    """`tenant_config.t1.clinic.orm_config…` (the first keys of a long path, then an ellipsis)."""
+    keys = [str(k) for k in keys]
+    shown = ".".join(keys[:limit])
+    return shown + ("…" if len(keys) > limit else "")
+
+
+def _too_deep_in_text(text: str) -> str:
+    """Where a JSON text first nests deeper than MAX_DEPTH: its key path, line and column."""
+    depth, keys, last, in_string, escaped, start = 0, [], "", False, False, 0
+    for i, ch in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string, last = False, text[start + 1 : i]
+        elif ch == '"':
+            in_string, start = True, i
+        elif ch == ":":
+            keys[depth - 1 :] = [last]
+        elif ch in "{[":
+            depth += 1
+            if depth > MAX_DEPTH:
+                line = text.count("\n", 0, i) + 1
+                column = i - text.rfind("\n", 0, i)
+                where = f"at {_key_path(keys)} " if keys else ""
+                return f"nested more than {MAX_DEPTH} levels deep {where}(line {line}, column {column})"
+        elif ch in "}]":
+            depth -= 1
+            del keys[depth:]
+    return f"nested more than {MAX_DEPTH} levels deep"
+
+
+def _check_depth(tenant: str, entry: Any, where: str) -> None:
+    """A tenant entry nested deeper than MAX_DEPTH is an error naming the tenant and the key path."""
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(entry, ())]
+    while stack:
+        node, path = stack.pop()
+        if len(path) > MAX_DEPTH:
+            raise ConfigurationError(
+                f"Tenant configuration {where!r}: tenant {tenant!r} is nested more than {MAX_DEPTH} "
+                f"levels deep at {_key_path(path)}.",
+                check_id="E008",
+            )
+        if isinstance(node, Mapping):
+            stack.extend((v, (*path, k)) for k, v in node.items())
+        elif isinstance(node, list | tuple):
+            stack.extend((v, (*path, i)) for i, v in enumerate(node))
 
 
 def _call_source(func: Callable[[], Any], name: str) -> Any:
@@ -307,9 +365,11 @@ def load_tenant_config(settings: Any) -> TenantConfig:
             raise ConfigurationError(f"Tenant configuration {where!r}: empty tenant id.", check_id="E008")
         if not isinstance(entry, Mapping):
             raise ConfigurationError(
-                f"Tenant configuration {where!r}: tenant {tenant!r} must map service names to objects.",
+                f"Tenant configuration {where!r}: tenant {tenant!r} must map service names to objects, "
+                f"got {type(entry).__name__}.",
                 check_id="E008",
             )
+        _check_depth(tenant, entry, where)
         for service, service_entry in entry.items():
             orm_config = service_entry.get("orm_config") if isinstance(service_entry, Mapping) else None
             if not isinstance(orm_config, Mapping) or not all(
@@ -354,6 +414,12 @@ def load_config(settings: Any = None) -> RouterConfig:
                 )
             spec = next(s for s in specs if s.key == orm)
             for alias, db in entry.items():
+                if not isinstance(db, Mapping):
+                    raise ConfigurationError(
+                        f"Tenant configuration {tenant_config.source!r}: tenant {tenant!r}, {orm}.{alias} "
+                        f"must be an object of database settings, got {type(db).__name__}.",
+                        check_id="E008",
+                    )
                 if alias not in spec.template_aliases:
                     raise ConfigurationError(
                         f"Tenant configuration {tenant_config.source!r}: tenant {tenant!r}, ORM {orm!r} "

@@ -25,6 +25,18 @@ DB_KEYS = frozenset(
     }
 )  # fmt: skip
 Strategy = Callable[..., bool | None]
+#: What each DATABASES key must hold (a tenant's NUMBER where a string belongs is exit 3, not a failure).
+KEY_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    **dict.fromkeys(("ENGINE", "USER", "PASSWORD", "HOST", "URL", "TIME_ZONE"), ((str,), "a string")),
+    "NAME": ((str, Path), "a string"),
+    "PORT": ((str, int), "a string or a number"),
+    **dict.fromkeys(("OPTIONS", "TEST"), ((Mapping,), "an object")),
+    **dict.fromkeys(
+        ("ATOMIC_REQUESTS", "AUTOCOMMIT", "CONN_HEALTH_CHECKS", "DISABLE_SERVER_SIDE_CURSORS"),
+        ((bool,), "true or false"),
+    ),
+    "CONN_MAX_AGE": ((int, type(None)), "a number of seconds or null"),
+}
 
 
 def _from_url(entry: Mapping[str, Any]) -> dict[str, Any]:
@@ -94,6 +106,14 @@ class DjangoOrmManager(BaseOrmManager):
             "E008",
             hint="Use DATABASES keys (ENGINE, NAME, USER, PASSWORD, HOST, PORT, OPTIONS, ...) or URL.",
         )
+        for key, value in entry.items():
+            types, what = KEY_TYPES.get(key, ((object,), ""))
+            fits = (value is None or isinstance(value, types)) and isinstance(value, bool) == (bool in types)
+            if not fits:
+                raise ConfigurationError(
+                    f"Tenant configuration: {where}[{key!r}] must be {what}, got {type(value).__name__}.",
+                    check_id="E008",
+                )
         if "URL" in entry:
             url = entry["URL"]
             try:
