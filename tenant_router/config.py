@@ -296,7 +296,8 @@ def _key_path(keys: Iterable[Any], limit: int = 6) -> str:
 
 def _too_deep_in_text(text: str) -> str:
     """Where a JSON text first nests deeper than MAX_DEPTH: its key path, line and column."""
-    depth, keys, last, in_string, escaped, start = 0, [], "", False, False, 0
+    keys: list[str] = []
+    depth, last, in_string, escaped, start = 0, "", False, False, 0
     for i, ch in enumerate(text):
         if in_string:
             if escaped:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from .events import (
@@ -16,6 +17,23 @@ from .events import (
 )
 from .redact import REDACTOR
 from .report import MigrationReport, database_label
+
+#: Characters that move the cursor, end a line, colour or reorder text on a terminal (C0, DEL, C1,
+#: Unicode line separators and bidirectional controls): never written raw from user-supplied strings.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+INTERRUPTED_LINE = "Interrupted: no new database was started; running ones stopped at a migration boundary."
+
+
+def _visible(match: re.Match[str]) -> str:
+    char = match[0]
+    return _NAMED.get(char) or (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+
+
+def printable(text: str) -> str:
+    """`text` with control characters as visible escapes (`\\n`, `\\x1b`): one line, no terminal effects."""
+    return _CONTROL.sub(_visible, text)
+
 
 STATUS_WORDS = {
     Status.MIGRATED: "migrated",
@@ -72,7 +90,7 @@ class PlainProgress:
             case TenantSkipped(reason=reason, status=status) if self.verbosity >= 1:
                 line = f"{self._counter(key, new=True)} {where}: {STATUS_WORDS[status]} ({reason})"
         if line is not None:
-            self.write(REDACTOR(line))
+            self.write(printable(REDACTOR(line)))
 
 
 def summary_counts(report: MigrationReport, orm: str | None = None) -> str:
@@ -80,6 +98,12 @@ def summary_counts(report: MigrationReport, orm: str | None = None) -> str:
     counts = report.counts(orm)
     parts = [f"{counts[str(s)]} {STATUS_WORDS[s]}" for s in Status if counts.get(str(s))]
     return ", ".join(parts) or "nothing to do"
+
+
+def not_started_line(report: MigrationReport) -> str | None:
+    """Databases the run stopped before, as a count (a stopped run of thousands lists none of them)."""
+    count = report.counts()[str(Status.NOT_STARTED)]
+    return f"Not started: {count} database(s) (--only-failed picks them up)." if count else None
 
 
 def format_summary(report: MigrationReport) -> list[str]:
@@ -91,18 +115,18 @@ def format_summary(report: MigrationReport) -> list[str]:
     if report.stop_reason and not report.interrupted:
         lines.append(f"Stopped early: {report.stop_reason}")
     if report.interrupted:
-        lines.append(
-            "Interrupted: no new database was started; running ones stopped at a migration boundary."
-        )
+        lines.append(INTERRUPTED_LINE)
     failures = report.failures
     if failures:
         lines.append(f"Failed ({len(failures)}):")
         for row in failures:
             at = f" at {row.failed_step}" if row.failed_step else ""
             lines.append(f"  {row.orm} {row.label}{at}: {row.error}")
-    others = [r for r in report.problems if r.status is not Status.FAILED]
+    others = [r for r in report.problems if r.status not in (Status.FAILED, Status.NOT_STARTED)]
     if others:
         lines.append(f"Not completed ({len(others)}):")
         for row in others:
             lines.append(f"  {row.orm} {row.label}: {STATUS_WORDS[row.status or Status.FAILED]}: {row.error}")
-    return [REDACTOR(line) for line in lines]
+    if line := not_started_line(report):
+        lines.append(line)
+    return [printable(REDACTOR(line)) for line in lines]

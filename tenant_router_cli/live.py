@@ -1,12 +1,18 @@
-"""The live Rich table on a terminal: a section per ORM, a row per database, an overall bar."""
+"""The live Rich view on a terminal: a section per ORM, a row per database, an overall bar.
+
+Everything fits the terminal: each row is one line (cells are cut with an ellipsis, never wrapped),
+the rows are shared out among the ORM sections within the screen's height, and the overall bar is
+always the last line. Tenant ids and aliases are data, never markup: every cell is a `Text`.
+"""
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from types import TracebackType
 
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.live import Live
 from rich.progress import (
     BarColumn,
@@ -17,6 +23,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from tenant_router.events import (
     MigrationEvent,
@@ -30,11 +37,22 @@ from tenant_router.events import (
     TenantSkipped,
     TenantStarted,
 )
-from tenant_router.plaintext import STATUS_WORDS
+from tenant_router.plaintext import STATUS_WORDS, printable
+from tenant_router.redact import REDACTOR
 from tenant_router.report import DbKey, database_label
 
 from .output import Output
 from .render import STATUS_STYLES
+
+STOP_NOTICE = "stopping after the current migration; Ctrl-C again to abort"
+_SECTION_LINES = 2  # the section's heading and the table's header
+_COLUMNS = (  # name, justify, fixed width (None: shares what is left), ratio
+    ("database", "left", None, 3),
+    ("state", "left", 11, None),
+    ("migration", "left", None, 2),
+    ("applied", "right", 7, None),
+    ("elapsed", "right", 7, None),
+)
 
 
 @dataclass
@@ -48,17 +66,26 @@ class Row:
     pending: int | None = None
     started: float = field(default_factory=time.monotonic)
     seconds: float | None = None
+    status: Status | None = None
+
+    @property
+    def active(self) -> bool:
+        """Running, or failed: the rows worth a line of the screen first."""
+        return self.status is None or self.status is Status.FAILED
 
 
 class LiveProgress:
-    """An on_event callback that keeps a live table; rows beyond the screen fold into counts."""
+    """An on_event callback that keeps a live view; rows beyond the screen fold into counts."""
 
-    def __init__(self, output: Output, *, max_rows: int = 0) -> None:
+    def __init__(self, output: Output) -> None:
         self.output = output
         self.rows: dict[DbKey, Row] = {}
+        self.orms: list[str] = []
+        self.not_started: Counter[str] = Counter()
+        self.notice: str | None = None
         self.progress = Progress(
-            TextColumn("[bold]overall"),
-            BarColumn(),
+            TextColumn("[bold]{task.description}"),
+            BarColumn(bar_width=30),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             TextColumn("eta"),
@@ -66,7 +93,6 @@ class LiveProgress:
             console=output.out,
         )
         self.task = self.progress.add_task("overall", total=None)
-        self.max_rows = max_rows or max(8, output.out.size.height - 8)
         self.live = Live(self, console=output.out, refresh_per_second=8, transient=False)
 
     def __enter__(self) -> LiveProgress:
@@ -78,15 +104,28 @@ class LiveProgress:
     ) -> None:
         self.live.__exit__(et, e, tb)
 
+    def stopping(self, message: str = STOP_NOTICE) -> None:
+        """Show that a stop was asked for (the first Ctrl-C): the view says so until the run ends."""
+        self.notice = message
+        self.progress.update(self.task, description="stopping")
+        self.live.refresh()
+
     def __call__(self, event: MigrationEvent) -> None:
         """Update the rows and the bar from one event."""
         if isinstance(event, RunStarted):
             self.progress.update(self.task, total=event.planned)
+            self.orms = list(event.orms)
             return
+        if event.orm not in self.orms:
+            self.orms.append(event.orm)
         key = (event.orm, event.tenant, event.alias)
+        if isinstance(event, TenantSkipped) and event.status is Status.NOT_STARTED:
+            self.not_started[event.orm] += 1  # a count, not a row: a stopped run may leave thousands
+            self.rows.pop(key, None)
+            return
         row = self.rows.get(key)
         if row is None:
-            row = self.rows[key] = Row(event.orm, database_label(event.tenant, event.alias))
+            row = self.rows[key] = Row(event.orm, printable(database_label(event.tenant, event.alias)))
         match event:
             case TenantStarted():
                 row.state, row.style, row.started = "starting", "bold", time.monotonic()
@@ -97,43 +136,97 @@ class LiveProgress:
             case StepApplied(step=step):
                 row.applied += 1
                 row.current = step
-            case TenantFinished(status=status, seconds=seconds):
+            case TenantFinished(status=status, seconds=seconds, current=current, applied=applied):
+                row.current, row.applied = current or row.current, applied
+                if row.pending is None:
+                    row.pending = applied
                 self._done(row, status, seconds)
-            case TenantFailed(step=step, seconds=seconds):
-                self._done(row, Status.FAILED, seconds)
+            case TenantFailed(step=step, seconds=seconds, status=status):
+                self._done(row, status, seconds)
                 row.current = step or row.current
             case TenantSkipped(status=status):
                 self._done(row, status, 0.0)
 
     def _done(self, row: Row, status: Status, seconds: float) -> None:
-        row.state, row.style, row.seconds = STATUS_WORDS[status], STATUS_STYLES[status], seconds
-        self.progress.advance(self.task)
+        if row.status is None:
+            self.progress.advance(self.task)
+        row.status, row.state, row.style, row.seconds = (
+            status,
+            STATUS_WORDS[status],
+            STATUS_STYLES[status],
+            seconds,
+        )
 
-    def _visible(self, rows: list[Row]) -> tuple[list[Row], int]:
-        """Running and failed rows first, then the most recent others, within the height budget."""
-        active = [r for r in rows if r.seconds is None or r.style == STATUS_STYLES[Status.FAILED]]
-        rest = [r for r in rows if r not in active]
-        budget = max(self.max_rows - len(active), 0)
-        shown = active[-self.max_rows :] + (rest[-budget:] if budget else [])
-        return shown, len(rows) - len(shown)
+    # -- layout ------------------------------------------------------------------------------
+    def _share(self, sections: dict[str, list[Row]], budget: int) -> dict[str, list[Row]]:
+        """Rows to show per ORM within `budget` lines: running and failed first, then the latest others.
 
-    def __rich__(self) -> RenderableType:
+        Each kind is dealt out one row per section in turn, so no section starves another.
+        """
+        shown: dict[str, list[Row]] = {orm: [] for orm in sections}
+        for active in (True, False):
+            wanted = {orm: [r for r in rows if r.active is active][::-1] for orm, rows in sections.items()}
+            while budget > 0 and any(wanted.values()):
+                for orm, rows in wanted.items():
+                    if budget > 0 and rows:
+                        shown[orm].append(rows.pop(0))
+                        budget -= 1
+        order = {id(r): i for i, r in enumerate(r for rows in sections.values() for r in rows)}
+        return {orm: sorted(rows, key=lambda r: order[id(r)]) for orm, rows in shown.items()}
+
+    def _heading(self, orm: str, rows: list[Row], hidden: int, width: int) -> Text:
+        counts = Counter(r.status for r in rows)
+        running = counts.pop(None, 0)
+        parts = [f"{running} running"] if running else []
+        parts += [f"{n} {STATUS_WORDS[s]}" for s, n in counts.items() if s is not None]
+        if self.not_started[orm]:
+            parts.append(f"{self.not_started[orm]} not started")
+        if hidden:
+            parts.append(f"{hidden} not shown")
+        text = Text.assemble((printable(orm), "bold"), ("  " + (", ".join(parts) or "waiting"), "dim"))
+        text.truncate(width, overflow="ellipsis")
+        return text
+
+    def _table(self, rows: list[Row]) -> Table:
+        table = Table(box=None, show_edge=False, pad_edge=False, expand=True, header_style="bold")
+        for name, justify, width, ratio in _COLUMNS:
+            table.add_column(
+                name,
+                justify=justify,  # type: ignore[arg-type]
+                width=width,
+                ratio=ratio,
+                no_wrap=True,
+                overflow="ellipsis",
+            )
+        now = time.monotonic()
+        for r in rows:
+            elapsed = r.seconds if r.seconds is not None else now - r.started
+            total = "?" if r.pending is None else str(r.pending)
+            table.add_row(
+                Text(r.name),
+                Text(r.state, style=r.style),
+                Text(printable(REDACTOR(r.current))),
+                f"{r.applied}/{total}",
+                f"{elapsed:.1f}s",
+            )
+        return table
+
+    def view(self, width: int, height: int) -> Group:
+        """Everything that fits `height` lines of `width` columns; the overall bar last."""
+        sections = {orm: [r for r in self.rows.values() if r.orm == orm] for orm in self.orms}
+        fixed = 1 + (1 if self.notice else 0)  # the bar, the stop notice
+        budget = max(height - 1 - fixed - len(sections) * _SECTION_LINES, 0)  # one line spare
+        shown = self._share(sections, budget)
         parts: list[RenderableType] = []
-        all_rows = list(self.rows.values())
-        for orm in dict.fromkeys(r.orm for r in all_rows):
-            rows = [r for r in all_rows if r.orm == orm]
-            shown, hidden = self._visible(rows)
-            table = Table(title=orm, title_justify="left", expand=False)
-            for col, justify in (("database", "left"), ("state", "left"), ("migration", "left"),
-                                 ("applied/total", "right"), ("elapsed", "right")):  # fmt: skip
-                table.add_column(col, justify=justify)  # type: ignore[arg-type]
-            for r in shown:
-                elapsed = r.seconds if r.seconds is not None else time.monotonic() - r.started
-                total = "?" if r.pending is None else str(r.pending)
-                table.add_row(r.name, f"[{r.style}]{r.state}[/]", r.current, f"{r.applied}/{total}",
-                              f"{elapsed:.1f}s")  # fmt: skip
-            if hidden:
-                table.caption = f"{hidden} more finished database(s) not shown"
-            parts.append(table)
+        for orm, rows in sections.items():
+            visible = shown[orm]
+            parts.append(self._heading(orm, rows, len(rows) - len(visible), width))
+            if visible:
+                parts.append(self._table(visible))
+        if self.notice:
+            parts.append(Text(self.notice, style="bold yellow", no_wrap=True, overflow="ellipsis"))
         parts.append(self.progress)
         return Group(*parts)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.view(options.max_width, options.height or console.size.height)

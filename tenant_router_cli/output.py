@@ -9,6 +9,7 @@ from typing import TextIO
 
 from rich.console import Console
 
+from tenant_router.plaintext import printable
 from tenant_router.redact import REDACTOR
 
 
@@ -45,12 +46,21 @@ class Output:
     live: bool
 
     def line(self, text: str) -> None:
-        """One plain line on stdout, no markup, no wrapping."""
-        self.out.print(text, markup=False, highlight=False, soft_wrap=True)
+        """One plain line on stdout, no markup, no wrapping; control characters shown as escapes."""
+        self.raw(printable(text))
+
+    def raw(self, text: str) -> None:
+        """One line on stdout as it is (JSON, already free of control characters)."""
+        self.out.print(text, markup=False, highlight=False, emoji=False, soft_wrap=True)
 
     def error(self, text: str) -> None:
-        """One plain line on stderr."""
-        self.err.print(text, markup=False, highlight=False, soft_wrap=True)
+        """One plain line on stderr; control characters shown as escapes."""
+        self.err.print(printable(text), markup=False, highlight=False, emoji=False, soft_wrap=True)
+
+    def error_block(self, text: str) -> None:
+        """Several lines on stderr (a traceback), each one escaped."""
+        for line in text.splitlines():
+            self.error(line)
 
 
 def make_output(*, progress: bool = True) -> Output:
@@ -63,6 +73,7 @@ def make_output(*, progress: bool = True) -> Output:
         force_terminal=out_tty,
         no_color=no_color or not out_tty,
         highlight=False,
+        emoji=False,
         soft_wrap=not out_tty,
     )
     err = Console(
@@ -70,6 +81,7 @@ def make_output(*, progress: bool = True) -> Output:
         force_terminal=err_tty,
         no_color=no_color or not err_tty,
         highlight=False,
+        emoji=False,
         soft_wrap=not err_tty,
     )
     return Output(out, err, live=progress and out_tty and not os.environ.get("CI"))

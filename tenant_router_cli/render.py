@@ -9,12 +9,20 @@ from contextlib import contextmanager
 from typing import Any
 
 import typer
+from rich.console import RenderableType
 from rich.table import Table
+from rich.text import Text
 
 from tenant_router.errors import TenantRouterError
 from tenant_router.events import MigrationEvent, Status, event_to_dict
 from tenant_router.fleet import DatabaseState, FleetStatus
-from tenant_router.plaintext import STATUS_WORDS, format_summary, summary_counts
+from tenant_router.plaintext import (
+    INTERRUPTED_LINE,
+    STATUS_WORDS,
+    format_summary,
+    printable,
+    summary_counts,
+)
 from tenant_router.redact import REDACTOR, mask_data
 from tenant_router.report import MigrationReport
 
@@ -46,13 +54,13 @@ class JsonProgress:
 
     def __call__(self, event: MigrationEvent) -> None:
         """Write the event as a JSON line."""
-        self.output.line(json_line(event_to_dict(event)))
+        self.output.raw(json_line(event_to_dict(event)))
 
 
 def render_error(output: Output, exc: TenantRouterError, *, show_traceback: bool = False) -> None:
     """One line `error: ...` (and `hint: ...`) on stderr; the traceback only when asked for."""
     if show_traceback:
-        output.error(REDACTOR("".join(traceback.format_exception(exc))).rstrip())
+        output.error_block(REDACTOR("".join(traceback.format_exception(exc))).rstrip())
     output.error(REDACTOR(f"error: {exc.message}"))
     if exc.hint:
         output.error(REDACTOR(f"hint: {exc.hint}"))
@@ -60,7 +68,7 @@ def render_error(output: Output, exc: TenantRouterError, *, show_traceback: bool
 
 def render_json_error(output: Output, exc: TenantRouterError, code: int) -> None:
     """The error as the last (only) JSON object on stdout, for scripts reading --json."""
-    output.line(json_line({"event": "error", "exit_code": code, "message": exc.message, "hint": exc.hint}))
+    output.raw(json_line({"event": "error", "exit_code": code, "message": exc.message, "hint": exc.hint}))
 
 
 @contextmanager
@@ -81,30 +89,59 @@ def render_summary(output: Output, report: MigrationReport, *, show_traceback: b
     if show_traceback:
         for row in report.problems:
             if row.traceback:
-                output.error(f"--- {row.orm} {row.label}\n{row.traceback.rstrip()}")
+                output.error(f"--- {row.orm} {row.label}")
+                output.error_block(row.traceback.rstrip())
     if not output.live:
         for line in format_summary(report):
             output.line(line)
         return
-    table = Table(title=f"tenant-router: {len(report.results)} database(s) in {report.seconds:.2f}s")
-    table.add_column("ORM")
+    for renderable in summary_renderables(report):
+        output.out.print(renderable)
+
+
+def cell(text: object, style: str = "") -> Text:
+    """A user-supplied string as a table cell: no markup, no emoji, control characters escaped."""
+    return Text(printable(REDACTOR(str(text))), style=style)
+
+
+def summary_renderables(report: MigrationReport) -> list[RenderableType]:
+    """The end-of-run summary on a terminal: one row per status (columns per ORM), then what did not complete."""
+    orms = report.orms()
+    counts = {orm: report.counts(orm) for orm in orms}
+    title = Text(f"tenant-router: {len(report.results)} database(s) in {report.seconds:.2f}s", style="bold")
+    table = Table()
+    table.add_column("status")
+    for orm in orms:
+        table.add_column(cell(orm), justify="right")
     for status in Status:
-        table.add_column(STATUS_WORDS[status], justify="right", style=STATUS_STYLES[status])
-    for orm in report.orms():
-        counts = report.counts(orm)
-        table.add_row(orm, *(str(counts[str(s)]) for s in Status))
-    output.out.print(table)
-    if report.problems:
+        if any(counts[orm][str(status)] for orm in orms):
+            style = STATUS_STYLES[status]
+            table.add_row(
+                Text(STATUS_WORDS[status], style=style), *(str(counts[orm][str(status)]) for orm in orms)
+            )
+    parts: list[RenderableType] = [title, table]
+    problems = [r for r in report.problems if r.status is not Status.NOT_STARTED]
+    if problems:
         failed = Table(title="Not completed", title_style="bold red")
         for col in ("ORM", "database", "status", "migration", "error"):
             failed.add_column(col, overflow="fold")
-        for row in report.problems:
+        for row in problems:
             word = STATUS_WORDS[row.status] if row.status else "-"
-            failed.add_row(row.orm, row.label, word, row.failed_step or "-", REDACTOR(row.error or ""))
-        output.out.print(failed)
+            failed.add_row(
+                cell(row.orm), cell(row.label), word, cell(row.failed_step or "-"), cell(row.error or "")
+            )
+        parts.append(failed)
+    not_started = report.counts()[str(Status.NOT_STARTED)]
+    if not_started:
+        parts.append(
+            Text(f"Not started: {not_started} database(s) (--only-failed picks them up).", style="yellow")
+        )
     if report.stop_reason and not report.interrupted:
-        output.out.print(f"[yellow]Stopped early:[/] {report.stop_reason}")
-    output.out.print(f"Result: {summary_counts(report)}", markup=False)
+        parts.append(Text.assemble(("Stopped early: ", "yellow"), cell(report.stop_reason)))
+    if report.interrupted:
+        parts.append(Text(INTERRUPTED_LINE, style="yellow"))
+    parts.append(Text(f"Result: {summary_counts(report)}"))
+    return parts
 
 
 def render_report(
@@ -112,7 +149,7 @@ def render_report(
 ) -> None:
     """The report as the last JSON line, or the summary."""
     if json_output:
-        output.line(json_line({"event": "report", **report.to_dict()}))
+        output.raw(json_line({"event": "report", **report.to_dict()}))
     else:
         render_summary(output, report, show_traceback=show_traceback)
 
@@ -120,7 +157,7 @@ def render_report(
 def render_plan(output: Output, status: FleetStatus, *, json_output: bool, check: bool) -> None:
     """`migrate --plan` / `--check`: per ORM, each group of databases and the steps it would run."""
     if json_output:
-        output.line(json_line({"event": "plan", **status.to_dict()}))
+        output.raw(json_line({"event": "plan", **status.to_dict()}))
         return
     for orm in status.orms:
         output.line(f"{orm}: {status.summary(orm)}")
@@ -138,7 +175,7 @@ def render_plan(output: Output, status: FleetStatus, *, json_output: bool, check
 def render_status(output: Output, status: FleetStatus, *, json_output: bool, tenants: bool) -> None:
     """`tenant-router status`: one line per ORM, the databases of each group on request."""
     if json_output:
-        output.line(json_line({"event": "status", **status.to_dict()}))
+        output.raw(json_line({"event": "status", **status.to_dict()}))
         return
     for orm in status.orms:
         output.line(f"{orm}: {status.summary(orm)}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
@@ -13,13 +13,21 @@ from .output import Output
 
 
 @contextmanager
-def graceful_interrupts(output: Output) -> Iterator[None]:
-    """First signal: start nothing new, let running databases reach a migration boundary. Second: abort."""
+def graceful_interrupts(output: Output, on_event: object = None) -> Iterator[None]:
+    """First signal: start nothing new, let running databases reach a migration boundary. Second: abort.
+
+    The live view (an `on_event` with a `stopping` method) shows the notice in place; otherwise it is
+    a line on stderr.
+    """
+    stopping: Callable[[], None] | None = getattr(on_event, "stopping", None)
 
     def handle(signum: int, frame: FrameType | None) -> None:
         if stop_requested():
             raise KeyboardInterrupt
         request_stop()
+        if stopping is not None:
+            stopping()
+            return
         output.error(
             f"{signal.Signals(signum).name}: stopping after the running migrations "
             "(press Ctrl-C again to abort them)"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from tenant_router.backends import BackendInfo, describe_backends
 
@@ -11,7 +12,7 @@ from ..bootstrap import setup_django
 from ..exit_codes import ExitCode
 from ..options import Json, PythonPath, Settings, Traceback
 from ..output import make_output
-from ..render import exit_on_error, json_line
+from ..render import cell, exit_on_error, json_line
 
 
 def list_backends(
@@ -27,7 +28,7 @@ def list_backends(
         infos = describe_backends()
     broken = any(i.error or not i.manager_imports or not i.assistant_imports for i in infos)
     if json_output:
-        output.line(json_line({"event": "backends", "backends": [i.to_dict() for i in infos]}))
+        output.raw(json_line({"event": "backends", "backends": [i.to_dict() for i in infos]}))
     elif not output.out.is_terminal:
         for info in infos:
             for line in plain_lines(info):
@@ -45,17 +46,22 @@ def list_backends(
         ):
             table.add_column(col, overflow="fold")
         for i in infos:
-            mark = lambda ok: "" if ok else " [red](does not import)[/]"  # noqa: E731
-            details = "\n".join(f"{k}: {v}" for k, v in i.details.items())
+            details = Text("\n").join(cell(f"{k}: {v}") for k, v in i.details.items())
             if i.error:
-                details = (details + "\n" if details else "") + f"[red]error: {i.error}[/]"
+                details = Text("\n").join([*([details] if details else []), cell(f"error: {i.error}", "red")])
             table.add_row(
-                i.orm, f"{i.manager}{mark(i.manager_imports)}", f"{i.assistant}{mark(i.assistant_imports)}",
-                ", ".join(i.template_aliases) or "-", ", ".join(i.reserved_aliases) or "-",
+                Text.assemble(cell(i.orm)),
+                Text.assemble(cell(i.manager), _broken(i.manager_imports)),
+                Text.assemble(cell(i.assistant), _broken(i.assistant_imports)),
+                cell(", ".join(i.template_aliases) or "-"), cell(", ".join(i.reserved_aliases) or "-"),
                 "?" if i.tenants is None else str(i.tenants), details or "-",
             )  # fmt: skip
         output.out.print(table)
     raise typer.Exit(ExitCode.CONFIG if broken else ExitCode.OK)
+
+
+def _broken(imports: bool) -> Text:
+    return Text("") if imports else Text(" (does not import)", style="red")
 
 
 def plain_lines(info: BackendInfo) -> list[str]:

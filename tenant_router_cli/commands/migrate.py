@@ -125,8 +125,8 @@ def migrate(
                 else None
             )
             with (
-                graceful_interrupts(output),
                 progress_view(output, json_output=json_output, verbosity=verbosity) as on_event,
+                graceful_interrupts(output, on_event),
             ):
                 report = migrate_tenants(
                     config, orm=orm or (), tenant=tenant or (), exclude=exclude or (), shard=shard, only=only,

@@ -31,7 +31,7 @@ def runs(
         folder = journal_dir(journal)
         found = [run.summary() for _, run in zip(range(limit), journal_runs(folder), strict=False)]
     if json_output:
-        output.line(json_line({"event": "runs", "journal": str(folder), "runs": found}))
+        output.raw(json_line({"event": "runs", "journal": str(folder), "runs": found}))
     elif not found:
         output.line(f"No runs recorded in {folder}.")
     for run in [] if json_output else found:
