@@ -36,5 +36,8 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+## Remove what `make demo` leaves: the example's databases, their lock files and its run journal.
+DEMO_DIR ?= examples/clinic
 clean-demo:
-	rm -f examples/clinic/var/*.sqlite3
+	rm -f $(DEMO_DIR)/var/*.sqlite3 $(DEMO_DIR)/var/*.tenant-router.lock
+	rm -rf $(DEMO_DIR)/.tenant-router

@@ -162,7 +162,9 @@ def fleet_status(
 def _row(key: DbKey, verdict: Inspection | Unreachable | None) -> DatabaseState:
     orm, tenant, alias = key
     if isinstance(verdict, Unreachable):
-        return DatabaseState(orm, tenant, alias, "unreachable", error=verdict.error)
+        auth = verdict.label != "unreachable"  # the group says unreachable; say why when it is the login
+        error = f"{verdict.label}: {verdict.error}" if auth else verdict.error
+        return DatabaseState(orm, tenant, alias, "unreachable", error=error)
     if verdict is None:
         return DatabaseState(orm, tenant, alias, "unknown")
     state = "at_head" if verdict.up_to_date else "pending"

@@ -46,6 +46,7 @@ class Unreachable:
     """The pre-flight could not read the database."""
 
     error: str
+    label: str = "unreachable"  # or "authentication failed"
 
 
 #: What the pre-flight says of one database: its Inspection, Unreachable, or None (cannot tell).

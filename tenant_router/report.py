@@ -202,6 +202,8 @@ class MigrationReport:
         """The whole report, JSON-ready."""
         return {
             "ok": self.ok,
+            "run": self.journal.run_id if self.journal is not None else None,
+            "journal": str(self.journal.path) if self.journal is not None else None,
             "interrupted": self.interrupted,
             "stopped": self.stop_reason,
             "seconds": round(self.seconds, 4),

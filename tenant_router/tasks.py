@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from .config import RouterConfig
+from .dberrors import connect_failure_label
 from .events import Status, TenantFailed, TenantFinished
 from .orm_backends.base import BaseOrmMigrationAsst
 from .preflight import BookkeepingRead, Inspection, Unreachable, Verdict, read_many
@@ -118,9 +119,13 @@ def inspect(
     out: list[tuple[DbKey, Verdict]] = []
     for key in units:
         found = verdicts[key]
-        verdict: Verdict = Unreachable(one_line_error(found)) if isinstance(found, BaseException) else found
+        verdict: Verdict = (
+            Unreachable(one_line_error(found), connect_failure_label(found))
+            if isinstance(found, BaseException)
+            else found
+        )
         if report is not None and isinstance(verdict, Unreachable):
-            report.emit(TenantFailed(*key, f"unreachable: {verdict.error}", None, 0.0))
+            report.emit(TenantFailed(*key, f"{verdict.label}: {verdict.error}", None, 0.0))
         elif report is not None and isinstance(verdict, Inspection) and verdict.up_to_date:
             report.emit(TenantFinished(*key, Status.UP_TO_DATE, 0, verdict.current, 0.0))
         out.append((key, verdict))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 import traceback
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated
 
 import typer
 
@@ -23,6 +25,28 @@ app = typer.Typer(
     pretty_exceptions_enable=False,  # locals hold database URLs; main() prints a masked traceback
     rich_markup_mode=None,
 )
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        try:
+            found = version("tenant-router")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            found = "unknown (not installed)"
+        typer.echo(f"tenant-router {found}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True, help="Show the version and exit."),
+    ] = False,
+) -> None:
+    """Migrate every tenant database of a Django project, across ORMs."""
+
+
 app.command("migrate")(migrate)
 app.command("status")(status)
 app.command("list-backends")(list_backends)

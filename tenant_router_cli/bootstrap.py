@@ -18,7 +18,8 @@ def setup_django(settings: str | None, pythonpath: Sequence[str] = ()) -> str:
     if not module:
         raise UsageError(
             "No Django settings module: pass --settings MODULE or set DJANGO_SETTINGS_MODULE.",
-            hint="For the example project: --settings clinic.settings --pythonpath examples/clinic",
+            hint="Pass --settings yourproject.settings, with --pythonpath DIR when the project's folder "
+            "is not the current directory.",
         )
     for path in [*reversed(pythonpath), os.getcwd()]:
         path = os.path.abspath(path)

@@ -28,7 +28,11 @@ Opt = typer.Option
 def migrate(
     migration: Annotated[
         str | None,
-        typer.Argument(metavar="[MIGRATION]", help="With --target APP_LABEL: the migration name (or zero)."),
+        typer.Argument(
+            metavar="MIGRATION",
+            show_default=False,
+            help="With --target APP_LABEL: the migration name (or zero).",
+        ),
     ] = None,
     settings: Settings = None,
     pythonpath: PythonPath = None,
@@ -99,7 +103,14 @@ def migrate(
     no_progress: Annotated[bool, Opt("--no-progress", help="No live table, even on a terminal.")] = False,
     show_traceback: Traceback = False,
     verbose: Annotated[
-        int, Opt("--verbose", "-v", count=True, help="More lines (-v: every migration applied).")
+        int,
+        Opt(
+            "--verbose",
+            "-v",
+            count=True,
+            show_default=False,
+            help="More lines (-v: every migration applied).",
+        ),
     ] = 0,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="Only failures and the summary.")] = False,
 ) -> None:
@@ -109,6 +120,7 @@ def migrate(
     targets = tuple(t for t in (target, migration) if t is not None)
     with exit_on_error(output, json_output=json_output, show_traceback=show_traceback):
         try:
+            _reject_clashes(plan=plan, check=check, quiet=quiet, verbose=verbose)
             config = bootstrap(settings, pythonpath or ())
             if migration is not None and target is None:
                 raise UsageError(
@@ -149,6 +161,17 @@ def migrate(
 
 
 migrate.__doc__ = f"Apply pending migrations to every tenant database, ORM by ORM.\n\n{EXIT_CODES_HELP}"
+
+
+def _reject_clashes(*, plan: bool, check: bool, quiet: bool, verbose: int) -> None:
+    """Options that contradict each other are a usage error, not a silent choice."""
+    if plan and check:
+        raise UsageError(
+            "--plan and --check cannot be used together.",
+            hint="--plan shows what would run; --check only answers (exit 4 when anything is pending).",
+        )
+    if quiet and verbose:
+        raise UsageError("--quiet and --verbose cannot be used together.")
 
 
 def _exit_for(report: MigrationReport) -> ExitCode:

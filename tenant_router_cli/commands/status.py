@@ -27,7 +27,11 @@ def status(
     json_output: Json = False,
     show_traceback: Traceback = False,
 ) -> None:
-    """Show every ORM's databases: at head, pending (and what), unreachable; nothing is migrated."""
+    """Show every ORM's databases: at head, pending (and what), unreachable; nothing is migrated.
+
+    Exit codes: 0 every database could be read (pending or not); 1 when a database is unreachable
+    (or refused the login); 2 usage error; 3 configuration error.
+    """
     output = make_output(progress=False)
     with exit_on_error(output, json_output=json_output, show_traceback=show_traceback):
         config = bootstrap(settings, pythonpath or ())
@@ -35,4 +39,4 @@ def status(
             config, orm=orm or (), tenant=tenant or (), exclude=exclude or (), shard=shard, jobs=jobs
         )
     render_status(output, found, json_output=json_output, tenants=tenants)
-    raise typer.Exit(ExitCode.OK)
+    raise typer.Exit(ExitCode.FAILED if found.unreachable else ExitCode.OK)
