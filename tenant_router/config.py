@@ -384,9 +384,40 @@ def load_tenant_config(settings: Any) -> TenantConfig:
     return TenantConfig(where, base_dir, tenants)
 
 
+def ensure_django() -> None:
+    """Start Django for a plain script that did not: DJANGO_SETTINGS_MODULE set, apps not loaded yet."""
+    import os
+
+    from django.apps import apps
+    from django.conf import settings as django_settings
+
+    if apps.ready or apps.loading:  # set up already, or being set up right now (an AppConfig.ready())
+        return
+    module = os.environ.get("DJANGO_SETTINGS_MODULE")
+    if not django_settings.configured and not module:
+        raise ConfigurationError(
+            "Django is not set up: DJANGO_SETTINGS_MODULE is not set and settings.configure() was not called.",
+            hint="Set DJANGO_SETTINGS_MODULE=yourproject.settings before calling tenant-router, or call "
+            "django.setup() first (manage.py and the tenant-router command do it for you).",
+        )
+    import django
+
+    try:
+        django.setup()
+    except Exception as exc:
+        raise ConfigurationError(
+            f"Django cannot start with settings {module!r}: {type(exc).__name__}: {REDACTOR(str(exc))}",
+            hint="Check DJANGO_SETTINGS_MODULE and that the project's folder is on the Python path.",
+        ) from exc
+
+
 def load_config(settings: Any = None) -> RouterConfig:
-    """Read and validate every TENANT_ROUTER_* setting and the tenant configuration."""
+    """Read and validate every TENANT_ROUTER_* setting and the tenant configuration.
+
+    Without `settings`, Django's are used, and Django is set up first when a plain script did not.
+    """
     if settings is None:
+        ensure_django()
         from django.conf import settings as django_settings
 
         settings = django_settings
