@@ -64,14 +64,22 @@ def normalize_argv(args: list[str]) -> list[str]:
     return out
 
 
-def main() -> None:
-    """Run the CLI; a bug prints its traceback with passwords masked and exits 70."""
+def run(args: list[str], prog_name: str | None = None) -> int:
+    """Run the CLI on `args` and return its exit code; a bug prints a masked traceback and returns 70."""
     try:
-        app(args=normalize_argv(sys.argv[1:]))
+        app(args=normalize_argv(args), prog_name=prog_name, standalone_mode=True)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
-        sys.exit(ExitCode.INTERRUPTED)
+        return ExitCode.INTERRUPTED
     except Exception as exc:
         sys.stderr.write(REDACTOR("".join(traceback.format_exception(exc))))
         sys.stderr.write(REDACTOR(f"internal error: {type(exc).__name__}: {exc}\n"))
-        sys.exit(ExitCode.INTERNAL)
+        return ExitCode.INTERNAL
+    return ExitCode.OK
+
+
+def main() -> None:
+    """The console script: run the CLI on the command line and exit with its code."""
+    sys.exit(run(sys.argv[1:]))
