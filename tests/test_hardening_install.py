@@ -1,0 +1,67 @@
+"""Issue 11 item 18: tenant-router is not on the package index; the README's way in works.
+
+Builds the wheel, installs it into a fresh virtual environment (dependencies from the configured
+package index) and runs the installed console script and manage.py command on a copy of the example.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from conftest import ROOT
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_readme_installs_from_a_clone_or_a_wheel_not_from_the_index() -> None:
+    assert not re.search(r"pip install tenant-router\b", README)
+    assert "pip install ." in README
+    assert "pip wheel . -w dist" in README and "pip install dist/tenant_router-" in README
+
+
+def test_wheel_builds_installs_in_a_fresh_venv_and_runs(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "PYTHONPATH")}
+    env.pop("TR_TEST_STATE_DIR", None)
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", ".", "--no-deps", "-q", "-w", str(tmp_path / "dist")],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert build.returncode == 0, build.stderr
+    (wheel,) = (tmp_path / "dist").glob("tenant_router-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "tenant_router/management/commands/tenant_router.py" in names
+    assert "tenant_router_cli/app.py" in names and not any(n.startswith("tests/") for n in names)
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=300)
+    pip = [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python")]  # this pip, that venv
+    install = subprocess.run(
+        [*pip, "install", "-q", str(wheel)],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert install.returncode == 0, install.stderr
+
+    demo = tmp_path / "clinic"
+    ignore = shutil.ignore_patterns("*.sqlite3", "*.lock", ".tenant-router", "__pycache__")
+    shutil.copytree(ROOT / "examples" / "clinic", demo, ignore=ignore)
+    cli = venv / "bin" / "tenant-router"
+    version = subprocess.run([str(cli), "--version"], env=env, capture_output=True, text=True)
+    migrate = subprocess.run(
+        [str(cli), "migrate", "--settings", "clinic.settings", "--jobs", "1"],
+        cwd=demo, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    status = subprocess.run(
+        [str(venv / "bin" / "python"), "manage.py", "tenant_router", "status"],
+        cwd=demo, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+    assert version.stdout.strip() == "tenant-router 0.1.0", version.stderr
+    assert migrate.returncode == 0, migrate.stdout + migrate.stderr
+    assert "Summary: 7 database(s)" in migrate.stdout and str(ROOT) not in migrate.stdout
+    assert status.returncode == 0 and "django_orm: 4 at head" in status.stdout, status.stderr
