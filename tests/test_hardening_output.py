@@ -220,3 +220,27 @@ def test_up_to_date_rows_show_the_current_migration() -> None:
     row = next(line for line in render(live, 160, 50) if line.startswith("tenant-1"))
 
     assert HEAD in row and "0/?" not in row and "up to date" in row
+
+
+def test_first_ctrl_c_shows_the_notice_in_the_live_view_not_on_stderr() -> None:
+    import os
+    import signal
+
+    from tenant_router import cancel
+    from tenant_router_cli.signals import graceful_interrupts
+
+    output = terminal(100, 30)
+    live = LiveProgress(output)
+    live(RunStarted(2, ("django_orm",)))
+    cancel.reset()
+    try:
+        with graceful_interrupts(output, live):
+            os.kill(os.getpid(), signal.SIGINT)
+            assert cancel.stop_requested()
+    finally:
+        cancel.reset()
+
+    assert text_of(output.err) == ""  # nothing written across the live view
+    lines = render(live, 100, 30)
+    assert "stopping after the current migration; Ctrl-C again to abort" in lines[-2]
+    assert lines[-1].lstrip().startswith("stopping")
