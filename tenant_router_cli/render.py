@@ -20,6 +20,7 @@ from tenant_router.plaintext import (
     INTERRUPTED_LINE,
     STATUS_WORDS,
     format_summary,
+    not_started_line,
     printable,
     summary_counts,
 )
@@ -131,11 +132,8 @@ def summary_renderables(report: MigrationReport) -> list[RenderableType]:
                 cell(row.orm), cell(row.label), word, cell(row.failed_step or "-"), cell(row.error or "")
             )
         parts.append(failed)
-    not_started = report.counts()[str(Status.NOT_STARTED)]
-    if not_started:
-        parts.append(
-            Text(f"Not started: {not_started} database(s) (--only-failed picks them up).", style="yellow")
-        )
+    if line := not_started_line(report):
+        parts.append(Text(line, style="yellow"))
     if report.stop_reason and not report.interrupted:
         parts.append(Text.assemble(("Stopped early: ", "yellow"), cell(report.stop_reason)))
     if report.interrupted:
