@@ -1,13 +1,17 @@
 """One run at a time per database: PostgreSQL advisory locks, MariaDB/MySQL GET_LOCK, a file lock for SQLite.
 
-The lock is held on its own connection while the database is migrated, keyed by the database's
-identity, so two runs (on one machine or many) never migrate one database at the same time.
+The lock is held on the connection that migrates the database and names the *physical* database, as
+the server knows it, never as it was reached: whichever role, host alias, URL or parts two runs use,
+they take one lock. On PostgreSQL an advisory lock is scoped to the database the session is connected
+to, so the key is a constant of this tool plus that database's oid read from the server; MariaDB/MySQL
+locks are server-wide, so the name is derived from `DATABASE()` read from the server; a SQLite
+database is its resolved real path.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import os
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -18,15 +22,26 @@ from .cancel import StopBeforeStart, stop_requested
 
 POLL_SECONDS = 0.2
 
+#: PostgreSQL: the first key of the two-key advisory lock (the second is the database's oid). A
+#: two-key lock never collides with an application's one-key (bigint) advisory locks.
+PG_LOCK_CLASS = 0x74726C6B  # "trlk"
+_PG_KEYS = f"{PG_LOCK_CLASS}, (SELECT oid::int4 FROM pg_database WHERE datname = current_database())"
+#: MariaDB/MySQL: GET_LOCK names are server-wide and at most 64 characters.
+_MYSQL_NAME = "CONCAT('tenant_router:', LEFT(SHA2(DATABASE(), 256), 40))"
 
-def _key(identity: str) -> int:
-    """A signed 64-bit advisory lock key for PostgreSQL."""
-    return int.from_bytes(hashlib.sha256(identity.encode()).digest()[:8], "big", signed=True)
+#: The statements that try, and release, the run lock of the database a connection is connected to.
+TRY_LOCK_SQL = {
+    "postgresql": f"SELECT pg_try_advisory_lock({_PG_KEYS})",
+    "mysql": f"SELECT GET_LOCK({_MYSQL_NAME}, 0)",
+}
+UNLOCK_SQL = {
+    "postgresql": f"SELECT pg_advisory_unlock({_PG_KEYS})",
+    "mysql": f"SELECT RELEASE_LOCK({_MYSQL_NAME})",
+}
 
 
-def _name(identity: str) -> str:
-    """A GET_LOCK name (at most 64 characters)."""
-    return "tenant_router:" + hashlib.sha256(identity.encode()).hexdigest()[:40]
+def _kind(identity: str) -> str:
+    return identity.split(":", 1)[0]
 
 
 def _scalar(conn: Any, sql: str) -> Any:
@@ -51,7 +66,7 @@ def database_lock(
     ends it at once with StopAtBoundary, nothing done.
     """
     if identity.startswith("sqlite:"):
-        lock = FileLock(f"{identity.removeprefix('sqlite:')}.tenant-router.lock")
+        lock = FileLock(f"{os.path.realpath(identity.removeprefix('sqlite:'))}.tenant-router.lock")
         held = _wait(lambda: _try_file(lock), timeout)
         try:
             yield held
@@ -100,22 +115,17 @@ def _try_file(lock: FileLock) -> bool:
 
 
 def _try_server(conn: Any, identity: str) -> bool:
-    if identity.startswith("mysql://"):
-        return bool(_scalar(conn, f"SELECT GET_LOCK('{_name(identity)}', 0)"))
-    held = bool(_scalar(conn, f"SELECT pg_try_advisory_lock({_key(identity)})"))
+    held = bool(_scalar(conn, TRY_LOCK_SQL[_kind(identity)]))
     _end_transaction(conn)
     return held
 
 
 def _release(conn: Any, identity: str) -> None:
-    if identity.startswith("mysql://"):
-        _scalar(conn, f"SELECT RELEASE_LOCK('{_name(identity)}')")
-    else:
-        _scalar(conn, f"SELECT pg_advisory_unlock({_key(identity)})")
-        _end_transaction(conn)
+    _scalar(conn, UNLOCK_SQL[_kind(identity)])
+    _end_transaction(conn)
 
 
 def _end_transaction(conn: Any) -> None:
-    """Session-level advisory locks outlive transactions: do not sit idle in one."""
+    """Session-level locks outlive transactions: do not sit idle in one."""
     with contextlib.suppress(Exception):
         conn.commit()

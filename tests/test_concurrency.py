@@ -28,23 +28,17 @@ from ops_support import (
 from servers import POSTGRES, Server, require
 
 from tenant_router.journal import find_run, read_run
-from tenant_router.locks import _key, _name
-from tenant_router.orm_backends.django_orm.graph import raw_connector
+from tenant_router.locks import TRY_LOCK_SQL
 from tenant_router_cli.exit_codes import ExitCode
 
 HEAD = ("patients", "0003_visit_index")
-
-
-def identity(entry: dict[str, Any]) -> str:
-    """The database identity tenant-router keys its run lock on."""
-    return raw_connector(entry)[1]
 
 
 @contextmanager
 def held_lock(server: Server, entry: dict[str, Any]) -> Iterator[None]:
     """Hold the run lock of one database from this process, as another run would.
 
-    PostgreSQL advisory locks belong to a database: the lock is taken connected to the tenant's.
+    The lock names the database the session is connected to: the session connects to the tenant's.
     """
     if server.kind == "postgres":
         import psycopg
@@ -53,14 +47,16 @@ def held_lock(server: Server, entry: dict[str, Any]) -> Iterator[None]:
             host=entry["HOST"], port=entry["PORT"], user=entry["USER"], dbname=entry["NAME"], autocommit=True
         )
     else:
-        conn = server.admin()
+        import MySQLdb
+
+        conn = MySQLdb.connect(
+            host=entry["HOST"], port=int(entry["PORT"]), user=entry["USER"], password=entry["PASSWORD"],
+            db=entry["NAME"],
+        )  # fmt: skip
     try:
         cur = conn.cursor()
-        if server.kind == "postgres":
-            cur.execute(f"SELECT pg_advisory_lock({_key(identity(entry))})")
-        else:
-            cur.execute(f"SELECT GET_LOCK('{_name(identity(entry))}', 0)")
-            assert cur.fetchone()[0] == 1
+        cur.execute(TRY_LOCK_SQL["postgresql" if server.kind == "postgres" else "mysql"])
+        assert cur.fetchone()[0] in (True, 1)
         yield
     finally:
         conn.close()  # ends the session: the lock goes with it

@@ -1,0 +1,79 @@
+"""Run locks name the physical database, whoever connects and however (issue 11, items 1, 8, 14)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hardening_support import add_gate, arrivals, pg_query, pg_roles, wait_until
+from ops_support import Streamed, clinic_copy, is_event, migrate_args, report_of, write_django_tenants
+from servers import POSTGRES, require
+
+from tenant_router_cli.exit_codes import ExitCode
+
+
+def statuses(report: dict[str, Any]) -> dict[str, str]:
+    return {r["tenant"]: r["status"] for r in report["results"] if r["tenant"]}
+
+
+def polling_without_the_lock(name: str, role: str) -> bool:
+    """`role` has a session on database `name` whose last query tried the run lock and did not get it."""
+    rows = pg_query(
+        name,
+        "SELECT a.query, EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory') "
+        f"FROM pg_stat_activity a WHERE a.usename = '{role}' AND a.datname = current_database()",
+    )
+    return any("advisory_lock" in query and not holds for query, holds in rows)
+
+
+def test_two_runs_as_two_roles_migrate_each_database_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run A (role A, 127.0.0.1) is held inside a migration of t0; run B (role B, `localhost`) must wait."""
+    require(POSTGRES)
+    example = clinic_copy(tmp_path)
+    add_gate(example)
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    monkeypatch.setenv("TR_GATE_DIR", str(gate))
+    journal = tmp_path / "journal"
+    with pg_roles(2) as (role_a, role_b), POSTGRES.databases(2, prefix="trrole") as names:
+
+        def tenants(role: str, host: str) -> None:
+            urls = {f"t{i}": {"URL": f"postgres://{role}@{host}:5432/{n}"} for i, n in enumerate(names)}
+            write_django_tenants(example, urls)
+
+        tenants(role_a, "127.0.0.1")
+        first = Streamed(migrate_args(example, journal, "--jobs", "1", "--lock-timeout", "60", "--json"), example)
+        runs = [first]
+        try:
+            first.wait_for(is_event("step_started", tenant="t0", step="gate.0001_wait"))
+            wait_until(lambda: arrivals(gate), "run A at the gate")
+            tenants(role_b, "localhost")  # the same databases, reached another way
+            second = Streamed(
+                migrate_args(example, journal, "--jobs", "1", "--lock-timeout", "60", "--json"), example
+            )
+            runs.append(second)
+            # B either waits for t0's lock (right) or migrates it alongside A and reaches the gate (wrong).
+            wait_until(
+                lambda: len(arrivals(gate)) > 1 or polling_without_the_lock(names[0], role_b),
+                "run B at t0's lock or at the gate",
+            )
+            (gate / "open").touch()
+            finished = [each.finish() for each in runs]
+        finally:
+            (gate / "open").touch()
+            for each in runs:
+                each.kill()
+
+        assert [code for code, _, _ in finished] == [ExitCode.OK, ExitCode.OK], [[(r['tenant'], r['alias'], r['status'], r['error']) for r in report_of(o)['results']] for _, o, _ in finished]
+        reports = [statuses(report_of(stdout)) for _, stdout, _ in finished]
+        assert reports[0] == {"t0": "migrated", "t1": "migrated"}, reports
+        assert reports[1] == {"t0": "up_to_date", "t1": "up_to_date"}, reports
+        for name in names:
+            rows = pg_query(name, "SELECT app, name FROM django_migrations ORDER BY id")
+            assert len(rows) == len(set(rows)), rows  # every migration recorded once
+            assert ("gate", "0001_wait") in rows
+            assert pg_query(name, "SELECT count(*) FROM patients_ward") == [(3,)]  # the data migration ran once
+        assert len(arrivals(gate)) == 2  # the gate migration ran once per database
