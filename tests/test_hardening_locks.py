@@ -10,6 +10,7 @@ from hardening_support import add_gate, arrivals, pg_query, pg_roles, wait_until
 from ops_support import Streamed, clinic_copy, is_event, migrate_args, report_of, write_django_tenants
 from servers import POSTGRES, require
 
+from tenant_router.locks import database_lock
 from tenant_router_cli.exit_codes import ExitCode
 
 
@@ -77,3 +78,35 @@ def test_two_runs_as_two_roles_migrate_each_database_once(
             assert ("gate", "0001_wait") in rows
             assert pg_query(name, "SELECT count(*) FROM patients_ward") == [(3,)]  # the data migration ran once
         assert len(arrivals(gate)) == 2  # the gate migration ran once per database
+
+
+def test_concurrent_shards_wait_for_the_reserved_database(tmp_path: Path) -> None:
+    """`--shard 1/2` and `--shard 2/2` at once: the reserved database is migrated by one, the other waits."""
+    example = clinic_copy(tmp_path)
+    central = example / "var" / "central.sqlite3"
+    journal = tmp_path / "journal"
+    shards = []
+    # Another run holds the reserved database while both shards start: both must wait for it.
+    with database_lock(f"sqlite:{central}", lambda: None, 0) as held:
+        assert held
+        try:
+            for shard in ("1/2", "2/2"):
+                shards.append(Streamed(migrate_args(example, journal, "--shard", shard, "--json"), example))
+            for each in shards:
+                each.wait_for(is_event("tenant_started", tenant=None, alias="central"))
+        except BaseException:
+            for each in shards:
+                each.kill()
+            raise
+    finished = [each.finish() for each in shards]
+
+    assert [code for code, _, _ in finished] == [ExitCode.OK, ExitCode.OK], [e for _, _, e in finished]
+    reports = [report_of(stdout) for _, stdout, _ in finished]
+    central_rows = sorted(
+        r["status"] for report in reports for r in report["results"] if r["alias"] == "central"
+    )
+    assert central_rows == ["migrated", "up_to_date"], central_rows
+    tenants = [statuses(report) for report in reports]
+    assert not set(tenants[0]) & set(tenants[1])  # disjoint shares
+    assert set(tenants[0]) | set(tenants[1]) == {"tenant-1", "tenant-2", "tenant-3"}
+    assert all(s == "migrated" for t in tenants for s in t.values()), tenants

@@ -31,6 +31,9 @@ from ...report import DatabaseRun, MigrationReport, OrmReport
 if TYPE_CHECKING:
     from .manager import BaseOrmManager
 
+#: How long a run waits for a reserved database another run is migrating (or --lock-timeout, if longer).
+RESERVED_LOCK_WAIT = 600.0
+
 
 class BaseOrmMigrationAsst:
     """Migrates every selected tenant database of one ORM; subclass and override one hook."""
@@ -132,9 +135,12 @@ class BaseOrmMigrationAsst:
         if read is None or self.lock_timeout is None:
             yield
             return
-        with database_lock(read.identity, read.connect, self.lock_timeout, conn=conn) as held:
+        # Every run (each shard of a sharded deploy) migrates the reserved databases first: another
+        # run holding one is migrating it right now, so wait for it and then find it up to date.
+        timeout = self.lock_timeout if tenant is not None else max(self.lock_timeout, RESERVED_LOCK_WAIT)
+        with database_lock(read.identity, read.connect, timeout, conn=conn) as held:
             if not held:
-                raise DatabaseLocked(f"locked by another run (waited {self.lock_timeout:g}s)")
+                raise DatabaseLocked(f"locked by another run (waited {timeout:g}s)")
             yield
 
     def migrate_database(self, run: DatabaseRun, db_config: dict[str, Any]) -> None:
