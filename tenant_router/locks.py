@@ -5,18 +5,20 @@ the server knows it, never as it was reached: whichever role, host alias, URL or
 they take one lock. On PostgreSQL an advisory lock is scoped to the database the session is connected
 to, so the key is a constant of this tool plus that database's oid read from the server; MariaDB/MySQL
 locks are server-wide, so the name is derived from `DATABASE()` read from the server; a SQLite
-database is its resolved real path.
+database is its resolved real path (the lock file lives in this tool's folder, never beside it).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import hashlib
 import os
+import tempfile
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
-
-from filelock import FileLock, Timeout
 
 from .cancel import StopBeforeStart, stop_requested
 
@@ -65,9 +67,12 @@ def database_lock(
     connecting would create the file). Without it a connection of its own is opened and closed. The wait polls, so a stop request (Ctrl-C, SIGTERM)
     ends it at once with StopAtBoundary, nothing done.
     """
+    if identity.startswith("sqlite::memory:"):
+        yield True  # a database of its own per connection: nobody else can reach it
+        return
     if identity.startswith("sqlite:"):
-        lock = FileLock(f"{os.path.realpath(identity.removeprefix('sqlite:'))}.tenant-router.lock")
-        held = _wait(lambda: _try_file(lock), timeout)
+        lock = SqliteLock(identity.removeprefix("sqlite:"))
+        held = _wait(lock.try_acquire, timeout)
         try:
             yield held
         finally:
@@ -106,12 +111,57 @@ def _wait(try_once: Callable[[], bool], timeout: float) -> bool:
         time.sleep(POLL_SECONDS)
 
 
-def _try_file(lock: FileLock) -> bool:
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        return False
-    return True
+def lock_folder() -> Path:
+    """Where SQLite run locks live: one folder of this tool in the system's temporary folder.
+
+    Shared by every user of the machine (sticky, like /tmp), so two users' runs exclude each other.
+    """
+    folder = Path(tempfile.gettempdir()) / "tenant-router-locks"
+    if not folder.is_dir():
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir()
+            folder.chmod(0o1777)
+    return folder
+
+
+class SqliteLock:
+    """An flock on a file named by the SQLite database's real path, in lock_folder(); removed on release.
+
+    Nothing is created beside the database. Removing the file while another process waits on it is
+    safe: a lock taken on a file that is no longer the one at the path is dropped and taken again.
+    """
+
+    def __init__(self, database: str) -> None:
+        real = os.path.realpath(database)
+        self.path = lock_folder() / (hashlib.sha256(real.encode()).hexdigest()[:32] + ".lock")
+        self._fd: int | None = None
+
+    def try_acquire(self) -> bool:
+        """Take the lock if nobody holds it."""
+        while True:
+            fd = os.open(self.path, os.O_RDONLY | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                return False
+            try:
+                same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                self._fd = fd
+                return True
+            os.close(fd)  # the holder removed the file after we opened it: try the new one
+
+    def release(self) -> None:
+        """Remove the file, then let go."""
+        if self._fd is None:
+            return
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
+        os.close(self._fd)
+        self._fd = None
 
 
 def _try_server(conn: Any, identity: str) -> bool:

@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .errors import TenantRouterError
+
 DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
 _MEMORY = itertools.count()
 
@@ -47,6 +49,12 @@ class Unreachable:
 
     error: str
     label: str = "unreachable"  # or "authentication failed"
+    message: str | None = None  # the failure line, when not "<label>: <error>" ("not a database: ...")
+
+    @property
+    def line(self) -> str:
+        """What the database's failed row says."""
+        return self.message or f"{self.label}: {self.error}"
 
 
 #: What the pre-flight says of one database: its Inspection, Unreachable, or None (cannot tell).
@@ -82,6 +90,10 @@ def read_many(reads: Sequence[BookkeepingRead]) -> list[Inspection | BaseExcepti
             f"unable to open database file (no folder {os.path.dirname(path)!r})"
         )
         return [missing] * len(reads)
+    if identity.startswith("sqlite:") and (
+        problem := not_a_sqlite_database(identity.removeprefix("sqlite:"))
+    ):
+        return [problem] * len(reads)
     try:
         conn = reads[0].connect()
     except Exception as exc:
@@ -107,6 +119,29 @@ def read_many(reads: Sequence[BookkeepingRead]) -> list[Inspection | BaseExcepti
         with contextlib.suppress(Exception):
             conn.close()
     return results
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+class NotADatabaseError(TenantRouterError):
+    """A SQLite NAME pointing at a file that is not a SQLite database (a text file, a folder, ...)."""
+
+
+def not_a_sqlite_database(path: str) -> NotADatabaseError | None:
+    """Why the existing file at `path` is not a SQLite database, or None (an empty file is one)."""
+    if not os.path.exists(path):
+        return None
+    try:
+        if os.path.isdir(path):
+            raise IsADirectoryError(path)
+        with open(path, "rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        return NotADatabaseError(f"not a database: {path} ({exc.strerror or type(exc).__name__})")
+    if header and header != SQLITE_HEADER:
+        return NotADatabaseError(f"not a database: {path} is not a SQLite file")
+    return None
 
 
 def _interpret(read: BookkeepingRead, rows: Sequence[tuple[Any, ...]]) -> Inspection | BaseException:

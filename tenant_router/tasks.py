@@ -10,7 +10,7 @@ from .config import RouterConfig
 from .dberrors import connect_failure_label
 from .events import Status, TenantFailed, TenantFinished
 from .orm_backends.base import BaseOrmMigrationAsst
-from .preflight import BookkeepingRead, Inspection, Unreachable, Verdict, read_many
+from .preflight import BookkeepingRead, Inspection, NotADatabaseError, Unreachable, Verdict, read_many
 from .report import DbKey, MigrationReport, one_line_error
 
 
@@ -119,17 +119,19 @@ def inspect(
     out: list[tuple[DbKey, Verdict]] = []
     for key in units:
         found = verdicts[key]
-        verdict: Verdict = (
-            Unreachable(one_line_error(found), connect_failure_label(found))
-            if isinstance(found, BaseException)
-            else found
-        )
+        verdict: Verdict = _unreachable(found) if isinstance(found, BaseException) else found
         if report is not None and isinstance(verdict, Unreachable):
-            report.emit(TenantFailed(*key, f"{verdict.label}: {verdict.error}", None, 0.0))
+            report.emit(TenantFailed(*key, verdict.line, None, 0.0))
         elif report is not None and isinstance(verdict, Inspection) and verdict.up_to_date:
             report.emit(TenantFinished(*key, Status.UP_TO_DATE, 0, verdict.current, 0.0))
         out.append((key, verdict))
     return out
+
+
+def _unreachable(exc: BaseException) -> Unreachable:
+    if isinstance(exc, NotADatabaseError):  # its own words: not a database, not "unreachable"
+        return Unreachable(str(exc), message=str(exc))
+    return Unreachable(one_line_error(exc), connect_failure_label(exc))
 
 
 def _call(func: Callable[..., Any], *args: Any) -> Any:

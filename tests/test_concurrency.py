@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 from conftest import TenantSite
-from filelock import FileLock
 from ops_support import (
     EXE,
     Streamed,
@@ -28,7 +27,7 @@ from ops_support import (
 from servers import POSTGRES, Server, require
 
 from tenant_router.journal import find_run, read_run
-from tenant_router.locks import TRY_LOCK_SQL
+from tenant_router.locks import TRY_LOCK_SQL, database_lock
 from tenant_router_cli.exit_codes import ExitCode
 
 HEAD = ("patients", "0003_visit_index")
@@ -60,6 +59,14 @@ def held_lock(server: Server, entry: dict[str, Any]) -> Iterator[None]:
         yield
     finally:
         conn.close()  # ends the session: the lock goes with it
+
+
+@contextmanager
+def sqlite_held(path: Path | None) -> Iterator[None]:
+    """Hold a SQLite database's run lock from this process, as another run would."""
+    with database_lock(f"sqlite:{path}", lambda: None, 0) as held:
+        assert held
+        yield
 
 
 def statuses(report: dict[str, Any]) -> dict[str, str]:
@@ -113,7 +120,7 @@ def test_a_held_database_is_reported_locked_and_left_alone(
 def test_a_lock_and_a_failure_exit_1_not_5(site: TenantSite, tmp_path: Path) -> None:
     site.db("tenant-3").execute("CREATE TABLE patients_patient (id integer)")
     path = site.db("tenant-1").path
-    with FileLock(f"{path}.tenant-router.lock"):
+    with sqlite_held(path):
         result = site.invoke(
             "migrate", "--settings", site.settings_module, "--lock-timeout", "0", "--no-journal", "--json"
         )
@@ -232,7 +239,7 @@ def test_sqlite_file_lock_through_two_processes(tmp_path: Path) -> None:
     files = [example / "var" / f"s{i}.sqlite3" for i in range(3)]
     journal = tmp_path / "journal"
 
-    with FileLock(f"{files[0]}.tenant-router.lock"):
+    with sqlite_held(files[0]):
         refused = run(migrate_args(example, journal, "--lock-timeout", "0", "--json"), cwd=example)
     assert refused.returncode == ExitCode.LOCKED, refused.stderr
     assert statuses(report_of(refused.stdout)) == {"s0": "locked", "s1": "migrated", "s2": "migrated"}
@@ -243,7 +250,7 @@ def test_sqlite_file_lock_through_two_processes(tmp_path: Path) -> None:
     args = migrate_args(example, journal, "--jobs", "2", "--lock-timeout", "60", "--json")
     runs: list[Streamed] = []
     try:
-        with FileLock(f"{files[0]}.tenant-router.lock"), FileLock(f"{files[1]}.tenant-router.lock"):
+        with sqlite_held(files[0]), sqlite_held(files[1]):
             runs = [Streamed(args, cwd=example), Streamed(args, cwd=example)]
             for each in runs:
                 each.wait_for(lambda e: e.get("event") == "tenant_started" and e.get("tenant") is not None)

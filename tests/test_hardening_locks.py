@@ -46,7 +46,9 @@ def test_two_runs_as_two_roles_migrate_each_database_once(
             write_django_tenants(example, urls)
 
         tenants(role_a, "127.0.0.1")
-        first = Streamed(migrate_args(example, journal, "--jobs", "1", "--lock-timeout", "60", "--json"), example)
+        first = Streamed(
+            migrate_args(example, journal, "--jobs", "1", "--lock-timeout", "60", "--json"), example
+        )
         runs = [first]
         try:
             first.wait_for(is_event("step_started", tenant="t0", step="gate.0001_wait"))
@@ -68,7 +70,10 @@ def test_two_runs_as_two_roles_migrate_each_database_once(
             for each in runs:
                 each.kill()
 
-        assert [code for code, _, _ in finished] == [ExitCode.OK, ExitCode.OK], [[(r['tenant'], r['alias'], r['status'], r['error']) for r in report_of(o)['results']] for _, o, _ in finished]
+        assert [code for code, _, _ in finished] == [ExitCode.OK, ExitCode.OK], [
+            [(r["tenant"], r["alias"], r["status"], r["error"]) for r in report_of(o)["results"]]
+            for _, o, _ in finished
+        ]
         reports = [statuses(report_of(stdout)) for _, stdout, _ in finished]
         assert reports[0] == {"t0": "migrated", "t1": "migrated"}, reports
         assert reports[1] == {"t0": "up_to_date", "t1": "up_to_date"}, reports
@@ -76,7 +81,9 @@ def test_two_runs_as_two_roles_migrate_each_database_once(
             rows = pg_query(name, "SELECT app, name FROM django_migrations ORDER BY id")
             assert len(rows) == len(set(rows)), rows  # every migration recorded once
             assert ("gate", "0001_wait") in rows
-            assert pg_query(name, "SELECT count(*) FROM patients_ward") == [(3,)]  # the data migration ran once
+            assert pg_query(name, "SELECT count(*) FROM patients_ward") == [
+                (3,)
+            ]  # the data migration ran once
         assert len(arrivals(gate)) == 2  # the gate migration ran once per database
 
 
