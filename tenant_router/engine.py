@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,7 @@ def migrate_tenants(
     exclude: Sequence[str] = (),
     shard: str | None = None,
     only: Sequence[str] | None = None,
+    only_databases: Collection[DbKey] | None = None,
     canary: int = 0,
     fail_fast: bool = False,
     max_failures: int | None = None,
@@ -89,6 +90,9 @@ def migrate_tenants(
     tenants = select_tenants(config.tenant_ids(), tenant, exclude, shard)
     if only is not None:
         tenants = [t for t in tenants if t in set(only)]
+    redo = None if only_databases is None else {tuple(key) for key in only_databases}
+    if redo is not None:  # --only-failed: the databases of the last run that did not finish, no other
+        tenants = [t for t in tenants if any(key[1] == t for key in redo)]
     jobs = resolve_jobs(jobs)
     _check_limits(canary, max_failures, max_connections_per_host, lock_timeout)
     cancel.reset()
@@ -100,8 +104,11 @@ def migrate_tenants(
     if target:
         _set_target(specs, assistants, target)
     planned = _planned(specs, assistants, reserved=not target)
+    if redo is not None:
+        planned = [key for key in planned if key[1] is None or key in redo]
     if journal_dir is not None:  # opened once every argument is known to be good
-        journal = Journal(Path(journal_dir), header_for(tenants, **(journal_meta or {})))
+        databases = [key for key in planned if key[1] is not None]
+        journal = Journal(Path(journal_dir), header_for(tenants, databases, **(journal_meta or {})))
         report.journal = journal
         report.add_listener(journal.record)
     report.emit(RunStarted(len(planned), tuple(s.key for s in specs)))
@@ -109,7 +116,9 @@ def migrate_tenants(
     try:
         if not target:  # a rollback is for the selected tenants; shared databases stay as they are
             _migrate_reserved_and_coarse(specs, assistants, report)
-        databases = list(_tenant_units(specs, assistants, tenants, report))
+        databases = [
+            key for key in _tenant_units(specs, assistants, tenants, report) if redo is None or key in redo
+        ]
         if databases and not report.stopping:
             for spec in specs:
                 assistants.get(spec.key).prepare()  # workers fork with the graphs already loaded

@@ -108,8 +108,24 @@ class RunRecord:
         """False when the run died before writing its closing line."""
         return self.footer is not None
 
+    def databases_to_redo(self) -> list[tuple[str, str | None, str | None]] | None:
+        """(orm, tenant, alias) of every tenant database that failed, was locked or interrupted, or
+        never finished; one that finished (migrated, up to date, skipped) is not redone. None for a
+        journal that does not list its databases (then whole tenants are redone: tenants_to_redo)."""
+        planned = self.header.get("databases")
+        if planned is None:
+            return None
+        keys = [(orm, tenant, alias) for orm, tenant, alias in planned]
+        return [k for k in keys if k not in self.outcomes or Status(self.outcomes[k]["status"]) in REDO]
+
     def tenants_to_redo(self) -> list[str]:
-        """Tenants with a database that failed, was locked or interrupted, or never finished."""
+        """Tenants with a database to redo (see databases_to_redo), in the run's order."""
+        if self.header.get("databases") is None:
+            return self._tenants_to_redo_whole()
+        redo = {tenant for _, tenant, _ in self.databases_to_redo() or ()}
+        return [t for t in self.header.get("tenants", []) if t in redo]
+
+    def _tenants_to_redo_whole(self) -> list[str]:
         redo = {o["tenant"] for o in self.outcomes.values() if o["tenant"] and Status(o["status"]) in REDO}
         settled = {o["tenant"] for o in self.outcomes.values() if o["tenant"]}
         unfinished = [t for t in self.header.get("tenants", []) if t not in settled]
@@ -178,9 +194,17 @@ def find_run(directory: Path, run_id: str | None) -> RunRecord:
     )
 
 
-def header_for(tenants: Sequence[str], **extra: Any) -> dict[str, Any]:
-    """The header line: the tenants this run set out to migrate, and how it was called."""
-    return {"tenants": list(tenants), "pid": os.getpid(), "clock": time.time(), **extra}
+def header_for(
+    tenants: Sequence[str], databases: Sequence[tuple[str, str | None, str | None]] = (), **extra: Any
+) -> dict[str, Any]:
+    """The header line: the tenants and tenant databases this run set out to migrate, how it was called."""
+    return {
+        "tenants": list(tenants),
+        "databases": [list(key) for key in databases],
+        "pid": os.getpid(),
+        "clock": time.time(),
+        **extra,
+    }
 
 
 def _now() -> str:

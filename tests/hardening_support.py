@@ -13,7 +13,10 @@ from typing import Any
 from servers import POSTGRES
 
 GATE_MIGRATION = '''
-"""Waits (at most two minutes) until the test opens the gate; leaves a mark per process and database."""
+"""Waits (at most two minutes) until the test opens the gate; leaves a mark per process and database.
+
+TR_GATE_DIR unset: does nothing. `<dir>/open` present: passes. `<dir>/only` lists the databases it holds.
+"""
 
 import os
 import time
@@ -25,8 +28,11 @@ def wait_for_gate(apps, schema_editor):
     folder = os.environ.get("TR_GATE_DIR")
     if not folder:
         return
-    name = schema_editor.connection.settings_dict["NAME"]
-    with open(os.path.join(folder, f"arrived-{os.getpid()}-{os.path.basename(str(name))}"), "w"):
+    name = os.path.basename(str(schema_editor.connection.settings_dict["NAME"]))
+    only = os.path.join(folder, "only")  # when present: the databases (base names) held, one a line
+    if os.path.exists(only) and name not in open(only).read().split():
+        return
+    with open(os.path.join(folder, f"arrived-{os.getpid()}-{name}"), "w"):
         pass
     deadline = time.monotonic() + 120
     while not os.path.exists(os.path.join(folder, "open")) and time.monotonic() < deadline:
@@ -57,6 +63,15 @@ def add_app(example: Path, app: str, migrations: dict[str, str]) -> None:
 def add_gate(example: Path) -> None:
     """The `gate` app: one RunPython after patients.0003 that waits while TR_GATE_DIR has no `open`."""
     add_app(example, "gate", {"0001_wait": GATE_MIGRATION})
+
+
+def gone(pid: int) -> bool:
+    """The process has exited (a zombie counts: it runs no more code)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return any(line.split()[1:2] == ["Z"] for line in status if line.startswith("State:"))
+    except FileNotFoundError:
+        return True
 
 
 def arrivals(gate: Path) -> list[str]:

@@ -131,17 +131,16 @@ def migrate(
                 render_plan(output, status, json_output=json_output, check=check)
                 raise typer.Exit(_plan_exit(status, check))
             folder = journal_dir(journal)
-            only = (
-                find_run(folder, None if only_failed == "last" else only_failed).tenants_to_redo()
-                if only_failed
-                else None
-            )
+            last = find_run(folder, None if only_failed == "last" else only_failed) if only_failed else None
+            only = last.tenants_to_redo() if last else None
+            only_databases = last.databases_to_redo() if last else None
             with (
                 progress_view(output, json_output=json_output, verbosity=verbosity) as on_event,
                 graceful_interrupts(output, on_event),
             ):
                 report = migrate_tenants(
                     config, orm=orm or (), tenant=tenant or (), exclude=exclude or (), shard=shard, only=only,
+                    only_databases=only_databases,
                     canary=canary, fail_fast=fail_fast, max_failures=max_failures, target=targets, jobs=jobs,
                     max_connections_per_host=max_connections_per_host, lock_timeout=lock_timeout,
                     worker_tasks=worker_tasks, worker_max_rss_mb=worker_max_rss,

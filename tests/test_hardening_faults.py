@@ -1,0 +1,87 @@
+"""Faults: a SIGKILLed run, its workers, and what `--only-failed` does next (issue 11, items 2 and 9)."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+from pathlib import Path
+
+import pytest
+from hardening_support import add_gate, arrivals, wait_until
+from ops_support import EXE, Streamed, clinic_copy, is_event, report_of, run
+
+from tenant_router_cli.exit_codes import ExitCode
+
+DJANGO_HEAD = ("gate", "0001_wait")
+ALEMBIC_HEAD = "c81f5a0e4b44"
+
+
+def both_orms(example: Path, journal: Path, *extra: str) -> list[str]:
+    """`migrate` on the clinic copy, both ORMs, journal in `journal`."""
+    return [
+        EXE, "migrate", "--settings", "clinic.settings", "--pythonpath", str(example),
+        "--journal", str(journal), "--json", *extra,
+    ]  # fmt: skip
+
+
+def django_rows(path: Path) -> list[tuple[str, str]]:
+    if not path.exists():
+        return []
+    with sqlite3.connect(path) as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "django_migrations" not in tables:
+            return []
+        return [tuple(r) for r in conn.execute("SELECT app, name FROM django_migrations ORDER BY id")]
+
+
+def alembic_heads(path: Path) -> list[str]:
+    if not path.exists():
+        return []
+    with sqlite3.connect(path) as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "alembic_version" not in tables:
+            return []
+        return [r[0] for r in conn.execute("SELECT version_num FROM alembic_version")]
+
+
+@pytest.fixture
+def gated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """The clinic example (three SQLite tenants, both ORMs) with the gate app; the gate folder."""
+    example = clinic_copy(tmp_path)
+    add_gate(example)
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    monkeypatch.setenv("TR_GATE_DIR", str(gate))
+    return example, gate
+
+
+def test_only_failed_after_a_sigkill_redoes_every_unfinished_database(
+    gated: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Killed in the Django phase: tenant-1's Django database is done, its Alembic one never started."""
+    example, gate = gated
+    journal = tmp_path / "journal"
+    (gate / "only").write_text("tenant-2.sqlite3\n")
+    first = Streamed(both_orms(example, journal, "--jobs", "1"), example)
+    try:
+        first.wait_for(is_event("tenant_finished", orm="django_orm", tenant="tenant-1"))
+        wait_until(lambda: arrivals(gate), "tenant-2 at the gate")
+        first.proc.send_signal(signal.SIGKILL)
+        first.finish()
+    finally:
+        first.kill()
+    var = example / "var"
+    assert DJANGO_HEAD in django_rows(var / "tenant-1.sqlite3")
+    assert alembic_heads(var / "tenant-1-sa.sqlite3") == []  # the run died before the Alembic phase
+
+    (gate / "open").touch()
+    again = run(both_orms(example, journal, "--only-failed"), cwd=example)
+
+    assert again.returncode == ExitCode.OK, again.stderr
+    rows = {(r["orm"], r["tenant"]) for r in report_of(again.stdout)["results"] if r["tenant"]}
+    assert ("django_orm", "tenant-1") not in rows  # finished in the killed run: left alone
+    assert ("sqlalchemy_orm", "tenant-1") in rows
+    for tenant in ("tenant-1", "tenant-2", "tenant-3"):
+        applied = django_rows(var / f"{tenant}.sqlite3")
+        assert applied[-1] == DJANGO_HEAD and len(applied) == len(set(applied)), tenant
+        assert alembic_heads(var / f"{tenant}-sa.sqlite3") == [ALEMBIC_HEAD], tenant
