@@ -63,12 +63,49 @@ class InProcessRunner:
 _inherited: Assistants | None = None
 
 
-def _worker_main(conn: Connection, max_tasks: int, max_rss_mb: float) -> None:
+def die_with_parent(parent_pid: int) -> None:
+    """End this worker as soon as the run's process is gone (killed with -9, crashed).
+
+    Linux: the kernel sends SIGKILL when the parent dies (PR_SET_PDEATHSIG), even mid-migration: the
+    migration's transaction is rolled back, as when a second Ctrl-C aborts the run. Elsewhere a thread
+    watches the parent's pid. Either way nobody is left to record or stop what a worker would do next.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        armed = libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        armed = False
+    if os.getppid() != parent_pid:  # it died before the signal was armed
+        os._exit(1)
+    if not armed:
+        import threading
+        import time
+
+        def watch() -> None:
+            while os.getppid() == parent_pid:
+                time.sleep(0.5)
+            os._exit(1)
+
+        threading.Thread(target=watch, name="tenant-router-parent-watch", daemon=True).start()
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _worker_main(
+    conn: Connection, max_tasks: int, max_rss_mb: float, parent_pid: int, inherited: list[Connection]
+) -> None:
     """A worker: receive a task, stream its events, answer with its pending units; retire when told."""
     # The parent decides what an interrupt means: a stop request reaches workers through the shared
     # flag (they stop at the next migration boundary); an abort kills them.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    die_with_parent(parent_pid)
+    for end in inherited:  # the run's ends of every pipe: without them a dead run means EOF here
+        with contextlib.suppress(OSError):
+            end.close()
     assert _inherited is not None, "workers are forked from a run"
     assistants = _inherited  # bound by the run (tenant selection, lock timeout), connections closed
     done = 0
@@ -135,8 +172,11 @@ class ProcessRunner:
         self.assistants.close()
         _inherited = self.assistants
         parent, child = self.context.Pipe()
+        inherited = [parent, *(w.conn for w in self.workers)]
         process = self.context.Process(
-            target=_worker_main, args=(child, self.tasks_per_worker, self.max_rss_mb), daemon=True
+            target=_worker_main,
+            args=(child, self.tasks_per_worker, self.max_rss_mb, os.getpid(), inherited),
+            daemon=True,
         )
         process.start()
         child.close()

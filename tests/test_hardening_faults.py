@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
 from pathlib import Path
 
 import pytest
-from hardening_support import add_gate, arrivals, wait_until
+from hardening_support import add_gate, arrivals, gone, wait_until
 from ops_support import EXE, Streamed, clinic_copy, is_event, report_of, run
 
 from tenant_router_cli.exit_codes import ExitCode
@@ -85,3 +86,25 @@ def test_only_failed_after_a_sigkill_redoes_every_unfinished_database(
         applied = django_rows(var / f"{tenant}.sqlite3")
         assert applied[-1] == DJANGO_HEAD and len(applied) == len(set(applied)), tenant
         assert alembic_heads(var / f"{tenant}-sa.sqlite3") == [ALEMBIC_HEAD], tenant
+
+
+def test_workers_exit_when_the_run_is_sigkilled(gated: tuple[Path, Path], tmp_path: Path) -> None:
+    """kill -9 of a `--jobs 2` run while both workers are inside a migration: the workers go too."""
+    example, gate = gated
+    first = Streamed(both_orms(example, tmp_path / "journal", "--jobs", "2", "--orm", "django_orm"), example)
+    workers: list[int] = []
+    try:
+        found = wait_until(lambda: len(arrivals(gate)) >= 2 and arrivals(gate), "two workers at the gate")
+        workers = [int(mark.split("-", 1)[0]) for mark in found]
+        assert first.proc.pid not in workers  # they are the forked workers, not the run's process
+        first.proc.send_signal(signal.SIGKILL)
+        first.proc.wait(timeout=30)  # (its output pipe stays open while a worker lives)
+        # Bounded only so that a hung test ends: without the fix they wait at the gate for 2 minutes.
+        wait_until(lambda: all(gone(pid) for pid in workers), "the workers to exit", timeout=45)
+    finally:
+        first.kill()
+        for pid in workers:
+            if not gone(pid):
+                os.kill(pid, signal.SIGKILL)
+    for tenant in ("tenant-1", "tenant-2"):  # killed mid-migration: rolled back to a boundary
+        assert DJANGO_HEAD not in django_rows(example / "var" / f"{tenant}.sqlite3")
