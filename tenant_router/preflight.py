@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import TenantRouterError
+from .report import one_line_error
 
 DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
 _MEMORY = itertools.count()
@@ -102,11 +103,14 @@ def read_many(reads: Sequence[BookkeepingRead]) -> list[Inspection | BaseExcepti
     try:
         for read in reads:
             cursor = conn.cursor()
+            failed: BaseException | None = None
             try:
                 cursor.execute(read.sql)
                 rows = list(cursor.fetchall())
-            except Exception:
-                rows = []  # the table does not exist yet
+            except Exception as exc:
+                rows = []  # the table does not exist yet: nothing applied
+                if not missing_table(exc):  # any other error: this database cannot be read
+                    failed = UnreadableError(f"unreadable: {one_line_error(exc)}")
                 try:
                     conn.rollback()  # PostgreSQL aborts the transaction on any error
                 except Exception as exc:
@@ -114,7 +118,7 @@ def read_many(reads: Sequence[BookkeepingRead]) -> list[Inspection | BaseExcepti
                     return results
             finally:
                 cursor.close()
-            results.append(_interpret(read, rows))
+            results.append(failed or _interpret(read, rows))
     finally:
         with contextlib.suppress(Exception):
             conn.close()
@@ -124,8 +128,29 @@ def read_many(reads: Sequence[BookkeepingRead]) -> list[Inspection | BaseExcepti
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 
-class NotADatabaseError(TenantRouterError):
+def missing_table(exc: BaseException) -> bool:
+    """True when a query failed because its table does not exist, on any of the drivers."""
+    sqlstate = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)  # psycopg 3 / 2
+    if sqlstate is not None:
+        return bool(sqlstate == "42P01")  # undefined_table
+    module = type(exc).__module__
+    if module.startswith(("MySQLdb", "pymysql", "mysql")):
+        return bool(exc.args and exc.args[0] == 1146)  # ER_NO_SUCH_TABLE
+    if module.startswith("sqlite3"):
+        return "no such table" in str(exc)
+    return "no such table" in str(exc) or "does not exist" in str(exc)  # other drivers: by the message
+
+
+class PreflightError(TenantRouterError):
+    """The pre-flight could not read a database; the message is the database's failure line."""
+
+
+class NotADatabaseError(PreflightError):
     """A SQLite NAME pointing at a file that is not a SQLite database (a text file, a folder, ...)."""
+
+
+class UnreadableError(PreflightError):
+    """The database answered, but its bookkeeping table could not be read (no SELECT right, ...)."""
 
 
 def not_a_sqlite_database(path: str) -> NotADatabaseError | None:

@@ -10,7 +10,7 @@ from .config import RouterConfig
 from .dberrors import connect_failure_label
 from .events import Status, TenantFailed, TenantFinished
 from .orm_backends.base import BaseOrmMigrationAsst
-from .preflight import BookkeepingRead, Inspection, NotADatabaseError, Unreachable, Verdict, read_many
+from .preflight import BookkeepingRead, Inspection, PreflightError, Unreachable, Verdict, read_many
 from .report import DbKey, MigrationReport, one_line_error
 
 
@@ -129,7 +129,7 @@ def inspect(
 
 
 def _unreachable(exc: BaseException) -> Unreachable:
-    if isinstance(exc, NotADatabaseError):  # its own words: not a database, not "unreachable"
+    if isinstance(exc, PreflightError):  # its own words: "not a database", "unreadable"
         return Unreachable(str(exc), message=str(exc))
     return Unreachable(one_line_error(exc), connect_failure_label(exc))
 
