@@ -11,6 +11,7 @@ Phases, each finished before the next starts:
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
@@ -158,8 +159,10 @@ def _check_limits(
     ):
         if value is not None and value < (0 if name == "--canary" else 1):
             raise UsageError(f"{name} must be at least {0 if name == '--canary' else 1}, got {value}.")
-    if lock_timeout is not None and lock_timeout < 0:
-        raise UsageError(f"--lock-timeout must be 0 or more seconds, got {lock_timeout:g}.")
+    if lock_timeout is not None and not (math.isfinite(lock_timeout) and lock_timeout >= 0):
+        raise UsageError(
+            f"--lock-timeout must be a finite number of seconds, 0 or more, got {lock_timeout:g}."
+        )
 
 
 def _set_target(specs: list[OrmSpec], assistants: Assistants, target: Sequence[str]) -> None:

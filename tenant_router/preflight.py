@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from .errors import TenantRouterError
 from .report import one_line_error
@@ -66,9 +67,13 @@ def database_identity(backend: str, host: str | None, port: Any, name: str, user
     """One spelling per physical database, whatever the ORM: `postgresql://user@host:5432/name`."""
     backend = {"postgres": "postgresql", "mariadb": "mysql", "sqlite3": "sqlite"}.get(backend, backend)
     if backend == "sqlite":
+        if name.startswith("file:"):  # a URI filename (OPTIONS {"uri": True}, SQLAlchemy ?uri=true)
+            uri = urlsplit(name)
+            memory = "mode=memory" in uri.query or uri.path in ("", ":memory:")
+            name = ":memory:" if memory else unquote(uri.path)
         if name in ("", ":memory:"):  # every connection gets a database of its own: nothing is shared
             return f"sqlite::memory:{next(_MEMORY)}"
-        return f"sqlite:{os.path.abspath(name)}"
+        return f"sqlite:{os.path.realpath(name)}"
     port = int(port) if port not in (None, "") else DEFAULT_PORTS.get(backend, 0)
     host = host or "localhost"
     if host == "127.0.0.1":

@@ -9,6 +9,7 @@ from types import FrameType
 
 from tenant_router.cancel import request_stop, stop_requested
 
+from .exit_codes import ExitCode
 from .output import Output
 
 
@@ -33,9 +34,14 @@ def graceful_interrupts(output: Output, on_event: object = None) -> Iterator[Non
             "(press Ctrl-C again to abort them)"
         )
 
+    def stopped(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(ExitCode.INTERRUPTED)
+
     previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
+        # After a stop the run is over and only reporting is left: another signal ends the process
+        # now, still as an interrupted run (130), not by the default handler's 128+signal.
         for sig, handler in previous.items():
-            signal.signal(sig, handler)
+            signal.signal(sig, stopped if stop_requested() else handler)
