@@ -90,6 +90,7 @@ class TenantFailed:
     seconds: float
     traceback: str | None = field(default=None, repr=False)
     status: Status = Status.FAILED  # or LOCKED, INTERRUPTED
+    current: str | None = None  # where the database was found after the failure (re-read); None: unknown
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,7 +74,7 @@ class Journal:
         line: dict[str, Any] = {"orm": event.orm, "tenant": event.tenant, "alias": event.alias}
         line["status"] = str(event.status)
         if isinstance(event, TenantFailed):
-            line.update(error=event.error, step=event.step)
+            line.update(error=event.error, step=event.step, current=event.current)
         elif isinstance(event, TenantFinished):
             line.update(applied=event.applied, current=event.current)
         self._write(line)

@@ -148,6 +148,7 @@ class MigrationReport:
             case TenantFailed(error=error, step=step, seconds=seconds, traceback=tb, status=status):
                 row.status, row.error, row.failed_step = status, error, step
                 row.seconds, row.traceback, row.running_step = seconds, tb, None
+                row.current = event.current or row.current
                 if status is Status.FAILED:
                     self._count_failure(row)
             case TenantSkipped(reason=reason, status=status):
@@ -251,6 +252,7 @@ class DatabaseRun:
         self._step_started = self.started
         self.up_to_date = False
         self.total: int | None = None
+        self.found_at: str | None = None  # after a failure: where a fresh read found the database
 
     def planned(self, steps: list[str] | tuple[str, ...], current: str | None = None) -> None:
         """Announce the steps this database will go through (empty means up to date)."""
@@ -319,10 +321,21 @@ class OrmReport:
         elif isinstance(exc, StopAtBoundary | KeyboardInterrupt):
             error = str(exc) if isinstance(exc, StopAtBoundary) else "interrupted"
             event = TenantFailed(
-                self.orm, run.tenant, run.alias, error, run.step, seconds, tb, Status.INTERRUPTED
+                self.orm,
+                run.tenant,
+                run.alias,
+                error,
+                run.step,
+                seconds,
+                tb,
+                Status.INTERRUPTED,
+                run.found_at,
             )
         else:
-            event = TenantFailed(self.orm, run.tenant, run.alias, one_line_error(exc), run.step, seconds, tb)
+            event = TenantFailed(
+                self.orm, run.tenant, run.alias, one_line_error(exc), run.step, seconds, tb,
+                current=run.found_at,
+            )  # fmt: skip
         self.report.emit(event)
 
     @contextmanager

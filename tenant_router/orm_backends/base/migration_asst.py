@@ -22,10 +22,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ...cancel import stop_requested
+from ...cancel import StopBeforeStart, stop_requested
 from ...errors import DatabaseLocked, UsageError
 from ...locks import database_lock
-from ...preflight import BookkeepingRead, Inspection
+from ...preflight import BookkeepingRead, Inspection, read_many
 from ...report import DatabaseRun, MigrationReport, OrmReport
 
 if TYPE_CHECKING:
@@ -41,6 +41,8 @@ class BaseOrmMigrationAsst:
     #: True when migrate_database() takes the run lock itself, with hold_run_lock() on the connection
     #: it migrates over (one connection fewer per database); else run_database() holds it on its own.
     LOCKS_ITS_OWN_CONNECTION: ClassVar[bool] = False
+    #: How `current` reads for a database with nothing applied (Django's `migrate app zero`).
+    NOTHING_APPLIED: ClassVar[str] = "zero"
 
     def __init__(self, manager: BaseOrmManager, **options: Any) -> None:
         self._manager = manager
@@ -112,7 +114,25 @@ class BaseOrmMigrationAsst:
             self.report.not_started(tenant, alias, "interrupted")
             return
         with self.report.database(tenant, alias) as run, self.run_lock(tenant, alias, db_config):
-            self.migrate_database(run, db_config)
+            try:
+                self.migrate_database(run, db_config)
+            except (DatabaseLocked, StopBeforeStart):
+                raise  # nothing was done to it
+            except Exception:
+                if run.total is not None:  # it had started: what the events said may have been undone
+                    run.found_at = self.read_current(tenant, alias, db_config)
+                raise
+
+    def read_current(self, tenant: str | None, alias: str, db_config: dict[str, Any]) -> str | None:
+        """Where the database is now, read again over a fresh connection (after a failure: a rolled
+        back transaction may have undone steps reported applied). None when it cannot be read."""
+        read = self.bookkeeping_read(tenant or "", alias, db_config)
+        if read is None:
+            return None
+        (found,) = read_many([read])
+        if isinstance(found, BaseException):
+            return None
+        return found.current or self.NOTHING_APPLIED
 
     @contextmanager
     def run_lock(self, tenant: str | None, alias: str, db_config: dict[str, Any]) -> Iterator[None]:

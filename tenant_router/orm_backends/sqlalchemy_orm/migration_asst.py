@@ -177,6 +177,7 @@ class AlembicMigrationAsst(BaseOrmMigrationAsst):
         return self.manager
 
     LOCKS_ITS_OWN_CONNECTION = True  # the run lock is held on the connection handed to env.py
+    NOTHING_APPLIED = "base"
 
     def set_target(self, target: tuple[str, ...]) -> None:
         """`--target REV`: upgrade or downgrade every selected database to REV (or `base`)."""
