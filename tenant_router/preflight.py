@@ -36,13 +36,23 @@ class Inspection:
 
 
 @dataclass(frozen=True)
+class FollowUp:
+    """A further query, run over the same connection when the database looks up to date."""
+
+    sql: str
+    #: The Inspection so far and the rows (None: the table is missing or unreadable) -> the verdict.
+    amend: Callable[[Inspection, Sequence[tuple[Any, ...]] | None], Inspection]
+
+
+@dataclass(frozen=True)
 class BookkeepingRead:
     """How to read one database's bookkeeping rows over a raw DB-API connection."""
 
     identity: str  # the physical database (see database_identity); equal identities share a connection
     connect: Callable[[], Any]  # opens a raw DB-API connection (errors mean: unreachable)
-    sql: str  # a query without parameters; an error running it means "no bookkeeping table yet"
+    sql: str  # a query without parameters; only a missing table means "no bookkeeping table yet"
     interpret: Callable[[Sequence[tuple[Any, ...]]], Inspection]  # rows ([] when the table is missing)
+    follow_ups: tuple[FollowUp, ...] = ()  # e.g. did the last post_migrate complete (Django)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,11 +133,37 @@ def read_many(reads: Sequence[BookkeepingRead]) -> list[Inspection | BaseExcepti
                     return results
             finally:
                 cursor.close()
-            results.append(failed or _interpret(read, rows))
+            result = failed or _interpret(read, rows)
+            for follow_up in read.follow_ups:
+                if not isinstance(result, Inspection) or not result.up_to_date:
+                    break
+                extra = _rows(conn, follow_up.sql)
+                if isinstance(extra, BaseException):  # the connection is gone
+                    results += [extra] * (len(reads) - len(results))
+                    return results
+                result = follow_up.amend(result, extra)
+            results.append(result)
     finally:
         with contextlib.suppress(Exception):
             conn.close()
     return results
+
+
+def _rows(conn: Any, sql: str) -> list[tuple[Any, ...]] | BaseException | None:
+    """The rows of `sql`; None when it cannot be read (the connection stays usable); an exception when
+    the connection is lost."""
+    cursor = conn.cursor()
+    try:
+        cursor.execute(sql)
+        return list(cursor.fetchall())
+    except Exception:
+        try:
+            conn.rollback()
+        except Exception as exc:
+            return exc
+        return None
+    finally:
+        cursor.close()
 
 
 SQLITE_HEADER = b"SQLite format 3\x00"

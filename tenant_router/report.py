@@ -28,6 +28,8 @@ from .redact import REDACTOR
 DbKey = tuple[
     str, str | None, str | None
 ]  # (orm, tenant, alias): tenant None = reserved, alias None = whole tenant
+#: Steps that leave the database's current migration where it was: an unapply, a post_migrate repair.
+NOT_CURRENT = (" (backwards)", " (repair)")
 SETTLED = frozenset({Status.MIGRATED, Status.UP_TO_DATE, Status.SKIPPED})
 
 
@@ -140,7 +142,7 @@ class MigrationReport:
             case StepApplied(step=step):
                 row.applied.append(step)
                 row.running_step = None
-                if not step.endswith(" (backwards)"):
+                if not step.endswith(NOT_CURRENT):
                     row.current = step
             case TenantFinished(status=status, current=current, seconds=seconds):
                 row.status, row.seconds = status, seconds
@@ -269,7 +271,7 @@ class DatabaseRun:
         """The running step (or `step`) was applied."""
         step = step or self.step or "?"
         self.applied += 1
-        if not step.endswith(" (backwards)"):  # unapplying does not make a step current
+        if not step.endswith(NOT_CURRENT):  # unapplying (or a repair pass) makes no step current
             self.current = step
         self.step = None
         seconds = time.monotonic() - self._step_started

@@ -131,6 +131,12 @@ def bookkeeping_read(
         steps = tuple(step_name(m, backwards) for m, backwards in plan)
         return Inspection(steps, current, irreversible_steps(plan))
 
+    from .post_migrate import follow_ups  # did the last post_migrate complete (with nothing pending)
+
     return BookkeepingRead(
-        identity, connect, "SELECT app, name FROM django_migrations ORDER BY id", interpret
+        identity,
+        connect,
+        "SELECT app, name FROM django_migrations ORDER BY id",
+        interpret,
+        follow_ups() if targets is None else (),
     )

@@ -22,6 +22,7 @@ from ..base import BaseOrmMigrationAsst
 from .binding import PinnedDatabases, install, open_wrapper, pinned_databases
 from .graph import bookkeeping_read, disk_graph, resolve_target, step_name
 from .manager import DjangoOrmManager
+from .post_migrate import REPAIR_STEP, post_migrate_incomplete
 from .router import migration_routing
 from .states import ReplayingExecutor, StartState, StateCache
 
@@ -170,12 +171,16 @@ def migrate_connection(
         raise MigrationConflictError(
             f"Conflicting migrations ({names}).", hint="Run `manage.py makemigrations --merge`."
         )
+    latest = targets is None  # not a --target run
     targets = targets or executor.loader.graph.leaf_nodes()
     plan = executor.migration_plan(targets)
     applied = list(executor.loader.applied_migrations)
     current = f"{applied[-1][0]}.{applied[-1][1]}" if applied else None
-    run.planned([step_name(m, backwards) for m, backwards in plan], current)
-    if not plan:
+    # Nothing pending, but an earlier post_migrate did not complete: emit the signals again, as
+    # `migrate` would (post_migrate.py).
+    repair = not plan and latest and post_migrate_incomplete(connection)
+    run.planned([step_name(m, backwards) for m, backwards in plan] + [REPAIR_STEP] * repair, current)
+    if not plan and not repair:
         return  # up to date: nothing to run, nothing to signal
     out = io.StringIO()
     if start is not None and start.pre_state is not None:
@@ -206,9 +211,13 @@ def migrate_connection(
         )
         if start is not None:
             start.post_apps = post_migrate_apps
+    if repair:
+        run.step_started(REPAIR_STEP)
     emit_post_migrate_signal(
         verbosity, False, connection.alias, stdout=out, apps=post_migrate_apps, plan=plan
     )
+    if repair:
+        run.step_applied(REPAIR_STEP)
     if any(backwards for _, backwards in plan):  # rolled back: say where the database is now
         left = list(MigrationRecorder(connection).applied_migrations())
         run.current = f"{left[-1][0]}.{left[-1][1]}" if left else "zero"
