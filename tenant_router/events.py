@@ -103,6 +103,20 @@ class TenantSkipped:
     status: Status = Status.SKIPPED  # or NOT_STARTED after --fail-fast or a reserved failure
 
 
+@dataclass(frozen=True, slots=True)
+class TenantRetried:
+    """A connection-level error (server restarting, connection killed) at a database boundary: the
+    database is tried again after `delay` seconds, starting from where a fresh read finds it."""
+
+    kind: ClassVar[str] = "tenant_retried"
+    orm: str
+    tenant: str | None
+    alias: str | None
+    error: str  # one line, passwords masked
+    attempt: int  # the attempt about to start (2 = the first retry)
+    delay: float
+
+
 MigrationEvent = (
     RunStarted
     | TenantStarted
@@ -112,6 +126,7 @@ MigrationEvent = (
     | TenantFinished
     | TenantFailed
     | TenantSkipped
+    | TenantRetried
 )
 
 

@@ -12,6 +12,7 @@ from .events import (
     StepApplied,
     TenantFailed,
     TenantFinished,
+    TenantRetried,
     TenantSkipped,
     TenantStarted,
 )
@@ -87,6 +88,8 @@ class PlainProgress:
                 at = f" at {step}" if step else ""
                 word = "FAILED" if status is Status.FAILED else STATUS_WORDS[status].upper()
                 line = f"{self._counter(key)} {where}: {word}{at}: {error} ({s:.2f}s)"
+            case TenantRetried(error=error, attempt=attempt, delay=delay) if self.verbosity >= 1:
+                line = f"{self._counter(key)} {where}: retrying in {delay:g}s (attempt {attempt}): {error}"
             case TenantSkipped(reason=reason, status=status) if self.verbosity >= 1:
                 line = f"{self._counter(key, new=True)} {where}: {STATUS_WORDS[status]} ({reason})"
         if line is not None:

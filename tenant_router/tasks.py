@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from .config import RouterConfig
 from .dberrors import connect_failure_label
-from .events import Status, TenantFailed, TenantFinished
+from .events import Status, TenantFailed, TenantFinished, TenantRetried
 from .orm_backends.base import BaseOrmMigrationAsst
 from .preflight import BookkeepingRead, Inspection, PreflightError, Unreachable, Verdict, read_many
 from .report import DbKey, MigrationReport, one_line_error
+from .retry import delay_before, pause, transient
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +116,7 @@ def inspect(
         else:
             verdicts[key] = read
     for group in shared.values():  # one connection per physical database
-        results = read_many([read for _, read in group])
+        results = _read_retrying(group, report)
         verdicts.update((key, result) for (key, _), result in zip(group, results, strict=True))
     out: list[tuple[DbKey, Verdict]] = []
     for key in units:
@@ -126,6 +128,25 @@ def inspect(
             report.emit(TenantFinished(*key, Status.UP_TO_DATE, 0, verdict.current, 0.0))
         out.append((key, verdict))
     return out
+
+
+def _read_retrying(
+    group: list[tuple[DbKey, BookkeepingRead]], report: MigrationReport | None
+) -> list[Inspection | BaseException]:
+    """read_many, tried again with back-off while the connection fails transiently (a restart)."""
+    results = read_many([read for _, read in group])
+    for attempt in itertools.count(2):
+        failed = next((r for r in results if isinstance(r, BaseException) and transient(r)), None)
+        delay = delay_before(attempt) if failed is not None else None
+        if failed is None or delay is None:
+            return results
+        if report is not None:
+            for key, _ in group:
+                report.emit(TenantRetried(*key, one_line_error(failed), attempt, delay))
+        if not pause(delay):
+            return results
+        results = read_many([read for _, read in group])
+    return results
 
 
 def _unreachable(exc: BaseException) -> Unreachable:

@@ -5,11 +5,23 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
-from hardening_support import add_gate, arrivals, gone, wait_until
-from ops_support import EXE, Streamed, clinic_copy, is_event, report_of, run
+from hardening_support import add_gate, arrivals, gone, pg_query, wait_until
+from ops_support import (
+    EXE,
+    Streamed,
+    clinic_copy,
+    events,
+    is_event,
+    pg_url,
+    report_of,
+    run,
+    write_django_tenants,
+)
+from servers import POSTGRES, require
 
 from tenant_router_cli.exit_codes import ExitCode
 
@@ -108,3 +120,66 @@ def test_workers_exit_when_the_run_is_sigkilled(gated: tuple[Path, Path], tmp_pa
                 os.kill(pid, signal.SIGKILL)
     for tenant in ("tenant-1", "tenant-2"):  # killed mid-migration: rolled back to a boundary
         assert DJANGO_HEAD not in django_rows(example / "var" / f"{tenant}.sqlite3")
+
+
+def terminate_sessions(names: list[str]) -> int:
+    """pg_terminate_backend every session on these databases; how many were ended."""
+    conn = POSTGRES.admin()
+    try:
+        cur = conn.cursor()
+        cur.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = ANY(%s) AND pid <> pg_backend_pid()",
+            (names,),
+        )
+        return int(cur.fetchone()[0])
+    finally:
+        conn.close()
+
+
+def test_connections_killed_mid_run_are_retried_and_every_database_migrates(
+    gated: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Both workers sit inside a migration when every session of the test databases is terminated (and
+    again and again for a while): the migrations, rolled back by the server, are retried."""
+    example, gate = gated
+    require(POSTGRES)
+    with POSTGRES.databases(4, prefix="trkill") as names:
+        write_django_tenants(example, {f"t{i}": {"URL": pg_url(n)} for i, n in enumerate(names)})
+        first = Streamed(
+            both_orms(example, tmp_path / "journal", "--jobs", "2", "--orm", "django_orm"), example
+        )
+        storm_done = threading.Event()
+        killed: list[int] = []
+
+        def storm() -> None:  # a few more rounds, spread over the next databases' work
+            for _ in range(10):
+                if storm_done.wait(0.15):
+                    return
+                killed.append(terminate_sessions(names))
+
+        try:
+            inside = wait_until(
+                lambda: len(arrivals(gate)) >= 2 and arrivals(gate), "two workers at the gate"
+            )
+            killed.append(terminate_sessions(names))
+            assert killed[0] >= 2  # at least the two migrating sessions
+            (gate / "open").touch()
+            stormer = threading.Thread(target=storm, daemon=True)
+            stormer.start()
+            code, stdout, stderr = first.finish(timeout=180)
+        finally:
+            storm_done.set()
+            (gate / "open").touch()
+            first.kill()
+
+        assert code == ExitCode.OK, stderr + stdout[-3000:]
+        lines = events(stdout)
+        retried = [e for e in lines if e["event"] == "tenant_retried"]
+        gated_tenants = {f"t{names.index(mark.split('-', 1)[1])}" for mark in inside}
+        assert gated_tenants <= {e["tenant"] for e in retried}, retried
+        assert all(e["attempt"] >= 2 and e["delay"] > 0 for e in retried)
+        for name in names:
+            rows = pg_query(name, "SELECT app, name FROM django_migrations ORDER BY id")
+            assert rows[-1] == DJANGO_HEAD and len(rows) == len(set(rows)), name
+            assert pg_query(name, "SELECT count(*) FROM patients_ward") == [(3,)]

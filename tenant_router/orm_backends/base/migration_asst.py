@@ -18,15 +18,18 @@ The contract, from most to least control:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ...cancel import StopBeforeStart, stop_requested
+from ...cancel import StopAtBoundary, StopBeforeStart, stop_requested
 from ...errors import DatabaseLocked, UsageError
+from ...events import TenantRetried
 from ...locks import database_lock
 from ...preflight import BookkeepingRead, Inspection, read_many
-from ...report import DatabaseRun, MigrationReport, OrmReport
+from ...report import DatabaseRun, MigrationReport, OrmReport, one_line_error
+from ...retry import delay_before, pause, transient
 
 if TYPE_CHECKING:
     from .manager import BaseOrmManager
@@ -113,15 +116,49 @@ class BaseOrmMigrationAsst:
         if stop_requested():  # asked to stop before this one began: leave it alone
             self.report.not_started(tenant, alias, "interrupted")
             return
-        with self.report.database(tenant, alias) as run, self.run_lock(tenant, alias, db_config):
-            try:
-                self.migrate_database(run, db_config)
-            except (DatabaseLocked, StopBeforeStart):
-                raise  # nothing was done to it
-            except Exception:
-                if run.total is not None:  # it had started: what the events said may have been undone
-                    run.found_at = self.read_current(tenant, alias, db_config)
-                raise
+        with self.report.database(tenant, alias) as run:
+            for attempt in itertools.count(2):
+                try:
+                    with self.run_lock(tenant, alias, db_config):
+                        self.migrate_database(run, db_config)
+                    return
+                except (DatabaseLocked, StopBeforeStart):
+                    raise  # nothing was done to it
+                except Exception as exc:
+                    delay = self._retry_delay(run, exc, attempt, db_config)
+                    if delay is None:
+                        if run.total is not None:  # it had started: steps reported may have been undone
+                            run.found_at = self.read_current(tenant, alias, db_config)
+                        raise
+                    self.report.report.emit(
+                        TenantRetried(
+                            self.manager.orm_key, tenant, alias, one_line_error(exc), attempt, delay
+                        )
+                    )
+                    run.step = None
+                    if not pause(delay):
+                        raise StopAtBoundary(
+                            f"interrupted while waiting to retry: {one_line_error(exc)}"
+                        ) from exc
+
+    def _retry_delay(
+        self, run: DatabaseRun, exc: Exception, attempt: int, db_config: dict[str, Any]
+    ) -> float | None:
+        """Seconds before the next attempt at a database whose connection failed; None: report it failed.
+
+        Only connection-level errors, and only at a boundary: outside any step, or inside one that a
+        lost connection rolled back whole (step_rolled_back).
+        """
+        if stop_requested() or not transient(exc):
+            return None
+        if run.step is not None and not self.step_rolled_back(run.step, db_config):
+            return None  # it may be half-applied: never run it again
+        return delay_before(attempt)
+
+    def step_rolled_back(self, step: str, db_config: dict[str, Any]) -> bool:
+        """True when a step whose connection died mid-way left nothing behind (it ran in a transaction
+        the server rolls back). The default cannot tell, so a step interrupted that way is not retried."""
+        return False
 
     def read_current(self, tenant: str | None, alias: str, db_config: dict[str, Any]) -> str | None:
         """Where the database is now, read again over a fresh connection (after a failure: a rolled

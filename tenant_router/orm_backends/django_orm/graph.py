@@ -60,6 +60,17 @@ def irreversible_steps(plan: list[tuple[Any, bool]]) -> tuple[str, ...]:
     )
 
 
+def rolls_back_whole(step: str, db_config: dict[str, Any]) -> bool:
+    """True for an atomic migration on a database with transactional DDL (PostgreSQL, SQLite): a
+    connection lost mid-way leaves nothing of it (it is not recorded either)."""
+    engine = str(db_config.get("ENGINE", ""))
+    if not any(vendor in engine for vendor in ("postgresql", "postgis", "sqlite")):
+        return False
+    app_label, _, name = step.removesuffix(BACKWARDS).partition(".")
+    migration = planner().loader.graph.nodes.get((app_label, name))
+    return bool(migration is not None and migration.atomic)
+
+
 @cache
 def planner() -> MigrationExecutor:
     """An executor with no connection: Django's own planning over the graph read from disk."""

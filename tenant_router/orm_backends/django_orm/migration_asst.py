@@ -20,7 +20,7 @@ from ...preflight import BookkeepingRead
 from ...report import DatabaseRun
 from ..base import BaseOrmMigrationAsst
 from .binding import PinnedDatabases, install, open_wrapper, pinned_databases
-from .graph import bookkeeping_read, disk_graph, resolve_target, step_name
+from .graph import bookkeeping_read, disk_graph, resolve_target, rolls_back_whole, step_name
 from .manager import DjangoOrmManager
 from .post_migrate import REPAIR_STEP, post_migrate_incomplete
 from .router import migration_routing
@@ -96,6 +96,10 @@ class DjangoOrmMigrationAsst(BaseOrmMigrationAsst):
     def bookkeeping_read(self, tenant: str, alias: str, db_config: dict[str, Any]) -> BookkeepingRead:
         """`SELECT app, name FROM django_migrations` against the graph loaded once from disk."""
         return bookkeeping_read(db_config, self.targets)
+
+    def step_rolled_back(self, step: str, db_config: dict[str, Any]) -> bool:
+        """An atomic migration on PostgreSQL or SQLite is rolled back whole with a lost connection."""
+        return rolls_back_whole(step, db_config)
 
     def migrate_database(self, run: DatabaseRun, db_config: dict[str, Any]) -> None:
         """Migrate one database as if it were the project's only one (a tenant's: under its alias name)."""

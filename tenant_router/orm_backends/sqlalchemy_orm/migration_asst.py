@@ -19,7 +19,7 @@ from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext, MigrationInfo, RevisionStep
 from alembic.script import ScriptDirectory
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 
 from ...errors import TenantRouterError, UsageError
 from ...preflight import BookkeepingRead
@@ -190,6 +190,11 @@ class AlembicMigrationAsst(BaseOrmMigrationAsst):
         except Exception as exc:
             raise UsageError(f"--target {target[0]!r}: {one_line_error(exc)}.") from exc
         self.scripts.target = target[0]
+
+    def step_rolled_back(self, step: str, db_config: dict[str, Any]) -> bool:
+        """PostgreSQL and SQLite run a revision inside a transaction the server rolls back whole when
+        the connection is lost (env.py's begin_transaction(); MySQL commits DDL at once)."""
+        return make_url(db_config["URL"]).get_backend_name() in ("postgresql", "sqlite")
 
     def bookkeeping_read(self, tenant: str, alias: str, db_config: dict[str, Any]) -> BookkeepingRead:
         """Pre-flight: VERSION_TABLE's heads against the scripts, over a raw connection (no env.py)."""

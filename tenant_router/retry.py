@@ -1,0 +1,76 @@
+"""Transient connection errors: a database server restarting, a connection killed or reset.
+
+They are retried with back-off, a bounded number of times, and only at a database boundary: before a
+database's migration starts, between two of its migrations, or inside one whose transaction the
+server rolled back whole when the connection died (the next attempt reads again where the database
+is and plans from there). An error raised by a migration itself (a SQL error) is never retried.
+"""
+
+from __future__ import annotations
+
+import time
+
+from .cancel import stop_requested
+
+#: Seconds to wait before each retry: five retries over about half a minute.
+RETRY_DELAYS: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 15.0)
+
+# PostgreSQL SQLSTATEs: connection exceptions (class 08), admin/crash shutdown, cannot connect now.
+_PG_STATES = frozenset({"08000", "08001", "08003", "08004", "08006", "08007", "57P01", "57P02", "57P03"})
+# MySQL/MariaDB client and server errors: cannot connect, server gone away, lost connection, shutdown.
+_MYSQL_CODES = frozenset({1053, 1927, 2002, 2003, 2006, 2013, 2055})
+_TEXTS = (
+    "the database system is shutting down",
+    "the database system is starting up",
+    "the database system is in recovery mode",
+    "terminating connection due to administrator command",
+    "terminating connection because of crash of another server process",
+    "server closed the connection unexpectedly",
+    "connection refused",
+    "connection reset",
+    "connection is closed",
+    "connection already closed",
+    "consuming input failed",
+    "server has gone away",
+    "lost connection to",
+    "ssl syscall error: eof",
+)
+
+
+def transient(exc: BaseException) -> bool:
+    """True when `exc`, or an error it was raised from, says the connection (not the SQL) failed."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        error = pending.pop()
+        if error is None or id(error) in seen:
+            continue
+        seen.add(id(error))
+        state = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+        if state in _PG_STATES:
+            return True
+        mysql = type(error).__module__.startswith(("MySQLdb", "pymysql"))
+        if mysql and error.args and error.args[0] in _MYSQL_CODES:
+            return True
+        text = str(error).lower()
+        if any(fragment in text for fragment in _TEXTS):
+            return True
+        orig = getattr(error, "orig", None)  # SQLAlchemy's wrapper
+        pending += [error.__cause__, error.__context__, orig if isinstance(orig, BaseException) else None]
+    return False
+
+
+def delay_before(attempt: int) -> float | None:
+    """Seconds to wait before `attempt` (2 = the first retry); None when retries are used up."""
+    index = attempt - 2
+    return RETRY_DELAYS[index] if 0 <= index < len(RETRY_DELAYS) else None
+
+
+def pause(seconds: float) -> bool:
+    """Sleep `seconds`; False at once when the run is asked to stop."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if stop_requested():
+            return False
+        time.sleep(min(0.1, max(deadline - time.monotonic(), 0)))
+    return not stop_requested()
