@@ -20,6 +20,7 @@ from .events import (
     TenantFailed,
     TenantFinished,
     TenantPlanned,
+    TenantRetried,
     TenantSkipped,
     TenantStarted,
 )
@@ -133,6 +134,8 @@ class MigrationReport:
 
     def _fold(self, event: MigrationEvent) -> None:
         assert not isinstance(event, RunStarted)
+        if isinstance(event, TenantRetried):  # news only: the row's outcome is still to come
+            return
         row = self._row(event.orm, event.tenant, event.alias)
         match event:
             case TenantPlanned(steps=steps, current=current):
