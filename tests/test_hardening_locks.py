@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hardening_support import add_gate, arrivals, pg_query, pg_roles, wait_until
 from ops_support import Streamed, clinic_copy, is_event, migrate_args, report_of, write_django_tenants
-from servers import POSTGRES, require
+from servers import POSTGRES, Server, require
 
-from tenant_router.locks import database_lock
+from tenant_router.locks import TRY_LOCK_SQL, database_lock
 from tenant_router_cli.exit_codes import ExitCode
 
 
@@ -117,3 +119,43 @@ def test_concurrent_shards_wait_for_the_reserved_database(tmp_path: Path) -> Non
     assert not set(tenants[0]) & set(tenants[1])  # disjoint shares
     assert set(tenants[0]) | set(tenants[1]) == {"tenant-1", "tenant-2", "tenant-3"}
     assert all(s == "migrated" for t in tenants for s in t.values()), tenants
+
+
+@contextmanager
+def owned_objects_dropped(site: Any, role: str) -> Iterator[None]:
+    """Before the role goes: what it created in the site's PostgreSQL databases goes first."""
+    try:
+        yield
+    finally:
+        for db in site.databases:
+            if db.server is not None and db.server.kind == "postgres":
+                db.execute(f"DROP OWNED BY {role}")
+
+
+def test_a_database_held_through_another_role_is_locked(
+    server: Server, server_site_factory: Any, tmp_path: Path
+) -> None:
+    """The run connects as a role of its own (and, on PostgreSQL, through `localhost`): the database
+    held by a session of the admin role is still the same database, so it is reported locked."""
+    site = server_site_factory(2)
+    held = site.db("tenant-1")
+    with server.user("s3cret-Pw") as role, owned_objects_dropped(site, role):
+        for db in site.databases:
+            db.entry.update(USER=role, PASSWORD="s3cret-Pw")
+            if server.kind == "postgres":
+                db.entry["HOST"] = "localhost"
+        admin = held.connect()  # the admin role, by IP address
+        try:
+            cursor = admin.cursor()
+            cursor.execute(TRY_LOCK_SQL["postgresql" if server.kind == "postgres" else "mysql"])
+            assert cursor.fetchone()[0] in (True, 1)
+            result = site.invoke(
+                "migrate", "--settings", site.settings_module, "--lock-timeout", "0", "--no-journal", "--json"
+            )
+        finally:
+            admin.close()
+
+    assert result.exit_code == ExitCode.LOCKED, result.output
+    assert statuses(report_of(result.stdout)) == {"tenant-1": "locked", "tenant-2": "migrated"}
+    assert held.table_names() == set()
+    assert "s3cret-Pw" not in result.output
