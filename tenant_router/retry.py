@@ -16,9 +16,14 @@ from .cancel import stop_requested
 RETRY_DELAYS: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 15.0)
 
 # PostgreSQL SQLSTATEs: connection exceptions (class 08), admin/crash shutdown, cannot connect now.
-_PG_STATES = frozenset({"08000", "08001", "08003", "08004", "08006", "08007", "57P01", "57P02", "57P03"})
-# MySQL/MariaDB client and server errors: cannot connect, server gone away, lost connection, shutdown.
-_MYSQL_CODES = frozenset({1053, 1927, 2002, 2003, 2006, 2013, 2055})
+_PG_STATES = frozenset({"08000", "08003", "08006", "08007", "57P01", "57P02", "57P03"})
+# MySQL/MariaDB client and server errors: server gone away, lost connection, shutdown.
+_MYSQL_CODES = frozenset({1053, 1927, 2006, 2013, 2055})
+# Could not connect at all: transient only for a server that answered before (restarting), else a
+# wrong host or port, reported at once instead of after half a minute of retries.
+_PG_REFUSED = frozenset({"08001", "08004"})
+_MYSQL_REFUSED = frozenset({2002, 2003})
+_REFUSED_TEXTS = ("connection refused", "could not connect to server", "can't connect to")
 _TEXTS = (
     "the database system is shutting down",
     "the database system is starting up",
@@ -26,7 +31,6 @@ _TEXTS = (
     "terminating connection due to administrator command",
     "terminating connection because of crash of another server process",
     "server closed the connection unexpectedly",
-    "connection refused",
     "connection reset",
     "connection is closed",
     "connection already closed",
@@ -37,8 +41,11 @@ _TEXTS = (
 )
 
 
-def transient(exc: BaseException) -> bool:
-    """True when `exc`, or an error it was raised from, says the connection (not the SQL) failed."""
+def transient(exc: BaseException, *, answered_before: bool = True) -> bool:
+    """True when `exc`, or an error it was raised from, says the connection (not the SQL) failed.
+
+    A refused connection counts only when the server `answered_before` in this run (it is restarting).
+    """
     seen: set[int] = set()
     pending: list[BaseException | None] = [exc]
     while pending:
@@ -47,13 +54,13 @@ def transient(exc: BaseException) -> bool:
             continue
         seen.add(id(error))
         state = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
-        if state in _PG_STATES:
-            return True
         mysql = type(error).__module__.startswith(("MySQLdb", "pymysql"))
-        if mysql and error.args and error.args[0] in _MYSQL_CODES:
-            return True
+        code = error.args[0] if mysql and error.args else None
         text = str(error).lower()
-        if any(fragment in text for fragment in _TEXTS):
+        if state in _PG_STATES or code in _MYSQL_CODES or any(f in text for f in _TEXTS):
+            return True
+        refused = state in _PG_REFUSED or code in _MYSQL_REFUSED or any(f in text for f in _REFUSED_TEXTS)
+        if refused and answered_before:
             return True
         orig = getattr(error, "orig", None)  # SQLAlchemy's wrapper
         pending += [error.__cause__, error.__context__, orig if isinstance(orig, BaseException) else None]
@@ -74,3 +81,24 @@ def pause(seconds: float) -> bool:
             return False
         time.sleep(min(0.1, max(deadline - time.monotonic(), 0)))
     return not stop_requested()
+
+
+_answered: set[str] = set()  # servers (host:port) that answered in this process
+
+
+def server_of(identity: str) -> str:
+    """`host:port` of a database identity (`postgresql://host:5432/name`); '' for a file."""
+    from urllib.parse import urlsplit
+
+    return urlsplit(identity).netloc.rpartition("@")[2]
+
+
+def answered(server: str) -> None:
+    """Remember that `server` answered (a later refusal means it is restarting)."""
+    if server:
+        _answered.add(server)
+
+
+def has_answered(server: str) -> bool:
+    """True when `server` answered earlier in this process."""
+    return server in _answered

@@ -13,7 +13,7 @@ from .events import Status, TenantFailed, TenantFinished, TenantRetried
 from .orm_backends.base import BaseOrmMigrationAsst
 from .preflight import BookkeepingRead, Inspection, PreflightError, Unreachable, Verdict, read_many
 from .report import DbKey, MigrationReport, one_line_error
-from .retry import delay_before, pause, transient
+from .retry import answered, delay_before, has_answered, pause, server_of, transient
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,9 +134,16 @@ def _read_retrying(
     group: list[tuple[DbKey, BookkeepingRead]], report: MigrationReport | None
 ) -> list[Inspection | BaseException]:
     """read_many, tried again with back-off while the connection fails transiently (a restart)."""
+    server = server_of(group[0][1].identity)
     results = read_many([read for _, read in group])
     for attempt in itertools.count(2):
-        failed = next((r for r in results if isinstance(r, BaseException) and transient(r)), None)
+        if any(not isinstance(r, BaseException) for r in results):
+            answered(server)
+        before = has_answered(server)
+        failed = next(
+            (r for r in results if isinstance(r, BaseException) and transient(r, answered_before=before)),
+            None,
+        )
         delay = delay_before(attempt) if failed is not None else None
         if failed is None or delay is None:
             return results

@@ -149,7 +149,10 @@ class BaseOrmMigrationAsst:
         Only connection-level errors, and only at a boundary: outside any step, or inside one that a
         lost connection rolled back whole (step_rolled_back).
         """
-        if stop_requested() or not transient(exc):
+        # A tenant database got here through the pre-flight, which read it: a refusal now is a restart.
+        # A reserved database is first contacted here: refused at once is a wrong address, not a restart.
+        answered_before = run.tenant is not None or run.total is not None
+        if stop_requested() or not transient(exc, answered_before=answered_before):
             return None
         if run.step is not None and not self.step_rolled_back(run.step, db_config):
             return None  # it may be half-applied: never run it again
