@@ -388,15 +388,14 @@ class Fleet:
         self.write()
         return run([sys.executable, str(CORPUS / "manage.py"), *args], self.env(), check=False)
 
-    def mismatches(self, *, skip: Sequence[str] = ()) -> dict[str, list[str]]:
-        """Per tenant, how describe(tenant) differs from describe(oracle from the tenant's start); {} if none."""
-        found = {}
+    def mismatches(self, *, skip: Sequence[str] = ()) -> str:
+        """How each tenant's describe() differs from the oracle's from the same start ('' when none)."""
+        found = []
         for tenant in self.tenants:
             if tenant.id not in skip:
                 diff = differences(tenant.db.describe(), self.corpus.expected(tenant.state))
-                if diff:
-                    found[f"{tenant.id} ({tenant.state})"] = diff
-        return found
+                found += [f"{tenant.id} ({tenant.state}) vs oracle: {line}" for line in diff.splitlines()]
+        return "\n".join(found)
 
     def template_untouched(self) -> bool:
         """The never-created template is still not there."""
@@ -436,9 +435,11 @@ class Run:
             if r["status"] == "failed"
         ]
 
-    def __str__(self) -> str:
-        failures = "\n".join(self.failures()) or self.process.stderr[-3000:]
-        return f"exit {self.returncode}\n{failures}"
+    @property
+    def why(self) -> str:
+        """What went wrong, for an assertion message: each failure, or the end of stderr."""
+        shown = "\n".join(self.failures()) if self.report else self.process.stderr[-3000:]
+        return f"tenant-router exited {self.returncode}\n{shown}"
 
 
 @contextmanager

@@ -213,11 +213,12 @@ def _canon(value: Any) -> Any:
     return value
 
 
-def differences(ours: Any, theirs: Any, path: str = "", limit: int = 12) -> list[str]:
-    """Where two descriptions differ, one line each (at most `limit`), '' when equal."""
+def differences(ours: Any, theirs: Any, limit: int = 12) -> str:
+    """Where two descriptions differ, one line each (at most `limit` lines); '' when they are equal."""
     found: list[str] = []
-    _diff(ours, theirs, path, found)
-    return found[:limit] + ([f"... and {len(found) - limit} more"] if len(found) > limit else [])
+    _diff(ours, theirs, "", found)
+    more = [f"... and {len(found) - limit} more"] if len(found) > limit else []
+    return "\n".join(found[:limit] + more)
 
 
 def _diff(a: Any, b: Any, path: str, out: list[str]) -> None:

@@ -1,0 +1,234 @@
+"""Differential tests on real third-party histories: each tenant equals what the frameworks' own tools give.
+
+The corpus (tests/corpus): wagtail 8.0.1 and its apps, taggit, social-auth-app-django, django-allauth,
+django.contrib and one small app of our own on the Django side, optuna's Alembic environment on the
+other, both ORMs in one database per tenant. The oracle is `django-admin migrate` + `alembic upgrade`,
+each in its own process with DATABASES["default"] = one database alone (tests/corpus_support.py);
+tenant-router runs as a real process whose only Django settings are the corpus's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from corpus_support import Corpora, Corpus, Db, fleet, oracle
+from describe import describe, differences
+from servers import POSTGRES, require
+
+ALL_STATES = ["empty", "partial", "one_behind"]
+PG = pytest.param("postgres", marks=pytest.mark.postgres)
+MY = pytest.param("mysql", marks=pytest.mark.mysql)
+
+
+@pytest.fixture(scope="session")
+def corpora(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Corpora]:
+    """Each engine's starting states and oracle results, built once per session."""
+    made = Corpora(tmp_path_factory.mktemp("corpus"))
+    yield made
+    made.close()
+
+
+@pytest.fixture(params=["sqlite", PG, MY])
+def corpus(request: pytest.FixtureRequest, corpora: Corpora) -> Corpus:
+    return corpora(request.param)
+
+
+# The harness itself ------------------------------------------------------------------------------
+
+
+def test_the_oracle_run_twice_describes_the_same(corpus: Corpus) -> None:
+    again = corpus.store.new("oracle_again")
+    try:
+        began = time.monotonic()
+        oracle(again, corpus.store.folder)
+        corpus.timings["oracle from empty, again"] = time.monotonic() - began
+
+        assert not (diff := differences(again.describe(), corpus.expected("empty"))), diff
+    finally:
+        corpus.store.drop(again)
+
+
+def test_a_copy_describes_as_its_source(corpus: Corpus) -> None:
+    copy = corpus.store.copy(corpus.final("partial"), "copy")
+    try:
+        assert not (diff := differences(copy.describe(), corpus.expected("partial"))), diff
+        assert corpus.expected("partial") != corpus.expected("empty")  # the states really differ
+    finally:
+        corpus.store.drop(copy)
+
+
+# The product promise ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("engine", ["sqlite", PG, MY])
+def test_fleet_equals_the_oracle(corpora: Corpora, engine: str, tmp_path: Path) -> None:
+    with fleet(corpora(engine), tmp_path, ALL_STATES) as tenants:
+        result = tenants.migrate("--jobs", "1")
+
+        assert result.returncode == 0, result.why
+        assert not (diff := tenants.mismatches()), diff
+        assert tenants.template_untouched()
+
+
+@pytest.mark.postgres
+def test_fleet_on_two_workers_equals_the_oracle(corpora: Corpora, tmp_path: Path) -> None:
+    with fleet(corpora("postgres"), tmp_path, ALL_STATES) as tenants:
+        result = tenants.migrate("--jobs", "2")
+
+        assert result.returncode == 0, result.why
+        assert not (diff := tenants.mismatches()), diff
+
+
+def test_fleet_without_shared_states_equals_the_oracle(corpora: Corpora, tmp_path: Path) -> None:
+    with fleet(corpora("sqlite"), tmp_path, ALL_STATES, share_states=False) as tenants:
+        result = tenants.migrate("--jobs", "1")
+
+        assert result.returncode == 0, result.why
+        assert not (diff := tenants.mismatches()), diff
+        assert tenants.template_untouched()
+
+
+# wagtailcore 0070 renames wagtailcore_pagerevision to wagtailcore_revision: a table of that name fails it.
+FAILING_STEP = ("wagtailcore", "0070_rename_pagerevision_revision")
+LAST_GOOD = ("wagtailcore", "0069_log_entry_jsonfield")
+PLANTED = "CREATE TABLE wagtailcore_revision (id integer)"
+
+
+@pytest.mark.parametrize("engine", ["sqlite", PG, MY])
+def test_a_tenant_failing_half_way_spoils_no_other(corpora: Corpora, engine: str, tmp_path: Path) -> None:
+    corpus = corpora(engine)
+    reference = corpus.store.new("oracle_failing")  # the oracle from the same planted start
+    try:
+        reference.execute(PLANTED)
+        assert oracle(reference, corpus.store.folder, check=False).returncode != 0
+        applied = reference.describe()["bookkeeping"]["django_migrations"]
+        assert LAST_GOOD in applied and FAILING_STEP not in applied  # the oracle fails there too
+        with fleet(corpus, tmp_path, ["empty", "empty", "empty"]) as tenants:
+            middle = tenants.tenants[1]
+            middle.db.execute(PLANTED)
+
+            result = tenants.migrate("--jobs", "1")
+
+            assert result.returncode == 1, result.why
+            rows = result.rows()
+            statuses = [rows[t.id]["status"] for t in tenants.tenants]
+            assert statuses == ["migrated", "failed", "migrated"], result.why
+            assert rows[middle.id]["failed_step"] == ".".join(FAILING_STEP)
+            assert not (diff := tenants.mismatches(skip=[middle.id])), diff
+            if engine != "mysql":  # transactional DDL: left at the last good migration, like the oracle
+                assert not (diff := differences(middle.db.describe(), reference.describe())), diff
+    finally:
+        corpus.store.drop(reference)
+
+
+def test_migrate_to_all_from_manage_py_shell_equals_the_oracle(corpora: Corpora, tmp_path: Path) -> None:
+    with fleet(corpora("sqlite"), tmp_path, ["empty", "empty", "empty"]) as tenants:
+        result = tenants.manage(
+            "shell", "-c", "from tenant_router.utils import migrate_to_all; migrate_to_all()"
+        )
+
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert not (diff := tenants.mismatches()), diff
+        assert tenants.template_untouched()
+
+
+# The template database is never connected to ------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_a_template_on_a_server_that_refuses_connections_is_not_needed(
+    corpora: Corpora, tmp_path: Path
+) -> None:
+    corpus = corpora("postgres")
+    with fleet(corpus, tmp_path, ALL_STATES, template_port="1") as tenants:
+        result = tenants.migrate("--jobs", "1")
+
+        assert result.returncode == 0, result.why
+        assert not (diff := tenants.mismatches()), diff
+
+
+@pytest.mark.parametrize("engine", ["sqlite", PG])
+def test_a_migrated_template_is_left_as_it_was(corpora: Corpora, engine: str, tmp_path: Path) -> None:
+    corpus = corpora(engine)
+    template = corpus.store.copy(corpus.final("empty"), "template")
+    try:
+        with fleet(corpus, tmp_path, ["partial", "one_behind"], template=template) as tenants:
+            before = _fingerprint(template)
+
+            result = tenants.migrate("--jobs", "1")
+
+            assert result.returncode == 0, result.why
+            assert not (diff := tenants.mismatches()), diff
+            assert not (diff := differences(template.describe(), corpus.expected("empty"))), diff
+            assert _fingerprint(template) == before
+    finally:
+        corpus.store.drop(template)
+
+
+def _fingerprint(db: Db) -> str | int:
+    """SQLite: the file's bytes. PostgreSQL: how many sessions have ever been opened on the database."""
+    if db.server is None:
+        return hashlib.sha256(Path(db.name).read_bytes()).hexdigest()
+    server = require(POSTGRES)
+    conn = server.admin()
+    try:
+        cur = conn.cursor()
+        for _ in range(100):  # a session's statistics reach pg_stat_database when it ends
+            cur.execute("SELECT pg_stat_clear_snapshot()")
+            cur.execute("SELECT sessions FROM pg_stat_database WHERE datname = %s", (db.name,))
+            sessions = cur.fetchone()[0]
+            time.sleep(0.05)
+            cur.execute("SELECT pg_stat_clear_snapshot()")
+            cur.execute("SELECT sessions FROM pg_stat_database WHERE datname = %s", (db.name,))
+            if cur.fetchone()[0] == sessions:
+                return int(sessions)
+        raise AssertionError(f"sessions on {db.name} never settled")
+    finally:
+        conn.close()
+
+
+# describe() tells databases apart ----------------------------------------------------------------
+
+BASE = [
+    "CREATE TABLE django_content_type (id integer PRIMARY KEY, app_label varchar(100) NOT NULL, model varchar(100) NOT NULL)",
+    "CREATE TABLE shop_item (id integer PRIMARY KEY, name varchar(50) NOT NULL, kind_id integer NOT NULL, "
+    "CONSTRAINT shop_item_kind_fk FOREIGN KEY (kind_id) REFERENCES django_content_type (id))",
+    "CREATE INDEX shop_item_name_idx ON shop_item (name)",
+    "INSERT INTO django_content_type (id, app_label, model) VALUES (1, 'shop', 'item'), (2, 'shop', 'order')",
+]
+CHANGES = {
+    "missing index": (BASE[:2] + BASE[3:], "tables.shop_item.indexes"),
+    "nullability": (
+        [BASE[0], BASE[1].replace("name varchar(50) NOT NULL", "name varchar(50)"), *BASE[2:]],
+        "tables.shop_item.columns",
+    ),
+    "extra column": (
+        [*BASE, "ALTER TABLE shop_item ADD COLUMN note varchar(10)"],
+        "tables.shop_item.columns",
+    ),
+    "content-type id": (
+        [*BASE[:3], BASE[3].replace("(2, 'shop', 'order')", "(3, 'shop', 'order')")],
+        "rows.django_content_type",
+    ),
+}
+
+
+@pytest.mark.parametrize("change", list(CHANGES))
+def test_describe_sees_each_kind_of_difference(corpus: Corpus, change: str) -> None:
+    statements, where = CHANGES[change]
+    one, other, same = (corpus.store.new(label) for label in ("describe_a", "describe_b", "describe_c"))
+    try:
+        for db, sql in ((one, BASE), (other, statements), (same, BASE)):
+            db.execute(*sql)
+
+        found = differences(describe(other.url), describe(one.url))
+
+        assert any(line.startswith(where) for line in found.splitlines()), found
+        assert differences(describe(same.url), describe(one.url)) == ""
+    finally:
+        for db in (one, other, same):
+            corpus.store.drop(db)
