@@ -435,6 +435,9 @@ class Run:
             if r["status"] == "failed"
         ]
 
+    def __repr__(self) -> str:
+        return f"Run(exit {self.returncode})"
+
     @property
     def why(self) -> str:
         """What went wrong, for an assertion message: each failure, or the end of stderr."""
