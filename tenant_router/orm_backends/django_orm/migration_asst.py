@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import import_module
 from typing import Any
 
 from django.apps import apps
 from django.core.management.sql import emit_post_migrate_signal, emit_pre_migrate_signal
+from django.db import DatabaseError
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.recorder import MigrationRecorder
@@ -20,7 +23,7 @@ from ...preflight import BookkeepingRead
 from ...report import DatabaseRun
 from ..base import BaseOrmMigrationAsst
 from .binding import PinnedDatabases, install, open_wrapper, pinned_databases
-from .graph import bookkeeping_read, disk_graph, resolve_target, rolls_back_whole, step_name
+from .graph import bookkeeping_read, disk_graph, planner, resolve_target, rolls_back_whole, step_name
 from .manager import DjangoOrmManager
 from .post_migrate import REPAIR_STEP, post_migrate_incomplete
 from .router import migration_routing
@@ -37,6 +40,17 @@ def import_management_modules() -> None:
             if module_has_submodule(app_config.module, "management"):
                 import_module(".management", app_config.name)
         _management_imported = True
+
+
+_loaded = False
+
+
+def _load() -> None:
+    global _loaded
+    import_management_modules()
+    disk_graph()
+    planner()
+    _loaded = True
 
 
 def clear_process_caches(cache: StateCache | None = None) -> None:
@@ -80,6 +94,7 @@ class DjangoOrmMigrationAsst(BaseOrmMigrationAsst):
                 "--target for the Django ORM takes an app label and a migration name: --target shop 0003 "
                 "(or --target shop zero)."
             )
+        self.load_migrations()
         self.targets = [resolve_target(*target)]
 
     @property
@@ -90,8 +105,42 @@ class DjangoOrmMigrationAsst(BaseOrmMigrationAsst):
 
     def prepare(self) -> None:
         """Read the migration graph from disk and connect the apps' signal handlers, once."""
-        import_management_modules()
-        disk_graph()
+        self.load_migrations()
+
+    def load_migrations(self) -> None:
+        """Import the migration files (and the apps' management modules) once, bound to a tenant.
+
+        Migration files may read `django.db.connection` when imported (wagtail's search migrations
+        read `connection.mysql_is_mariadb`, which connects; others pick operations from
+        `connection.vendor`). `migrate` would answer from the project's only database; a fleet's
+        files are imported once per process, so they are imported inside a binding to the first
+        selected tenant that can be reached (the template is never connected to). A project whose
+        tenants run different engines or versions gets the first tenant's answer, as Django would.
+        """
+        if _loaded:
+            return
+        manager = self.django_manager
+        alias = manager.template_aliases[0] if manager.template_aliases else None
+        candidates = [t for t in self.tenants() if alias and manager.tenant_db_config(t, alias)][:5]
+        for tenant in candidates:
+            try:
+                with self._bound_to(tenant):
+                    _load()
+                return
+            except DatabaseError:
+                continue  # unreachable: its own row will say so; try the next one
+        _load()  # no tenant reachable: unbound (a migration file that connects gets one clear error)
+
+    @contextmanager
+    def _bound_to(self, tenant: str) -> Iterator[None]:
+        manager = self.django_manager
+
+        def database(alias: str) -> Any:
+            cfg = manager.tenant_db_config(tenant, alias) if alias in manager.template_aliases else None
+            return None if cfg is None else open_wrapper(cfg, alias)
+
+        with tenant_context_bind(tenant), pinned_databases(PinnedDatabases(tenant, {}, database)):
+            yield
 
     def bookkeeping_read(self, tenant: str, alias: str, db_config: dict[str, Any]) -> BookkeepingRead:
         """`SELECT app, name FROM django_migrations` against the graph loaded once from disk."""
@@ -103,7 +152,7 @@ class DjangoOrmMigrationAsst(BaseOrmMigrationAsst):
 
     def migrate_database(self, run: DatabaseRun, db_config: dict[str, Any]) -> None:
         """Migrate one database as if it were the project's only one (a tenant's: under its alias name)."""
-        import_management_modules()
+        self.load_migrations()
         manager = self.django_manager
         alias = run.alias or "default"
         if run.tenant is None:  # a reserved alias: Django's own connection; unrouted queries go there
