@@ -39,6 +39,10 @@ class EnvPyError(TenantRouterError):
     """env.py finished without running the migrations it was asked to run."""
 
 
+class EnvironmentFailedError(TenantRouterError):
+    """The Alembic environment (env.py) failed before any revision ran."""
+
+
 class RevisionFailedError(TenantRouterError):
     """An Alembic revision raised; the message names it and where the database was left."""
 
@@ -217,6 +221,12 @@ class AlembicMigrationAsst(BaseOrmMigrationAsst):
                     try:
                         upgrade(db_config["URL"], connection)
                     except Exception as exc:
+                        if run.step is None and self.scripts.ini is None:
+                            raise EnvironmentFailedError(
+                                f"env.py failed before any revision: {one_line_error(exc)} (it ran with no "
+                                "ini file, as only SCRIPT_LOCATION is set; if env.py reads one, e.g. "
+                                "fileConfig(config.config_file_name), set ALEMBIC_INI)"
+                            ) from exc
                         if run.step is None:
                             raise
                         heads = upgrade.database_heads(connection)
