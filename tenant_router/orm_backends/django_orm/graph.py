@@ -43,6 +43,18 @@ class DiskGraph:
         return tuple(key for key in self.order if key not in done)
 
 
+def latest_applied(rows: Sequence[Key]) -> str | None:
+    """`app.name` of the last migration applied, from rows in the order they were recorded.
+
+    A squashed migration is recorded after the ones it replaces once they are all applied, which says
+    nothing about where the database is: it is skipped."""
+    squashes = disk_graph().replacements
+    for app, name in reversed(rows):
+        if (app, name) not in squashes:
+            return f"{app}.{name}"
+    return f"{rows[-1][0]}.{rows[-1][1]}" if rows else None
+
+
 BACKWARDS = " (backwards)"
 
 
@@ -134,7 +146,7 @@ def bookkeeping_read(
 
     def interpret(rows: Sequence[tuple[Any, ...]]) -> Inspection:
         applied = [(str(app), str(name)) for app, name in rows]
-        current = f"{applied[-1][0]}.{applied[-1][1]}" if applied else None
+        current = latest_applied(applied)
         if targets is None:
             pending = disk_graph().pending(applied)
             return Inspection(tuple(f"{app}.{name}" for app, name in pending), current)

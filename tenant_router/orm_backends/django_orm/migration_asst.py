@@ -23,7 +23,15 @@ from ...preflight import BookkeepingRead
 from ...report import DatabaseRun
 from ..base import BaseOrmMigrationAsst
 from .binding import PinnedDatabases, install, open_wrapper, pinned_databases
-from .graph import bookkeeping_read, disk_graph, planner, resolve_target, rolls_back_whole, step_name
+from .graph import (
+    bookkeeping_read,
+    disk_graph,
+    latest_applied,
+    planner,
+    resolve_target,
+    rolls_back_whole,
+    step_name,
+)
 from .manager import DjangoOrmManager
 from .post_migrate import REPAIR_STEP, post_migrate_incomplete
 from .router import migration_routing
@@ -228,7 +236,7 @@ def migrate_connection(
     targets = targets or executor.loader.graph.leaf_nodes()
     plan = executor.migration_plan(targets)
     applied = list(executor.loader.applied_migrations)
-    current = f"{applied[-1][0]}.{applied[-1][1]}" if applied else None
+    current = latest_applied(applied)
     # Nothing pending, but an earlier post_migrate did not complete: emit the signals again, as
     # `migrate` would (post_migrate.py).
     repair = not plan and latest and post_migrate_incomplete(connection)
@@ -273,7 +281,7 @@ def migrate_connection(
         run.step_applied(REPAIR_STEP)
     if any(backwards for _, backwards in plan):  # rolled back: say where the database is now
         left = list(MigrationRecorder(connection).applied_migrations())
-        run.current = f"{left[-1][0]}.{left[-1][1]}" if left else "zero"
+        run.current = latest_applied(left) or "zero"
 
 
 def render_post_migrate_apps(post_migrate_state: ProjectState) -> StateApps:
