@@ -16,7 +16,7 @@ _AUTH_TEXT = re.compile(
 )
 
 
-def _chain(exc: BaseException) -> Iterator[BaseException]:
+def error_chain(exc: BaseException) -> Iterator[BaseException]:
     """`exc`, the driver error a wrapper holds (`orig`), and their causes."""
     seen: set[int] = set()
     stack: list[BaseException | None] = [exc]
@@ -32,7 +32,7 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 
 def is_auth_failure(exc: BaseException) -> bool:
     """The server refused the login (wrong password, unknown role): not a network problem."""
-    for item in _chain(exc):
+    for item in error_chain(exc):
         sqlstate = getattr(item, "sqlstate", None) or getattr(item, "pgcode", None)
         if sqlstate in AUTH_SQLSTATES:
             return True

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 
 from .cancel import stop_requested
+from .dberrors import error_chain
 
 #: Seconds to wait before each retry: five retries over about half a minute.
 RETRY_DELAYS: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 15.0)
@@ -46,13 +47,7 @@ def transient(exc: BaseException, *, answered_before: bool = True) -> bool:
 
     A refused connection counts only when the server `answered_before` in this run (it is restarting).
     """
-    seen: set[int] = set()
-    pending: list[BaseException | None] = [exc]
-    while pending:
-        error = pending.pop()
-        if error is None or id(error) in seen:
-            continue
-        seen.add(id(error))
+    for error in error_chain(exc):
         state = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
         mysql = type(error).__module__.startswith(("MySQLdb", "pymysql"))
         code = error.args[0] if mysql and error.args else None
@@ -62,8 +57,6 @@ def transient(exc: BaseException, *, answered_before: bool = True) -> bool:
         refused = state in _PG_REFUSED or code in _MYSQL_REFUSED or any(f in text for f in _REFUSED_TEXTS)
         if refused and answered_before:
             return True
-        orig = getattr(error, "orig", None)  # SQLAlchemy's wrapper
-        pending += [error.__cause__, error.__context__, orig if isinstance(orig, BaseException) else None]
     return False
 
 
