@@ -154,7 +154,6 @@ def forget_runtime(**kwargs: Any) -> None:
     setting = str(kwargs.get("setting", ""))
     if not kwargs or setting.startswith("TENANT_ROUTER_") or setting == "DATABASES":
         _runtime = None
-        _guards.clear()
         close_tenant_connections()
 
 
@@ -177,18 +176,27 @@ def bound_database_key(alias: str) -> tuple[str, str] | None:
 # -- run-time connections, per thread ----------------------------------------------------------------
 class _Pool(threading.local):
     def __init__(self) -> None:
-        self.manager: Any = None
+        self.state: _Runtime | None = None
         self.connections: dict[tuple[str, str], BaseDatabaseWrapper] = {}
+        # Stand-ins are per thread too: Django refuses to close a connection object from another thread.
+        self.guards: dict[str, BaseDatabaseWrapper] = {}
 
 
 _pool = _Pool()
 
 
+def _thread_pool(state: _Runtime) -> _Pool:
+    """This thread's connections and stand-ins, dropped when the settings changed since they were made."""
+    if _pool.state is not state:
+        close_tenant_connections()
+        _pool.guards.clear()
+        _pool.state = state
+    return _pool
+
+
 def _runtime_connection(tenant: str, alias: str) -> BaseDatabaseWrapper:
     state = runtime()
-    if _pool.manager is not state.manager:
-        close_tenant_connections()
-        _pool.manager = state.manager
+    _thread_pool(state)
     conn = _pool.connections.get((tenant, alias))
     if conn is None:
         manager = state.manager
@@ -218,15 +226,13 @@ def close_tenant_connections(**kwargs: Any) -> None:
 
 
 # -- the stand-in for a template alias with nothing bound -------------------------------------------
-_guards: dict[str, BaseDatabaseWrapper] = {}
-
-
 def _guard(alias: str) -> BaseDatabaseWrapper:
-    guard = _guards.get(alias)
+    guards = _thread_pool(runtime()).guards
+    guard = guards.get(alias)
     if guard is None:
         settings = connections.settings[alias]
         base = load_backend(settings["ENGINE"]).DatabaseWrapper
-        guard = _guards[alias] = _guard_class(base)(settings, alias)
+        guard = guards[alias] = _guard_class(base)(settings, alias)
     return guard
 
 

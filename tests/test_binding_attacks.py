@@ -1,0 +1,51 @@
+"""Attacks on the binding (binding.py): what Django itself, a test client, a thread pool or a worker does
+with `connections` must keep working inside and outside `tenant_context_bind`."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from conftest import TenantSite
+from django.db import close_old_connections, connections, transaction
+from django.http import HttpRequest, HttpResponse
+from django.test import Client
+from django.test.utils import override_settings
+from django.urls import path
+from patients.models import Patient
+from servers import Server
+
+from tenant_router import migrate_tenants, tenant_context_bind
+
+
+def names(db: Any) -> list[str]:
+    return sorted(r[0] for r in db.query("SELECT name FROM patients_patient"))
+
+
+# A site for Django's test client: a middleware binds the tenant a header names.
+def count_patients(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(str(Patient.objects.count()))
+
+
+urlpatterns = [path("count/", count_patients)]
+
+
+class TenantMiddleware:
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> Any:
+        with tenant_context_bind(request.headers["X-Tenant"]):
+            return self.get_response(request)
+
+
+def test_close_all_in_another_thread_with_nothing_bound(site: TenantSite) -> None:
+    """The stand-in for an unbound template alias was one object for every thread: closing it from a second
+    thread raised Django's "DatabaseWrapper objects created in a thread can only be used in that same thread"."""
+    migrate_tenants()
+    connections.close_all()
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(connections.close_all).result()
+        pool.submit(close_old_connections).result()
