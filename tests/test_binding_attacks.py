@@ -49,3 +49,34 @@ def test_close_all_in_another_thread_with_nothing_bound(site: TenantSite) -> Non
     with ThreadPoolExecutor(1) as pool:
         pool.submit(connections.close_all).result()
         pool.submit(close_old_connections).result()
+
+
+def sessions(server: Server, names: list[str]) -> int:
+    conn = server.admin()
+    try:
+        cur = conn.cursor()
+        cur.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = ANY(%s)", [names])
+        return int(cur.fetchone()[0])
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("server", ["postgres"], indirect=True)
+def test_unbound_close_reaches_the_threads_tenant_connections(server: Server, server_site_factory: Any) -> None:
+    """Celery closes connections before and after each task with nothing bound (`connections.all()`), the
+    workers fork after `connections.close_all()`: tenant connections of the thread stayed open, one per tenant
+    ever served, whatever CONN_MAX_AGE said (and were inherited by forked workers)."""
+    site = server_site_factory(3)
+    site.databases[0].entry["CONN_MAX_AGE"] = None  # tenant-1 keeps its connection, the others do not
+    site.write()
+    migrate_tenants()
+    dbs = [db.name for db in site.databases]
+
+    for db in site.databases:
+        with tenant_context_bind(db.tenant):
+            Patient.objects.count()
+    assert sessions(server, dbs) == 3
+    close_old_connections()
+    assert sessions(server, dbs) == 1
+    connections.close_all()
+    assert sessions(server, dbs) == 0

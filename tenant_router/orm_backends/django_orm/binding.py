@@ -213,6 +213,10 @@ def _runtime_connection(tenant: str, alias: str) -> BaseDatabaseWrapper:
     return conn
 
 
+def _thread_connections(alias: str) -> list[BaseDatabaseWrapper]:
+    return [conn for (_, each), conn in _pool.connections.items() if each == alias]
+
+
 def close_tenant_connections(**kwargs: Any) -> None:
     """Close this thread's run-time tenant connections that are unusable or past CONN_MAX_AGE
     (connected to request_started/finished, as Django does for its own); with no signal, close all."""
@@ -250,10 +254,26 @@ def _guard_class(base: type) -> type:
                 f"(RESERVED_CONN_ALIASES), or set {ALLOW_SETTING} = True to reach the template itself.",
             )
 
+        # Closing the unbound alias (`connections.close_all()`, `close_old_connections()`: Celery around each
+        # task, the run before forking workers) closes what this thread has open for it, every tenant's.
+        def close(self: BaseDatabaseWrapper) -> None:
+            for conn in _thread_connections(self.alias):
+                conn.close()
+
+        def close_if_unusable_or_obsolete(self: BaseDatabaseWrapper) -> None:
+            for conn in _thread_connections(self.alias):
+                conn.close_if_unusable_or_obsolete()
+
         _guard_classes[base] = type(
             f"TemplateGuard{base.__name__}",
             (base,),
-            {"connect": refuse, "get_new_connection": refuse, "__module__": __name__},
+            {
+                "connect": refuse,
+                "get_new_connection": refuse,
+                "close": close,
+                "close_if_unusable_or_obsolete": close_if_unusable_or_obsolete,
+                "__module__": __name__,
+            },
         )
     return _guard_classes[base]
 
