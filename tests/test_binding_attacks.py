@@ -51,6 +51,24 @@ def test_close_all_in_another_thread_with_nothing_bound(site: TenantSite) -> Non
         pool.submit(close_old_connections).result()
 
 
+def test_test_client_leaves_a_bound_tenants_transaction_alone(site: TenantSite) -> None:
+    """Django's test client disconnects close_old_connections around a request so the test's transaction
+    survives it; the tenant connections' own request_started handler closed the bound tenant's connection
+    inside that transaction ("Cannot operate on a closed database")."""
+    migrate_tenants()
+    client = Client()
+
+    with override_settings(ROOT_URLCONF=__name__, MIDDLEWARE=[f"{__name__}.TenantMiddleware"]):
+        assert client.get("/count/", headers={"X-Tenant": "tenant-2"}).content == b"0"
+        with tenant_context_bind("tenant-1"), transaction.atomic():
+            Patient.objects.create(name="before")
+            response = client.get("/count/", headers={"X-Tenant": "tenant-1"})
+            Patient.objects.create(name="after")
+
+    assert response.content == b"1"
+    assert names(site.db("tenant-1")) == ["after", "before"]
+
+
 def sessions(server: Server, names: list[str]) -> int:
     conn = server.admin()
     try:

@@ -220,11 +220,14 @@ def _thread_connections(alias: str) -> list[BaseDatabaseWrapper]:
 def close_tenant_connections(**kwargs: Any) -> None:
     """Close this thread's run-time tenant connections that are unusable or past CONN_MAX_AGE
     (connected to request_started/finished, as Django does for its own); with no signal, close all."""
-    for conn in list(_pool.connections.values()):
-        if kwargs:
-            conn.close_if_unusable_or_obsolete()
-        else:
+    bound = current_binding()
+    for (tenant, _), conn in list(_pool.connections.items()):
+        if not kwargs:
             conn.close()
+        elif bound is None or tenant != bound.tenant:
+            # The bound tenant's are `connections[alias]` now: Django's own close_old_connections handles
+            # them, and Django's test client turns that off around a request so the test's transaction lives.
+            conn.close_if_unusable_or_obsolete()
     if not kwargs:
         _pool.connections.clear()
 
