@@ -3,11 +3,17 @@ with `connections` must keep working inside and outside `tenant_context_bind`.""
 
 from __future__ import annotations
 
+import json
+import os
+import sqlite3
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TenantSite
+from conftest import ROOT, TenantSite
 from django.db import close_old_connections, connections, transaction
 from django.http import HttpRequest, HttpResponse
 from django.test import Client
@@ -17,6 +23,8 @@ from patients.models import Patient
 from servers import Server
 
 from tenant_router import migrate_tenants, tenant_context_bind
+
+TESTS = Path(__file__).resolve().parent
 
 
 def names(db: Any) -> list[str]:
@@ -80,7 +88,9 @@ def sessions(server: Server, names: list[str]) -> int:
 
 
 @pytest.mark.parametrize("server", ["postgres"], indirect=True)
-def test_unbound_close_reaches_the_threads_tenant_connections(server: Server, server_site_factory: Any) -> None:
+def test_unbound_close_reaches_the_threads_tenant_connections(
+    server: Server, server_site_factory: Any
+) -> None:
     """Celery closes connections before and after each task with nothing bound (`connections.all()`), the
     workers fork after `connections.close_all()`: tenant connections of the thread stayed open, one per tenant
     ever served, whatever CONN_MAX_AGE said (and were inherited by forked workers)."""
@@ -98,3 +108,105 @@ def test_unbound_close_reaches_the_threads_tenant_connections(server: Server, se
     assert sessions(server, dbs) == 1
     connections.close_all()
     assert sessions(server, dbs) == 0
+
+
+TWO_ALIAS_SETTINGS = """
+import os
+from trsite.settings import *
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DATABASES = {
+    **DATABASES,
+    "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": os.path.join(HERE, "tpl.sqlite3")},
+    "analytics": {"ENGINE": "django.db.backends.sqlite3", "NAME": os.path.join(HERE, "tpl-analytics.sqlite3")},
+}
+INSTALLED_APPS = [*INSTALLED_APPS, "audit"]
+TENANT_ROUTER_TENANT_CONFIG = os.path.join(HERE, "tenants.json")
+TENANT_ROUTER_ORM_SETTINGS = {"django_orm": {"OPTIONS": {"RESERVED_CONN_ALIASES": ["central"],
+    "ROUTER_OPTS": {"MIGRATE_STRATEGY": "twosite.strategy"}}}}
+
+def strategy(router, db, app_label, **hints):
+    if db == "central":
+        return app_label == "directory"
+    return db == "default" and app_label != "directory"  # analytics: tables written by hand
+"""
+AUDIT_MIGRATION = """
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection, connections, migrations
+
+def log(apps, schema_editor):
+    try:
+        connections["analytics"].ensure_connection()
+    except ImproperlyConfigured:
+        return  # this tenant has no analytics database
+    with connections["analytics"].cursor() as cursor:
+        cursor.execute("CREATE TABLE IF NOT EXISTS audit_log (what varchar(100))")
+        cursor.execute("INSERT INTO audit_log VALUES (%s)", [connection.settings_dict["NAME"]])
+
+class Migration(migrations.Migration):
+    operations = [migrations.RunPython(log, migrations.RunPython.noop)]
+"""
+TWO_ALIAS_SCRIPT = """
+import json, django
+django.setup()
+from django.db import close_old_connections, connections
+from patients.models import Patient
+from tenant_router import tenant_context_bind
+from tenant_router.utils import migrate_to_all
+
+def attempt(func):
+    try:
+        func()
+        return "ok"
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+migrate_to_all()
+out = {}
+for tenant in ["t1", "t2", "nope"]:
+    with tenant_context_bind(tenant):
+        out[tenant] = [attempt(close_old_connections), attempt(connections.close_all),
+                       attempt(lambda: connections["analytics"].cursor()), attempt(Patient.objects.count)]
+print(json.dumps(out))
+"""
+
+
+def test_two_template_aliases_and_a_tenant_with_only_one(tmp_path: Path) -> None:
+    """t2 has no `analytics` database (reported skipped for it): inside its binding close_old_connections()
+    and connections.close_all() raised ConfigurationError; now only using that alias does."""
+    (tmp_path / "audit" / "migrations").mkdir(parents=True)
+    for name in ("audit/__init__.py", "audit/migrations/__init__.py"):
+        (tmp_path / name).write_text("")
+    (tmp_path / "audit" / "migrations" / "0001_log.py").write_text(AUDIT_MIGRATION)
+    (tmp_path / "twosite.py").write_text(TWO_ALIAS_SETTINGS)
+    t1 = {"default": {"NAME": "t1.sqlite3"}, "analytics": {"NAME": "t1-analytics.sqlite3"}}
+    tenants = {"t1": t1, "t2": {"default": {"NAME": "t2.sqlite3"}}}
+    (tmp_path / "tenants.json").write_text(
+        json.dumps(
+            {"tenant_config": {t: {"clinic": {"orm_config": {"django_orm": e}}} for t, e in tenants.items()}}
+        )
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "twosite"}
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(tmp_path), str(TESTS), str(ROOT / "examples" / "clinic"), str(ROOT)]
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", TWO_ALIAS_SCRIPT],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["t1"] == ["ok"] * 4
+    missing = "ConfigurationError: Tenant 't2' has no django_orm.analytics entry in the tenant configuration."
+    assert out["t2"] == ["ok", "ok", missing, "ok"]
+    unknown = "ConfigurationError: Tenant 'nope' is not in the tenant configuration."
+    assert out["nope"] == ["ok", "ok", unknown, unknown]
+    with sqlite3.connect(tmp_path / "t1-analytics.sqlite3") as conn:  # written while t1's default migrated
+        assert conn.execute("SELECT what FROM audit_log").fetchall() == [(str(tmp_path / "t1.sqlite3"),)]
+    assert not (tmp_path / "tpl.sqlite3").exists() and not (tmp_path / "tpl-analytics.sqlite3").exists()

@@ -201,13 +201,14 @@ def _runtime_connection(tenant: str, alias: str) -> BaseDatabaseWrapper:
     if conn is None:
         manager = state.manager
         db_config = manager.tenant_db_config(tenant, alias) if manager is not None else None
-        if db_config is None:
+        if db_config is None:  # refused on use, not here: `connections.close_all()` must still work
             known = manager is not None and tenant in manager.tenant_ids()
-            raise ConfigurationError(
+            return _missing(
+                tenant,
+                alias,
                 f"Tenant {tenant!r} has no django_orm.{alias} entry in the tenant configuration."
                 if known
                 else f"Tenant {tenant!r} is not in the tenant configuration.",
-                hint="Check the tenant id given to tenant_context_bind().",
             )
         conn = _pool.connections[(tenant, alias)] = open_wrapper(db_config, alias)
     return conn
@@ -232,15 +233,35 @@ def close_tenant_connections(**kwargs: Any) -> None:
         _pool.connections.clear()
 
 
-# -- the stand-in for a template alias with nothing bound -------------------------------------------
+# -- stand-ins that refuse to connect: a template alias with nothing bound, a tenant without the alias --
 def _guard(alias: str) -> BaseDatabaseWrapper:
     guards = _thread_pool(runtime()).guards
     guard = guards.get(alias)
     if guard is None:
-        settings = connections.settings[alias]
-        base = load_backend(settings["ENGINE"]).DatabaseWrapper
-        guard = guards[alias] = _guard_class(base)(settings, alias)
+        guard = guards[alias] = _stand_in(
+            alias,
+            lambda: TemplateAccessError(
+                f"No tenant is bound: DATABASES[{alias!r}] is a tenant-router template, and the "
+                "template database is never connected to.",
+                hint="Wrap the code in `with tenant_context_bind(tenant_id):`, use a reserved alias "
+                f"(RESERVED_CONN_ALIASES), or set {ALLOW_SETTING} = True to reach the template itself.",
+            ),
+            closes_thread=True,
+        )
     return guard
+
+
+def _missing(tenant: str, alias: str, message: str) -> BaseDatabaseWrapper:
+    """The bound tenant has no database for `alias` (or is unknown): an error on use, a no-op to close."""
+    hint = "Check the tenant id given to tenant_context_bind() and the tenant's entries."
+    return _stand_in(alias, lambda: ConfigurationError(message, hint=hint), closes_thread=False)
+
+
+def _stand_in(alias: str, refusal: Callable[[], Exception], *, closes_thread: bool) -> BaseDatabaseWrapper:
+    settings = connections.settings[alias]
+    stand_in = _guard_class(load_backend(settings["ENGINE"]).DatabaseWrapper)(settings, alias)
+    stand_in.refusal, stand_in.closes_thread = refusal, closes_thread
+    return stand_in
 
 
 _guard_classes: dict[type, type] = {}
@@ -250,21 +271,16 @@ def _guard_class(base: type) -> type:
     if base not in _guard_classes:
 
         def refuse(self: BaseDatabaseWrapper, *args: Any, **kwargs: Any) -> Any:
-            raise TemplateAccessError(
-                f"No tenant is bound: DATABASES[{self.alias!r}] is a tenant-router template, and the "
-                "template database is never connected to.",
-                hint="Wrap the code in `with tenant_context_bind(tenant_id):`, use a reserved alias "
-                f"(RESERVED_CONN_ALIASES), or set {ALLOW_SETTING} = True to reach the template itself.",
-            )
+            raise self.refusal()
 
         # Closing the unbound alias (`connections.close_all()`, `close_old_connections()`: Celery around each
         # task, the run before forking workers) closes what this thread has open for it, every tenant's.
         def close(self: BaseDatabaseWrapper) -> None:
-            for conn in _thread_connections(self.alias):
+            for conn in _thread_connections(self.alias) if self.closes_thread else ():
                 conn.close()
 
         def close_if_unusable_or_obsolete(self: BaseDatabaseWrapper) -> None:
-            for conn in _thread_connections(self.alias):
+            for conn in _thread_connections(self.alias) if self.closes_thread else ():
                 conn.close_if_unusable_or_obsolete()
 
         _guard_classes[base] = type(
@@ -293,8 +309,10 @@ class TenantConnections:
         if pinned is not None and (alias in pinned.given or alias in template_aliases()):
             conn = pinned.get(alias)
             if conn is None:
-                raise ConfigurationError(
-                    f"Tenant {pinned.tenant!r} has no django_orm.{alias} entry in the tenant configuration."
+                return _missing(
+                    pinned.tenant,
+                    alias,
+                    f"Tenant {pinned.tenant!r} has no django_orm.{alias} entry in the tenant configuration.",
                 )
             return conn
         state = runtime()
