@@ -411,6 +411,14 @@ def ensure_django() -> None:
         ) from exc
 
 
+def load_orm_specs(settings: Any) -> tuple[OrmSpec, ...]:
+    """TENANT_ROUTER_ORM_SETTINGS, validated, without the tenant configuration."""
+    orm_settings = _setting(settings, ORM_SETTINGS, {"django_orm": {}})
+    if not isinstance(orm_settings, Mapping) or not orm_settings:
+        raise ConfigurationError(f"{ORM_SETTINGS} must be a non-empty dict of ORM keys.", check_id="E002")
+    return tuple(load_orm_spec(key, entry, settings) for key, entry in orm_settings.items())
+
+
 def load_config(settings: Any = None) -> RouterConfig:
     """Read and validate every TENANT_ROUTER_* setting and the tenant configuration.
 
@@ -428,10 +436,8 @@ def load_config(settings: Any = None) -> RouterConfig:
             hint="Set it to the service key used inside each tenant's entry, e.g. 'clinic'.",
             check_id="E001",
         )
-    orm_settings = _setting(settings, ORM_SETTINGS, {"django_orm": {}})
-    if not isinstance(orm_settings, Mapping) or not orm_settings:
-        raise ConfigurationError(f"{ORM_SETTINGS} must be a non-empty dict of ORM keys.", check_id="E002")
-    specs = tuple(load_orm_spec(key, entry, settings) for key, entry in orm_settings.items())
+    specs = load_orm_specs(settings)
+    orm_settings = {s.key: s for s in specs}
     tenant_config = load_tenant_config(settings)
     config = RouterConfig(service, specs, tenant_config)
     REDACTOR.add(collect_secrets([dict(s.templates) for s in specs]))

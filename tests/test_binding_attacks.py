@@ -22,7 +22,8 @@ from django.urls import path
 from patients.models import Patient
 from servers import Server
 
-from tenant_router import migrate_tenants, tenant_context_bind
+from tenant_router import ConfigurationError, migrate_tenants, tenant_context_bind
+from tenant_router.orm_backends.django_orm.binding import TemplateAccessError
 
 TESTS = Path(__file__).resolve().parent
 
@@ -210,3 +211,18 @@ def test_two_template_aliases_and_a_tenant_with_only_one(tmp_path: Path) -> None
     with sqlite3.connect(tmp_path / "t1-analytics.sqlite3") as conn:  # written while t1's default migrated
         assert conn.execute("SELECT what FROM audit_log").fetchall() == [(str(tmp_path / "t1.sqlite3"),)]
     assert not (tmp_path / "tpl.sqlite3").exists() and not (tmp_path / "tpl-analytics.sqlite3").exists()
+
+
+def test_a_broken_tenant_configuration_never_lets_bound_code_reach_the_template(site: TenantSite) -> None:
+    """One malformed tenant entry made the run-time view intercept nothing: every binding silently reached the
+    template database (created it, wrote into it)."""
+    migrate_tenants()
+    site.extra_tenants["typo"] = {"clinic": {"orm_config": {"django_orm": {"default": {"NAMEE": "x"}}}}}
+
+    with override_settings(TENANT_ROUTER_TENANT_CONFIG=str(site.write())):  # read afresh, as at start-up
+        with tenant_context_bind("tenant-1"), pytest.raises(ConfigurationError, match="unknown key 'NAMEE'"):
+            Patient.objects.create(name="lost")
+        with pytest.raises(TemplateAccessError):
+            Patient.objects.count()
+
+    assert not Path(connections.settings["default"]["NAME"]).exists()

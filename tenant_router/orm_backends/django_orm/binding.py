@@ -96,6 +96,7 @@ class _Runtime:
     templates: frozenset[str]
     allow: bool
     manager: Any  # the DjangoOrmManager of the current settings, or None
+    error: ConfigurationError | None = None  # why there is no manager: bound template aliases raise it
 
 
 _runtime: _Runtime | None = None
@@ -131,7 +132,7 @@ _reading = _Reading()
 def _read_runtime() -> _Runtime:
     from django.conf import settings
 
-    from ...config import load_config
+    from ...config import load_config, load_orm_specs
     from .manager import DjangoOrmManager
 
     allow = bool(getattr(settings, ALLOW_SETTING, False))
@@ -142,8 +143,13 @@ def _read_runtime() -> _Runtime:
             for spec in config.orms()
             if issubclass(spec.manager_class, DjangoOrmManager)
         ]
-    except ConfigurationError:  # `manage.py check` reports it; nothing is intercepted meanwhile
-        return _Runtime(frozenset(), allow, None)
+    except ConfigurationError as exc:  # `manage.py check` reports it
+        try:  # a broken tenant configuration must not let bound code fall through to the template
+            specs = load_orm_specs(settings)
+        except ConfigurationError:  # the settings themselves: nothing is intercepted meanwhile
+            return _Runtime(frozenset(), allow, None)
+        django_specs = [s for s in specs if issubclass(s.manager_class, DjangoOrmManager)]
+        return _Runtime(frozenset(a for s in django_specs for a in s.template_aliases), allow, None, exc)
     templates = frozenset(a for m in managers for a in m.template_aliases)
     return _Runtime(templates, allow, managers[0] if managers else None)
 
@@ -200,6 +206,8 @@ def _runtime_connection(tenant: str, alias: str) -> BaseDatabaseWrapper:
     conn = _pool.connections.get((tenant, alias))
     if conn is None:
         manager = state.manager
+        if state.error is not None:
+            return _missing(tenant, alias, state.error.message, state.error.hint)
         db_config = manager.tenant_db_config(tenant, alias) if manager is not None else None
         if db_config is None:  # refused on use, not here: `connections.close_all()` must still work
             known = manager is not None and tenant in manager.tenant_ids()
@@ -251,9 +259,9 @@ def _guard(alias: str) -> BaseDatabaseWrapper:
     return guard
 
 
-def _missing(tenant: str, alias: str, message: str) -> BaseDatabaseWrapper:
+def _missing(tenant: str, alias: str, message: str, hint: str | None = None) -> BaseDatabaseWrapper:
     """The bound tenant has no database for `alias` (or is unknown): an error on use, a no-op to close."""
-    hint = "Check the tenant id given to tenant_context_bind() and the tenant's entries."
+    hint = hint or "Check the tenant id given to tenant_context_bind() and the tenant's entries."
     return _stand_in(alias, lambda: ConfigurationError(message, hint=hint), closes_thread=False)
 
 
