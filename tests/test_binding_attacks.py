@@ -226,3 +226,11 @@ def test_a_broken_tenant_configuration_never_lets_bound_code_reach_the_template(
             Patient.objects.count()
 
     assert not Path(connections.settings["default"]["NAME"]).exists()
+
+
+def test_copies_of_the_stand_in_refuse_too(site: TenantSite) -> None:
+    """Django copies a connection object (`copy()`, the test runner's no-database connection on PostgreSQL):
+    the copy of an unbound template alias must refuse the same way, not fail on a missing attribute."""
+    with pytest.raises(TemplateAccessError, match=r"No tenant is bound: DATABASES\['default'\]"):
+        connections["default"].copy().cursor()
+    connections["default"].copy().close()

@@ -246,17 +246,17 @@ def _guard(alias: str) -> BaseDatabaseWrapper:
     guards = _thread_pool(runtime()).guards
     guard = guards.get(alias)
     if guard is None:
-        guard = guards[alias] = _stand_in(
-            alias,
-            lambda: TemplateAccessError(
-                f"No tenant is bound: DATABASES[{alias!r}] is a tenant-router template, and the "
-                "template database is never connected to.",
-                hint="Wrap the code in `with tenant_context_bind(tenant_id):`, use a reserved alias "
-                f"(RESERVED_CONN_ALIASES), or set {ALLOW_SETTING} = True to reach the template itself.",
-            ),
-            closes_thread=True,
-        )
+        guard = guards[alias] = _stand_in(alias, None, closes_thread=True)
     return guard
+
+
+def _unbound_error(alias: str) -> TemplateAccessError:
+    return TemplateAccessError(
+        f"No tenant is bound: DATABASES[{alias!r}] is a tenant-router template, and the "
+        "template database is never connected to.",
+        hint="Wrap the code in `with tenant_context_bind(tenant_id):`, use a reserved alias "
+        f"(RESERVED_CONN_ALIASES), or set {ALLOW_SETTING} = True to reach the template itself.",
+    )
 
 
 def _missing(tenant: str, alias: str, message: str, hint: str | None = None) -> BaseDatabaseWrapper:
@@ -265,7 +265,9 @@ def _missing(tenant: str, alias: str, message: str, hint: str | None = None) -> 
     return _stand_in(alias, lambda: ConfigurationError(message, hint=hint), closes_thread=False)
 
 
-def _stand_in(alias: str, refusal: Callable[[], Exception], *, closes_thread: bool) -> BaseDatabaseWrapper:
+def _stand_in(
+    alias: str, refusal: Callable[[], Exception] | None, *, closes_thread: bool
+) -> BaseDatabaseWrapper:
     settings = connections.settings[alias]
     stand_in = _guard_class(load_backend(settings["ENGINE"]).DatabaseWrapper)(settings, alias)
     stand_in.refusal, stand_in.closes_thread = refusal, closes_thread
@@ -279,7 +281,7 @@ def _guard_class(base: type) -> type:
     if base not in _guard_classes:
 
         def refuse(self: BaseDatabaseWrapper, *args: Any, **kwargs: Any) -> Any:
-            raise self.refusal()
+            raise self.refusal() if self.refusal else _unbound_error(self.alias)
 
         # Closing the unbound alias (`connections.close_all()`, `close_old_connections()`: Celery around each
         # task, the run before forking workers) closes what this thread has open for it, every tenant's.
@@ -299,6 +301,9 @@ def _guard_class(base: type) -> type:
                 "get_new_connection": refuse,
                 "close": close,
                 "close_if_unusable_or_obsolete": close_if_unusable_or_obsolete,
+                # copies Django makes of a stand-in (`copy()`, the test runner's no-database connection)
+                "refusal": None,
+                "closes_thread": False,
                 "__module__": __name__,
             },
         )
