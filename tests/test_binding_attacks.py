@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from conftest import ROOT, TenantSite
+from directory.models import Clinic
 from django.db import close_old_connections, connections, transaction
 from django.http import HttpRequest, HttpResponse
 from django.test import Client
@@ -22,7 +23,7 @@ from django.urls import path
 from patients.models import Patient
 from servers import Server
 
-from tenant_router import ConfigurationError, migrate_tenants, tenant_context_bind
+from tenant_router import ConfigurationError, Status, migrate_tenants, tenant_context_bind
 from tenant_router.orm_backends.django_orm.binding import TemplateAccessError
 
 TESTS = Path(__file__).resolve().parent
@@ -234,3 +235,30 @@ def test_copies_of_the_stand_in_refuse_too(site: TenantSite) -> None:
     with pytest.raises(TemplateAccessError, match=r"No tenant is bound: DATABASES\['default'\]"):
         connections["default"].copy().cursor()
     connections["default"].copy().close()
+
+
+TENANTS_DOC: dict[str, Any] = {}
+
+
+def tenants_from_central() -> dict[str, Any]:
+    """A TENANT_ROUTER_TENANT_CONFIG callable that reads the tenants from a reserved database, no `.using()`."""
+    Clinic.objects.count()
+    return TENANTS_DOC
+
+
+def test_a_tenant_config_callable_may_query_a_reserved_database_through_the_router(site: TenantSite) -> None:
+    """DjangoOrmRouter loaded the whole configuration to route a query, the callable's own query among them:
+    RecursionError at run time, TemplateAccessError in a run (the query fell through to `default`)."""
+    migrate_tenants()
+    entries = {db.tenant: {"default": {"NAME": str(db.path)}} for db in site.databases}
+    TENANTS_DOC["tenant_config"] = {
+        t: {"clinic": {"orm_config": {"django_orm": e}}} for t, e in entries.items()
+    }
+
+    with override_settings(TENANT_ROUTER_TENANT_CONFIG=f"{__name__}.tenants_from_central"):
+        with tenant_context_bind("tenant-2"):
+            Patient.objects.create(name="via a callable")
+        report = migrate_tenants()
+
+    assert {row.status for row in report.rows()} == {Status.UP_TO_DATE}
+    assert names(site.db("tenant-2")) == ["via a callable"]

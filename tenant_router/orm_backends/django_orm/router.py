@@ -10,34 +10,38 @@ from django.core.signals import setting_changed
 from django.db import router as django_router
 from django.dispatch import receiver
 
+from ...config import OrmSpec
 from ...errors import ConfigurationError
 from .binding import install
 from .manager import DjangoOrmManager, Strategy
 
-_runtime_manager: DjangoOrmManager | None = None
+_runtime_spec: OrmSpec | None = None
+_spec_read = False
 
 
-def runtime_manager() -> DjangoOrmManager | None:
-    """The DjangoOrmManager of the current settings (cached until settings change)."""
-    global _runtime_manager
-    if _runtime_manager is None:
-        from ...config import load_config
+def runtime_spec() -> OrmSpec | None:
+    """The Django ORM's TENANT_ROUTER_ORM_SETTINGS entry (cached until settings change).
 
-        config = load_config()
-        for spec in config.orms():
-            if issubclass(spec.manager_class, DjangoOrmManager):
-                manager = config.manager(spec.key)
-                assert isinstance(manager, DjangoOrmManager)
-                _runtime_manager = manager
-                break
-    return _runtime_manager
+    Routing needs no tenant configuration, and must not: a TENANT_ROUTER_TENANT_CONFIG callable may read
+    the tenants through these very routers (a model on a reserved alias, no `.using()`).
+    """
+    global _runtime_spec, _spec_read
+    if not _spec_read:
+        from django.conf import settings
+
+        from ...config import load_orm_specs
+
+        specs = load_orm_specs(settings)
+        _runtime_spec = next((s for s in specs if issubclass(s.manager_class, DjangoOrmManager)), None)
+        _spec_read = True
+    return _runtime_spec
 
 
 @receiver(setting_changed)
-def _forget_manager(**kwargs: Any) -> None:
-    global _runtime_manager
+def _forget_spec(**kwargs: Any) -> None:
+    global _spec_read
     if str(kwargs.get("setting", "")).startswith("TENANT_ROUTER_") or kwargs.get("setting") == "DATABASES":
-        _runtime_manager = None
+        _spec_read = False
 
 
 def ask_strategy(strategy: Strategy | None, router: Any, db: str, app_label: str, **kw: Any) -> bool | None:
@@ -58,14 +62,14 @@ class DjangoOrmRouter:
 
     def _route(self, model: Any) -> str | None:
         try:
-            manager = runtime_manager()
+            spec = runtime_spec()
         except ConfigurationError:
             return None  # `manage.py check` and the CLI report the configuration problem
-        strategy = manager.strategy_for(manager.spec) if manager else None
-        if manager is None or strategy is None:
+        strategy = DjangoOrmManager.strategy_for(spec) if spec else None
+        if spec is None or strategy is None:
             return None
         meta = model._meta
-        for alias in [*manager.template_aliases, *manager.reserved_aliases]:
+        for alias in [*spec.template_aliases, *spec.reserved_aliases]:
             if ask_strategy(strategy, self, alias, meta.app_label, model_name=meta.model_name) is True:
                 return alias
         return None  # nobody claims it: the next router decides
@@ -87,10 +91,10 @@ class DjangoOrmRouter:
     ) -> bool | None:
         """Apply MIGRATE_STRATEGY to tenant databases under their template alias name."""
         try:
-            manager = runtime_manager()
+            spec = runtime_spec()
         except ConfigurationError:
             return None  # `manage.py check` reports the configuration problem as tenant_router.E00x
-        strategy = manager.strategy_for(manager.spec) if manager else None
+        strategy = DjangoOrmManager.strategy_for(spec) if spec else None
         return ask_strategy(strategy, self, db, app_label, model_name=model_name, **hints)
 
 
