@@ -112,6 +112,21 @@ def test_unbound_close_reaches_the_threads_tenant_connections(
     assert sessions(server, dbs) == 0
 
 
+def run_project(tmp: Path, module: str, settings: str, tenants: dict[str, Any], script: str) -> Any:
+    """Run `script` in its own process with settings `module` (the tests' apps on the path) and these
+    tenants' django_orm entries; its last line of output is returned as JSON."""
+    (tmp / f"{module}.py").write_text(settings)
+    document = {t: {"clinic": {"orm_config": {"django_orm": e}}} for t, e in tenants.items()}
+    (tmp / "tenants.json").write_text(json.dumps({"tenant_config": document}))
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": module}
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp), str(TESTS), str(ROOT / "examples" / "clinic"), str(ROOT)])
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, cwd=tmp, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 TWO_ALIAS_SETTINGS = """
 import os
 from trsite.settings import *
@@ -180,30 +195,11 @@ def test_two_template_aliases_and_a_tenant_with_only_one(tmp_path: Path) -> None
     for name in ("audit/__init__.py", "audit/migrations/__init__.py"):
         (tmp_path / name).write_text("")
     (tmp_path / "audit" / "migrations" / "0001_log.py").write_text(AUDIT_MIGRATION)
-    (tmp_path / "twosite.py").write_text(TWO_ALIAS_SETTINGS)
     t1 = {"default": {"NAME": "t1.sqlite3"}, "analytics": {"NAME": "t1-analytics.sqlite3"}}
     tenants = {"t1": t1, "t2": {"default": {"NAME": "t2.sqlite3"}}}
-    (tmp_path / "tenants.json").write_text(
-        json.dumps(
-            {"tenant_config": {t: {"clinic": {"orm_config": {"django_orm": e}}} for t, e in tenants.items()}}
-        )
-    )
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "twosite"}
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(tmp_path), str(TESTS), str(ROOT / "examples" / "clinic"), str(ROOT)]
-    )
 
-    result = subprocess.run(
-        [sys.executable, "-c", TWO_ALIAS_SCRIPT],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    out = run_project(tmp_path, "twosite", TWO_ALIAS_SETTINGS, tenants, TWO_ALIAS_SCRIPT)
 
-    assert result.returncode == 0, result.stderr
-    out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out["t1"] == ["ok"] * 4
     missing = "ConfigurationError: Tenant 't2' has no django_orm.analytics entry in the tenant configuration."
     assert out["t2"] == ["ok", "ok", missing, "ok"]
@@ -262,3 +258,51 @@ def test_a_tenant_config_callable_may_query_a_reserved_database_through_the_rout
 
     assert {row.status for row in report.rows()} == {Status.UP_TO_DATE}
     assert names(site.db("tenant-2")) == ["via a callable"]
+
+
+SITES_SETTINGS = """
+import os
+from trsite.settings import *
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DATABASES = {**DATABASES, "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": os.path.join(HERE, "tpl.sqlite3")}}
+INSTALLED_APPS = [*INSTALLED_APPS, "django.contrib.sites"]
+SITE_ID = 1
+ALLOWED_HOSTS = ["*"]
+TENANT_ROUTER_TENANT_CONFIG = os.path.join(HERE, "tenants.json")
+"""
+SITES_SCRIPT = """
+import json, django
+django.setup()
+from django.contrib.sites.models import Site
+from django.test import RequestFactory
+from tenant_router import migrate_tenants, tenant_context_bind
+
+migrate_tenants()
+for tenant in ["t1", "t2"]:
+    with tenant_context_bind(tenant):
+        Site.objects.filter(pk=1).update(domain=f"{tenant}.example")
+        Site.objects.create(domain="shared.example", name=tenant)
+out = []
+for tenant in ["t1", "t2", "t1"]:
+    with tenant_context_bind(tenant):
+        by_host = Site.objects._get_site_by_request(RequestFactory().get("/", HTTP_HOST="shared.example"))
+        out.append([Site.objects.get_current().domain, by_host.name, Site.objects.get(pk=1).domain])
+        Site.objects.clear_cache()
+        out.append(Site.objects.get_current().domain)
+print(json.dumps(out))
+"""
+
+
+def test_the_sites_cache_is_kept_per_tenant(tmp_path: Path) -> None:
+    """django.contrib.sites caches Site objects per process (SITE_CACHE, by id and by host): the second tenant
+    was served the first tenant's Site (its domain in every absolute link and e-mail)."""
+    tenants = {"t1": {"default": {"NAME": "t1.sqlite3"}}, "t2": {"default": {"NAME": "t2.sqlite3"}}}
+
+    out = run_project(tmp_path, "sitessite", SITES_SETTINGS, tenants, SITES_SCRIPT)
+
+    t1, t2 = (
+        [["t1.example", "t1", "t1.example"], "t1.example"],
+        [["t2.example", "t2", "t2.example"], "t2.example"],
+    )
+    assert out == [*t1, *t2, *t1]

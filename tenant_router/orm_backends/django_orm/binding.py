@@ -365,6 +365,41 @@ class _PerDatabaseCache(dict[Any, Any]):
         return super().setdefault(self._key(using), default)
 
 
+class _PerDatabaseSiteCache(dict[Any, Any]):
+    """Django's SITE_CACHE (site id or host -> Site), kept per physical database of the Site model."""
+
+    def _key(self, key: Any) -> Any:
+        from django.contrib.sites.models import Site
+
+        using = Site.objects.db
+        return bound_database_key(using) or using, key
+
+    def __getitem__(self, key: Any) -> Any:
+        return super().__getitem__(self._key(key))
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        super().__setitem__(self._key(key), value)
+
+    def __delitem__(self, key: Any) -> None:
+        super().__delitem__(self._key(key))
+
+    def __contains__(self, key: Any) -> bool:
+        return super().__contains__(self._key(key))
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return super().get(self._key(key), default)
+
+    def pop(self, key: Any, *default: Any) -> Any:
+        return super().pop(self._key(key), *default)
+
+
+def _clear_site_cache(self: Any) -> None:
+    """SiteManager.clear_cache, emptying the per-database cache instead of replacing it with a plain dict."""
+    from django.contrib.sites import models as sites
+
+    sites.SITE_CACHE.clear()
+
+
 _install_lock = threading.Lock()
 
 
@@ -382,6 +417,11 @@ def install() -> None:
 
             manager: Any = ContentType.objects
             manager._cache = _PerDatabaseCache(manager._cache)
+        if apps.is_installed("django.contrib.sites"):
+            from django.contrib.sites import models as sites
+
+            sites.SITE_CACHE = _PerDatabaseSiteCache()
+            sites.SiteManager.clear_cache = _clear_site_cache
         setting_changed.connect(forget_runtime, dispatch_uid="tenant_router_binding")
         request_started.connect(close_tenant_connections, dispatch_uid="tenant_router_binding")
         request_finished.connect(close_tenant_connections, dispatch_uid="tenant_router_binding")
