@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from conftest import ROOT, TenantSite
 from directory.models import Clinic
-from django.db import close_old_connections, connections, transaction
+from django.db import close_old_connections, connection, connections, transaction
 from django.http import HttpRequest, HttpResponse
 from django.test import Client
 from django.test.utils import override_settings
@@ -306,3 +306,19 @@ def test_the_sites_cache_is_kept_per_tenant(tmp_path: Path) -> None:
         [["t2.example", "t2", "t2.example"], "t2.example"],
     )
     assert out == [*t1, *t2, *t1]
+
+
+def test_an_atomic_block_is_its_tenants_own_across_a_nested_binding(site: TenantSite) -> None:
+    """Behaviour, not a defect: like two aliases, a transaction belongs to the connection it started on; a
+    nested binding writes on its own tenant's connection (autocommit) and restores the outer one."""
+    migrate_tenants()
+
+    with tenant_context_bind("tenant-1"), pytest.raises(RuntimeError), transaction.atomic():
+        Patient.objects.create(name="rolled back")
+        with tenant_context_bind("tenant-2"):
+            Patient.objects.create(name="kept")
+            assert not connection.in_atomic_block
+        assert connection.in_atomic_block
+        raise RuntimeError
+
+    assert names(site.db("tenant-1")) == [] and names(site.db("tenant-2")) == ["kept"]
