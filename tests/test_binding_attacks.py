@@ -322,3 +322,23 @@ def test_an_atomic_block_is_its_tenants_own_across_a_nested_binding(site: Tenant
         raise RuntimeError
 
     assert names(site.db("tenant-1")) == [] and names(site.db("tenant-2")) == ["kept"]
+
+
+def test_content_type_cache_stays_per_tenant_after_the_app_registry_cache_is_cleared(
+    site: TenantSite,
+) -> None:
+    """`ContentType.objects` is a copy of the declared manager, made again after `apps.clear_cache()` (a model
+    registered late, TransactionTestCase.available_apps): the new copy had Django's plain cache, and the
+    second tenant got the first one's content-type ids."""
+    from django.apps import apps
+    from django.contrib.contenttypes.models import ContentType
+
+    migrate_tenants()
+    site.db("tenant-2").execute("UPDATE django_content_type SET id = id + 1000 WHERE model = 'patient'")
+    apps.clear_cache()
+    ids = {}
+    for tenant in ["tenant-1", "tenant-2"]:
+        with tenant_context_bind(tenant):
+            ids[tenant] = ContentType.objects.get_for_model(Patient).id
+
+    assert ids["tenant-2"] == ids["tenant-1"] + 1000

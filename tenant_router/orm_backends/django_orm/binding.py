@@ -416,7 +416,11 @@ def install() -> None:
             from django.contrib.contenttypes.models import ContentType
 
             manager: Any = ContentType.objects
-            manager._cache = _PerDatabaseCache(manager._cache)
+            cache = manager._cache = _PerDatabaseCache(manager._cache)
+            # `ContentType.objects` is a copy of the declared manager, made again after apps.clear_cache()
+            # (a model registered late, TransactionTestCase.available_apps): copies share the declared one's.
+            for declared in ContentType._meta.local_managers:
+                declared._cache = cache
         if apps.is_installed("django.contrib.sites"):
             from django.contrib.sites import models as sites
 
