@@ -242,14 +242,42 @@ def tenants_from_central() -> dict[str, Any]:
     return TENANTS_DOC
 
 
-def test_a_tenant_config_callable_may_query_a_reserved_database_through_the_router(site: TenantSite) -> None:
-    """DjangoOrmRouter loaded the whole configuration to route a query, the callable's own query among them:
-    RecursionError at run time, TemplateAccessError in a run (the query fell through to `default`)."""
-    migrate_tenants()
+def serve_tenants(site: TenantSite) -> None:
+    """What the callables here return: the site's tenants, with absolute paths."""
     entries = {db.tenant: {"default": {"NAME": str(db.path)}} for db in site.databases}
     TENANTS_DOC["tenant_config"] = {
         t: {"clinic": {"orm_config": {"django_orm": e}}} for t, e in entries.items()
     }
+
+
+def tenants_from_the_template() -> dict[str, Any]:
+    """A TENANT_ROUTER_TENANT_CONFIG callable that (wrongly) reads the tenants from a template alias."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return TENANTS_DOC
+
+
+def test_a_tenant_config_callable_never_reaches_the_template(site: TenantSite) -> None:
+    """While the tenant configuration was read nothing was intercepted: a callable querying `default` was
+    connected to the template database itself."""
+    migrate_tenants()
+    serve_tenants(site)
+
+    with (
+        override_settings(TENANT_ROUTER_TENANT_CONFIG=f"{__name__}.tenants_from_the_template"),
+        tenant_context_bind("tenant-1"),
+        pytest.raises(ConfigurationError, match="being read"),
+    ):
+        Patient.objects.count()
+
+    assert not Path(connections.settings["default"]["NAME"]).exists()
+
+
+def test_a_tenant_config_callable_may_query_a_reserved_database_through_the_router(site: TenantSite) -> None:
+    """DjangoOrmRouter loaded the whole configuration to route a query, the callable's own query among them:
+    RecursionError at run time, TemplateAccessError in a run (the query fell through to `default`)."""
+    migrate_tenants()
+    serve_tenants(site)
 
     with override_settings(TENANT_ROUTER_TENANT_CONFIG=f"{__name__}.tenants_from_central"):
         with tenant_context_bind("tenant-2"):

@@ -111,7 +111,7 @@ def runtime() -> _Runtime:
     if state is None:
         with _runtime_lock:
             if _reading.active:
-                return _NOTHING
+                return _reading.state
             if _runtime is None:
                 _reading.active = True
                 try:
@@ -124,6 +124,7 @@ def runtime() -> _Runtime:
 
 class _Reading(threading.local):
     active = False
+    state = _NOTHING  # what template aliases mean while this thread reads the settings
 
 
 _reading = _Reading()
@@ -137,20 +138,28 @@ def _read_runtime() -> _Runtime:
 
     allow = bool(getattr(settings, ALLOW_SETTING, False))
     try:
+        specs = load_orm_specs(settings)
+    except (
+        ConfigurationError
+    ):  # the settings themselves: `manage.py check` reports it; nothing is intercepted
+        return _Runtime(frozenset(), allow, None)
+    django_specs = [s for s in specs if issubclass(s.manager_class, DjangoOrmManager)]
+    templates = frozenset(a for s in django_specs for a in s.template_aliases)
+    # A TENANT_ROUTER_TENANT_CONFIG callable runs next: it may query reserved aliases, never a template.
+    _reading.state = _Runtime(
+        templates,
+        allow,
+        None,
+        ConfigurationError(
+            "A template alias was used while the tenant configuration was being read.",
+            hint="A TENANT_ROUTER_TENANT_CONFIG callable reads the tenants from a reserved alias.",
+        ),
+    )
+    try:
         config = load_config()
-        managers = [
-            config.manager(spec.key)
-            for spec in config.orms()
-            if issubclass(spec.manager_class, DjangoOrmManager)
-        ]
-    except ConfigurationError as exc:  # `manage.py check` reports it
-        try:  # a broken tenant configuration must not let bound code fall through to the template
-            specs = load_orm_specs(settings)
-        except ConfigurationError:  # the settings themselves: nothing is intercepted meanwhile
-            return _Runtime(frozenset(), allow, None)
-        django_specs = [s for s in specs if issubclass(s.manager_class, DjangoOrmManager)]
-        return _Runtime(frozenset(a for s in django_specs for a in s.template_aliases), allow, None, exc)
-    templates = frozenset(a for m in managers for a in m.template_aliases)
+        managers = [config.manager(spec.key) for spec in django_specs]
+    except ConfigurationError as exc:  # `manage.py check` reports it; bound template aliases raise it
+        return _Runtime(templates, allow, None, exc)
     return _Runtime(templates, allow, managers[0] if managers else None)
 
 
