@@ -22,4 +22,5 @@ def test_an_address_that_never_answered_is_not_retried(site: TenantSite) -> None
     assert not [e for e in events if e["event"] == "tenant_retried"]
     row = next(r for r in events[-1]["results"] if r["tenant"] == "nowhere")
     assert row["status"] == "failed" and "unreachable" in row["error"]
-    assert {r["status"] for r in events[-1]["results"] if r["tenant"] != "nowhere"} == {"migrated"}
+    tenants = [r for r in events[-1]["results"] if r["tenant"] not in ("nowhere", None)]  # central: shared
+    assert {r["status"] for r in tenants} == {"migrated"}  # by the session, migrated by an earlier test
