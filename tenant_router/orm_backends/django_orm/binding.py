@@ -139,9 +139,7 @@ def _read_runtime() -> _Runtime:
     allow = bool(getattr(settings, ALLOW_SETTING, False))
     try:
         specs = load_orm_specs(settings)
-    except (
-        ConfigurationError
-    ):  # the settings themselves: `manage.py check` reports it; nothing is intercepted
+    except ConfigurationError:  # the settings themselves (`manage.py check` says): nothing is intercepted
         return _Runtime(frozenset(), allow, None)
     django_specs = [s for s in specs if issubclass(s.manager_class, DjangoOrmManager)]
     templates = frozenset(a for s in django_specs for a in s.template_aliases)
