@@ -175,29 +175,18 @@ class DjangoOrmManager(BaseOrmManager):
 
     # -- connections ---------------------------------------------------------------------------
     @contextmanager
-    def connection(
-        self, tenant: str | None, alias: str, db_config: dict[str, Any] | None = None
-    ) -> Iterator[BaseDatabaseWrapper]:
-        """A connection to one tenant (or reserved, tenant=None) database, closed afterwards.
+    def connection(self, alias: str) -> Iterator[BaseDatabaseWrapper]:
+        """Django's own connection to a reserved alias, closed afterwards."""
+        try:
+            yield connections[alias]
+        finally:
+            connections[alias].close()
 
-        A tenant's connection calls itself by the template alias name (`default`), as it would if it
-        were the project's only database; it is not reachable through `connections` (see binding.py).
-        """
-        if tenant is None:
-            try:
-                yield connections[alias]
-            finally:
-                connections[alias].close()
-            return
-        cfg = db_config if db_config is not None else self.tenant_db_config(tenant, alias)
-        if cfg is None:
-            raise ConfigurationError(
-                f"Tenant {tenant!r} has no {self.orm_key}.{alias} entry in the tenant configuration."
-            )
+    def tenant_connection(self, tenant: str, alias: str) -> BaseDatabaseWrapper | None:
+        """A new, unconnected connection to the tenant's `alias` database, calling itself by the template
+        alias name as it would if it were the project's only database (see binding.py); None when the
+        tenant has no database for it."""
         from .binding import open_wrapper
 
-        conn = open_wrapper(cfg, alias)
-        try:
-            yield conn
-        finally:
-            conn.close()
+        cfg = self.tenant_db_config(tenant, alias) if alias in self.template_aliases else None
+        return None if cfg is None else open_wrapper(cfg, alias)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from importlib import import_module
 from typing import Any
 
@@ -141,13 +142,8 @@ class DjangoOrmMigrationAsst(BaseOrmMigrationAsst):
 
     @contextmanager
     def _bound_to(self, tenant: str) -> Iterator[None]:
-        manager = self.django_manager
-
-        def database(alias: str) -> Any:
-            cfg = manager.tenant_db_config(tenant, alias) if alias in manager.template_aliases else None
-            return None if cfg is None else open_wrapper(cfg, alias)
-
-        with tenant_context_bind(tenant), pinned_databases(PinnedDatabases(tenant, {}, database)):
+        opener = partial(self.django_manager.tenant_connection, tenant)
+        with tenant_context_bind(tenant), pinned_databases(PinnedDatabases(tenant, {}, opener)):
             yield
 
     def bookkeeping_read(self, tenant: str, alias: str, db_config: dict[str, Any]) -> BookkeepingRead:
@@ -164,28 +160,23 @@ class DjangoOrmMigrationAsst(BaseOrmMigrationAsst):
         manager = self.django_manager
         alias = run.alias or "default"
         if run.tenant is None:  # a reserved alias: Django's own connection; unrouted queries go there
-            with manager.connection(None, alias) as connection, migration_routing(manager, alias):
+            with manager.connection(alias) as connection, migration_routing(manager, alias):
                 self._migrate(connection, run, alias, db_config)
             return
         tenant = run.tenant
-        connection = open_wrapper(db_config, alias)
-
-        def other_database(other: str) -> Any:
-            cfg = manager.tenant_db_config(tenant, other) if other in manager.template_aliases else None
-            return None if cfg is None else open_wrapper(cfg, other)
-
-        pinned = PinnedDatabases(tenant, {alias: connection}, other_database)
+        connection = open_wrapper(db_config, alias)  # the run's settings for this database
+        pinned = PinnedDatabases(tenant, {alias: connection}, partial(manager.tenant_connection, tenant))
         try:
             with (
                 tenant_context_bind(tenant),
                 pinned_databases(pinned),
                 migration_routing(manager, None),
             ):
-                clear_process_caches(self.state_cache)
+                clear_process_caches(self.state_cache)  # historical models too: shared with the last one
                 self._migrate(connection, run, alias, db_config)
         finally:
             connection.close()
-            clear_process_caches(self.state_cache)
+            clear_process_caches()  # the next database empties the historical ones before it starts
 
     def _migrate(
         self, connection: BaseDatabaseWrapper, run: DatabaseRun, alias: str, db_config: dict[str, Any]

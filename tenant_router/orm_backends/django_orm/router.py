@@ -15,33 +15,33 @@ from ...errors import ConfigurationError
 from .binding import install
 from .manager import DjangoOrmManager, Strategy
 
-_runtime_spec: OrmSpec | None = None
-_spec_read = False
+_runtime: tuple[OrmSpec | None, Strategy | None] | None = None
 
 
-def runtime_spec() -> OrmSpec | None:
-    """The Django ORM's TENANT_ROUTER_ORM_SETTINGS entry (cached until settings change).
+def runtime_spec() -> tuple[OrmSpec | None, Strategy | None]:
+    """The Django ORM's TENANT_ROUTER_ORM_SETTINGS entry and its MIGRATE_STRATEGY, imported once
+    (cached until settings change: routers are asked on every query).
 
     Routing needs no tenant configuration, and must not: a TENANT_ROUTER_TENANT_CONFIG callable may read
     the tenants through these very routers (a model on a reserved alias, no `.using()`).
     """
-    global _runtime_spec, _spec_read
-    if not _spec_read:
+    global _runtime
+    if _runtime is None:
         from django.conf import settings
 
         from ...config import load_orm_specs
 
         specs = load_orm_specs(settings)
-        _runtime_spec = next((s for s in specs if issubclass(s.manager_class, DjangoOrmManager)), None)
-        _spec_read = True
-    return _runtime_spec
+        spec = next((s for s in specs if issubclass(s.manager_class, DjangoOrmManager)), None)
+        _runtime = spec, DjangoOrmManager.strategy_for(spec) if spec else None
+    return _runtime
 
 
 @receiver(setting_changed)
 def _forget_spec(**kwargs: Any) -> None:
-    global _spec_read
+    global _runtime
     if str(kwargs.get("setting", "")).startswith("TENANT_ROUTER_") or kwargs.get("setting") == "DATABASES":
-        _spec_read = False
+        _runtime = None
 
 
 def ask_strategy(strategy: Strategy | None, router: Any, db: str, app_label: str, **kw: Any) -> bool | None:
@@ -62,10 +62,9 @@ class DjangoOrmRouter:
 
     def _route(self, model: Any) -> str | None:
         try:
-            spec = runtime_spec()
+            spec, strategy = runtime_spec()
         except ConfigurationError:
             return None  # `manage.py check` and the CLI report the configuration problem
-        strategy = DjangoOrmManager.strategy_for(spec) if spec else None
         if spec is None or strategy is None:
             return None
         meta = model._meta
@@ -91,10 +90,9 @@ class DjangoOrmRouter:
     ) -> bool | None:
         """Apply MIGRATE_STRATEGY to tenant databases under their template alias name."""
         try:
-            spec = runtime_spec()
+            _, strategy = runtime_spec()
         except ConfigurationError:
             return None  # `manage.py check` reports the configuration problem as tenant_router.E00x
-        strategy = DjangoOrmManager.strategy_for(spec) if spec else None
         return ask_strategy(strategy, self, db, app_label, model_name=model_name, **hints)
 
 
