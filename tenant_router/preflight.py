@@ -117,29 +117,23 @@ def read_many(reads: Sequence[BookkeepingRead]) -> list[Inspection | BaseExcepti
     results: list[Inspection | BaseException] = []
     try:
         for read in reads:
-            cursor = conn.cursor()
-            failed: BaseException | None = None
-            try:
-                cursor.execute(read.sql)
-                rows = list(cursor.fetchall())
-            except Exception as exc:
-                rows = []  # the table does not exist yet: nothing applied
-                if not missing_table(exc):  # any other error: this database cannot be read
-                    failed = UnreadableError(f"unreadable: {one_line_error(exc)}")
-                try:
-                    conn.rollback()  # PostgreSQL aborts the transaction on any error
-                except Exception as exc:
-                    results += [exc] * (len(reads) - len(results))
-                    return results
-            finally:
-                cursor.close()
-            result = failed or _interpret(read, rows)
+            rows, error = _query(conn, read.sql)
+            if isinstance(error, _Lost):  # the rollback failed: the connection is gone
+                results += [error.cause] * (len(reads) - len(results))
+                return results
+            # A missing table means nothing applied yet; any other error: this database cannot be read.
+            failed = (
+                None
+                if error is None or missing_table(error)
+                else UnreadableError(f"unreadable: {one_line_error(error)}")
+            )
+            result = failed or _interpret(read, rows or [])
             for follow_up in read.follow_ups:
                 if not isinstance(result, Inspection) or not result.up_to_date:
                     break
-                extra = _rows(conn, follow_up.sql)
-                if isinstance(extra, BaseException):  # the connection is gone
-                    results += [extra] * (len(reads) - len(results))
+                extra, error = _query(conn, follow_up.sql)
+                if isinstance(error, _Lost):
+                    results += [error.cause] * (len(reads) - len(results))
                     return results
                 result = follow_up.amend(result, extra)
             results.append(result)
@@ -149,19 +143,27 @@ def read_many(reads: Sequence[BookkeepingRead]) -> list[Inspection | BaseExcepti
     return results
 
 
-def _rows(conn: Any, sql: str) -> list[tuple[Any, ...]] | BaseException | None:
-    """The rows of `sql`; None when it cannot be read (the connection stays usable); an exception when
-    the connection is lost."""
+class _Lost(Exception):
+    """The connection is gone (rolling back after a failed query failed too)."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def _query(conn: Any, sql: str) -> tuple[list[tuple[Any, ...]] | None, BaseException | None]:
+    """(rows, None), or (None, the error) with the connection rolled back and usable again, or
+    (None, _Lost) when it is not."""
     cursor = conn.cursor()
     try:
         cursor.execute(sql)
-        return list(cursor.fetchall())
-    except Exception:
+        return list(cursor.fetchall()), None
+    except Exception as exc:
         try:
-            conn.rollback()
-        except Exception as exc:
-            return exc
-        return None
+            conn.rollback()  # PostgreSQL aborts the transaction on any error
+        except Exception as lost:
+            return None, _Lost(lost)
+        return None, exc
     finally:
         cursor.close()
 
