@@ -215,17 +215,17 @@ def _runtime_connection(tenant: str, alias: str) -> BaseDatabaseWrapper:
         manager = state.manager
         if state.error is not None:
             return _missing(tenant, alias, state.error.message, state.error.hint)
-        db_config = manager.tenant_db_config(tenant, alias) if manager is not None else None
-        if db_config is None:  # refused on use, not here: `connections.close_all()` must still work
+        conn = manager.tenant_connection(tenant, alias) if manager is not None else None
+        if conn is None:  # refused on use, not here: `connections.close_all()` must still work
             known = manager is not None and tenant in manager.tenant_ids()
             return _missing(
                 tenant,
                 alias,
-                f"Tenant {tenant!r} has no django_orm.{alias} entry in the tenant configuration."
+                f"Tenant {tenant!r} has no {manager.orm_key}.{alias} entry in the tenant configuration."
                 if known
                 else f"Tenant {tenant!r} is not in the tenant configuration.",
             )
-        conn = _pool.connections[(tenant, alias)] = open_wrapper(db_config, alias)
+        _pool.connections[(tenant, alias)] = conn
     return conn
 
 
