@@ -6,29 +6,29 @@ Phases, each finished before the next starts:
 2. pre-flight: each (ORM, tenant, alias) database's bookkeeping table is read and compared with the
    migration graph; up-to-date and unreachable databases are settled here;
 3. the pending databases are migrated, one ORM after the other (a tenant's ORMs keep their order),
-   on `jobs` worker processes (1: in this process).
+   by the run's executor (`executors/`: forked worker processes, this process, or Celery workers).
 """
 
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from . import cancel
+from .assistants import Assistants, AssistantSetup
 from .config import OrmSpec, RouterConfig, load_config
-from .errors import ConfigurationError, TenantRouterError, UsageError
+from .errors import ExecutorError, TenantRouterError, UsageError
 from .events import MigrationEvent, RunStarted, Status
+from .executors import DEFAULT_MAX_RSS_MB, DEFAULT_TASKS_PER_WORKER, Executor, ExecutorOptions, make_executor
 from .journal import Journal, header_for
 from .orm_backends.base import BaseOrmMigrationAsst
 from .preflight import Inspection, Unreachable, Verdict
 from .report import MigrationReport, _ignore
 from .selection import select_tenants
-from .tasks import Assistants, DbKey, Task, db_config_of, find_db_config, forget_db_configs
-from .workers import DEFAULT_MAX_RSS_MB, DEFAULT_TASKS_PER_WORKER, InProcessRunner, ProcessRunner
+from .tasks import DbKey, Task, db_config_of, find_db_config, forget_db_configs
 
 INSPECT_BATCH = 25  # databases per pre-flight task: few messages, still spread over the workers
 
@@ -43,24 +43,12 @@ class RunInterrupted(TenantRouterError):
         self.report = report
 
 
-def build_assistant(spec: OrmSpec, config: RouterConfig) -> BaseOrmMigrationAsst:
-    """Instantiate an ORM's assistant with its manager and OPTIONS kwargs."""
-    manager = config.manager(spec.key)
-    try:
-        return spec.asst_class(manager, **spec.asst_options)
-    except (TypeError, ValueError) as exc:
-        raise ConfigurationError(
-            f"TENANT_ROUTER_ORM_SETTINGS[{spec.key!r}]['OPTIONS']['MIGRATION_ASST']: "
-            f"{spec.asst_path} does not accept its OPTIONS: {exc}.",
-            check_id="E004",
-        ) from exc
+class RunAborted(TenantRouterError):
+    """The executor could not go on (see ExecutorError); `report` says what finished before it stopped."""
 
-
-def resolve_jobs(jobs: int | None) -> int:
-    """`jobs` or, for None/0, the number of CPUs."""
-    if jobs is not None and jobs < 0:
-        raise UsageError(f"--jobs must be 0 (all CPUs) or more, got {jobs}.")
-    return jobs or os.cpu_count() or 1
+    def __init__(self, error: ExecutorError, report: MigrationReport) -> None:
+        super().__init__(error.message, hint=error.hint)
+        self.report = report
 
 
 def migrate_tenants(
@@ -81,6 +69,9 @@ def migrate_tenants(
     lock_timeout: float | None = None,
     worker_tasks: int = DEFAULT_TASKS_PER_WORKER,
     worker_max_rss_mb: float = DEFAULT_MAX_RSS_MB,
+    executor: str = "processes",
+    celery_app: str | None = None,
+    queue: str | None = None,
     journal_dir: str | Path | None = None,
     journal_meta: dict[str, Any] | None = None,
     on_event: Callable[[MigrationEvent], None] = _ignore,
@@ -94,16 +85,16 @@ def migrate_tenants(
     redo = None if only_databases is None else {tuple(key) for key in only_databases}
     if redo is not None:  # --only-failed: the databases of the last run that did not finish, no other
         tenants = [t for t in tenants if any(key[1] == t for key in redo)]
-    jobs = resolve_jobs(jobs)
+    options = ExecutorOptions(
+        executor, jobs, max_connections_per_host, worker_tasks, worker_max_rss_mb, celery_app, queue
+    )
+    options.check()
     _check_limits(canary, max_failures, max_connections_per_host, lock_timeout)
     cancel.reset()
     forget_db_configs()
     report = MigrationReport(on_event, fail_fast=fail_fast, max_failures=max_failures)
-    assistants = Assistants(config, {spec.key: build_assistant(spec, config) for spec in specs})
-    for spec in specs:
-        assistants.get(spec.key).bind(report.for_orm(spec.key), tenants, lock_timeout=lock_timeout)
-    if target:
-        _set_target(specs, assistants, target)
+    setup = AssistantSetup(tuple(target), lock_timeout)
+    assistants = Assistants.for_run(config, specs, setup, report, tenants)
     planned = _planned(specs, assistants, reserved=not target)
     if redo is not None:
         planned = [key for key in planned if key[1] is None or key in redo]
@@ -113,7 +104,8 @@ def migrate_tenants(
         report.journal = journal
         report.add_listener(journal.record)
     report.emit(RunStarted(len(planned), tuple(s.key for s in specs)))
-    runner: InProcessRunner | ProcessRunner | None = None
+    runner: Executor | None = None
+    aborted: ExecutorError | None = None
     try:
         if not target:  # a rollback is for the selected tenants; shared databases stay as they are
             _migrate_reserved_and_coarse(specs, assistants, report)
@@ -123,9 +115,7 @@ def migrate_tenants(
         if databases and not report.stopping:
             for spec in specs:
                 assistants.get(spec.key).prepare()  # workers fork with the graphs already loaded
-            runner = _runner(
-                assistants, report, jobs, max_connections_per_host, worker_tasks, worker_max_rss_mb
-            )
+            runner = make_executor(options, assistants, report, setup)
             verdicts = preflight(databases, assistants, runner, settle=True)
             _refuse_irreversible(verdicts)
             pending = [k for k in databases if k[0] not in verdicts or _needs_work(verdicts[k[0]].get(k))]
@@ -133,6 +123,9 @@ def migrate_tenants(
     except KeyboardInterrupt:
         report.interrupted = True
         report.stop("interrupted")
+    except ExecutorError as exc:  # the report keeps what finished; the rest is marked not started
+        aborted = exc
+        report.stop(exc.message)
     finally:
         if runner is not None:
             runner.close()
@@ -146,6 +139,8 @@ def migrate_tenants(
             report.journal.close(report)
     if report.interrupted:
         raise RunInterrupted(report)
+    if aborted is not None:
+        raise RunAborted(aborted, report) from aborted
     return report
 
 
@@ -165,15 +160,6 @@ def _check_limits(
         )
 
 
-def _set_target(specs: list[OrmSpec], assistants: Assistants, target: Sequence[str]) -> None:
-    if len(specs) != 1:
-        raise UsageError(
-            "--target applies to one ORM: pick it with --orm.",
-            hint="For example --orm django_orm --target shop 0003, or --orm sqlalchemy_orm --target ae10.",
-        )
-    assistants.get(specs[0].key).set_target(tuple(target))
-
-
 def _planned(specs: list[OrmSpec], assistants: Assistants, *, reserved: bool) -> list[DbKey]:
     planned: list[DbKey] = []
     for spec in specs:
@@ -183,16 +169,6 @@ def _planned(specs: list[OrmSpec], assistants: Assistants, *, reserved: bool) ->
             if reserved or not (t is None and a is not None)
         ]
     return planned
-
-
-def _runner(
-    assistants: Assistants, report: MigrationReport, jobs: int, per_host: int | None, tasks: int, rss: float
-) -> InProcessRunner | ProcessRunner:
-    if jobs == 1:
-        return InProcessRunner(assistants, report)
-    return ProcessRunner(
-        assistants, report, jobs, max_per_host=per_host, tasks_per_worker=tasks, max_rss_mb=rss
-    )
 
 
 def _needs_work(verdict: Verdict) -> bool:
@@ -223,7 +199,7 @@ def _refuse_irreversible(verdicts: dict[str, dict[DbKey, Verdict]]) -> None:
 def _migrate_in_waves(
     specs: list[OrmSpec],
     assistants: Assistants,
-    runner: InProcessRunner | ProcessRunner,
+    runner: Executor,
     report: MigrationReport,
     pending: list[DbKey],
     canary: list[str],
@@ -249,7 +225,7 @@ def _migrate_in_waves(
 
 
 def preflight(
-    databases: list[DbKey], assistants: Assistants, runner: InProcessRunner | ProcessRunner, *, settle: bool
+    databases: list[DbKey], assistants: Assistants, runner: Executor, *, settle: bool
 ) -> dict[str, dict[DbKey, Verdict]]:
     """Verdicts per ORM for every database whose assistant can inspect it (batched per tenant)."""
     ids = iter(range(1, 1_000_000))

@@ -45,3 +45,8 @@ class TenantMigrationError(TenantRouterError):
 
 class DatabaseLocked(TenantRouterError):
     """Another run holds this database's run lock; nothing was done to it."""
+
+
+class ExecutorError(TenantRouterError):
+    """The executor cannot carry the run out: no worker consumes its queue, the broker went away, or the
+    workers run other code. Databases already settled keep their outcome; the rest were not started."""

@@ -9,13 +9,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .assistants import Assistants, AssistantSetup
 from .config import RouterConfig, load_config
-from .engine import _set_target, _tenant_units, build_assistant, preflight, resolve_jobs
+from .engine import _tenant_units, preflight
+from .executors import ExecutorOptions, make_executor
 from .preflight import Inspection, Unreachable
 from .report import MigrationReport, database_label
 from .selection import select_tenants
-from .tasks import Assistants, DbKey, forget_db_configs
-from .workers import InProcessRunner, ProcessRunner
+from .tasks import DbKey, forget_db_configs
 
 
 @dataclass(frozen=True)
@@ -120,26 +121,27 @@ def fleet_status(
     shard: str | None = None,
     target: Sequence[str] = (),
     jobs: int | None = 1,
+    executor: str = "processes",
+    celery_app: str | None = None,
+    queue: str | None = None,
 ) -> FleetStatus:
     """Read every selected database's bookkeeping and say what a migrate run would do; touch nothing."""
     config = config or load_config()
     specs = config.orms(orm)
     tenants = select_tenants(config.tenant_ids(), tenant, exclude, shard)
+    options = ExecutorOptions(executor, jobs, celery_app=celery_app, queue=queue)
+    options.check()
     forget_db_configs()
     report = MigrationReport()  # collects the "skipped" rows; nothing is emitted anywhere
-    assistants = Assistants(config, {spec.key: build_assistant(spec, config) for spec in specs})
-    for spec in specs:
-        assistants.get(spec.key).bind(report.for_orm(spec.key), tenants)
-    if target:
-        _set_target(specs, assistants, target)
+    setup = AssistantSetup(tuple(target))
+    assistants = Assistants.for_run(config, specs, setup, report, tenants)
     keys: list[DbKey] = []
     for spec in specs:
         asst = assistants.get(spec.key)
         if not target and not asst.is_coarse():
             keys += [(spec.key, None, alias) for alias in asst.manager.reserved_aliases]
     keys += list(_tenant_units(specs, assistants, tenants, report))
-    jobs = resolve_jobs(jobs)
-    runner = InProcessRunner(assistants, report) if jobs == 1 else ProcessRunner(assistants, report, jobs)
+    runner = make_executor(options, assistants, report, setup)
     try:
         for spec in specs:
             assistants.get(spec.key).prepare()

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .config import RouterConfig
+from .assistants import Assistants
 from .dberrors import connect_failure_label
 from .events import Status, TenantFailed, TenantFinished, TenantRetried
 from .orm_backends.base import BaseOrmMigrationAsst
@@ -25,29 +25,6 @@ class Task:
     units: tuple[DbKey, ...]
     host: str | None = None  # the server these databases live on, for the connection cap
     settle: bool = True  # inspect: report up-to-date and unreachable databases as settled
-
-
-class Assistants:
-    """The assistants of one process, built once from the run's configuration."""
-
-    def __init__(self, config: RouterConfig, built: dict[str, BaseOrmMigrationAsst] | None = None) -> None:
-        self.config = config
-        self._built = dict(built or {})
-
-    def get(self, orm: str) -> BaseOrmMigrationAsst:
-        """The assistant of `orm`, built on first use."""
-        if orm not in self._built:
-            from .engine import build_assistant
-
-            spec = self.config.orms([orm])[0]
-            self._built[orm] = build_assistant(spec, self.config)
-        return self._built[orm]
-
-    def close(self) -> None:
-        """Close every assistant and manager."""
-        for asst in self._built.values():
-            asst.close()
-            asst.manager.close()
 
 
 def execute(task: Task, assistants: Assistants, report: MigrationReport) -> list[tuple[DbKey, Verdict]]:

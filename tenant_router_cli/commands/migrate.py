@@ -9,10 +9,10 @@ import typer
 
 from tenant_router.engine import RunInterrupted, migrate_tenants
 from tenant_router.errors import UsageError
+from tenant_router.executors import DEFAULT_MAX_RSS_MB, DEFAULT_TASKS_PER_WORKER
 from tenant_router.fleet import FleetStatus, fleet_status
 from tenant_router.journal import find_run, journal_dir
 from tenant_router.report import MigrationReport
-from tenant_router.workers import DEFAULT_MAX_RSS_MB, DEFAULT_TASKS_PER_WORKER
 
 from ..bootstrap import bootstrap
 from ..exit_codes import EXIT_CODES_HELP, ExitCode

@@ -1,4 +1,4 @@
-"""Run tasks in this process or in worker processes fed from one work queue.
+"""The forked-processes executor: worker processes fed from one work queue (`--jobs N`).
 
 Workers are forked from the run's process after Django is set up (so they start in milliseconds with the
 configuration and migration graphs already loaded), take one task at a time, stream their events back,
@@ -19,11 +19,12 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from .cancel import request_stop, stop_requested
-from .events import FINAL_EVENTS, Status, TenantFailed
-from .preflight import Verdict
-from .report import MigrationReport, one_line_error
-from .tasks import Assistants, DbKey, Task, execute
+from ..assistants import Assistants
+from ..cancel import request_stop, stop_requested
+from ..events import FINAL_EVENTS, Status, TenantFailed
+from ..preflight import Verdict
+from ..report import DbKey, MigrationReport, one_line_error
+from ..tasks import Task, execute
 
 DEFAULT_TASKS_PER_WORKER = 200
 DEFAULT_MAX_RSS_MB = 200
@@ -38,25 +39,6 @@ def resident_mb() -> float:
         import resource
 
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-class InProcessRunner:
-    """Carries tasks out one after the other in this process (`--jobs 1`)."""
-
-    def __init__(self, assistants: Assistants, report: MigrationReport) -> None:
-        self.assistants, self.report = assistants, report
-
-    def run(self, tasks: Iterable[Task]) -> list[tuple[DbKey, Verdict]]:
-        """Execute every task until the run is told to stop."""
-        pending: list[tuple[DbKey, Verdict]] = []
-        for task in tasks:
-            if self.report.stopping:
-                break
-            pending += execute(task, self.assistants, self.report)
-        return pending
-
-    def close(self) -> None:
-        """Nothing to release."""
 
 
 # The forked workers' copy of the run's state (set just before forking, read in the child).
@@ -143,7 +125,7 @@ class Worker:
     finished: set[tuple[str, str | None, str | None]] = field(default_factory=set)
 
 
-class ProcessRunner:
+class ProcessExecutor:
     """Runs tasks on `jobs` worker processes; one slow database holds up no other."""
 
     def __init__(
