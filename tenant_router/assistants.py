@@ -83,7 +83,7 @@ class Assistants:
             self._built[orm] = build_assistant(spec, self.config)
         return self._built[orm]
 
-    def keys(self) -> list[str]:
+    def orms(self) -> list[str]:
         """The ORM keys built so far, in the order they were built."""
         return list(self._built)
 

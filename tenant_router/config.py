@@ -467,3 +467,19 @@ def load_config(settings: Any = None) -> RouterConfig:
                     )
                 spec.manager_class.validate_entry(spec, tenant, alias, db)
     return config
+
+
+def celery_app_path() -> str | None:
+    """TENANT_ROUTER_CELERY_APP ("module:attribute" of the project's Celery app): environment, then settings."""
+    import os
+
+    from django.conf import settings as django_settings
+
+    value = os.environ.get("TENANT_ROUTER_CELERY_APP") or getattr(
+        django_settings, "TENANT_ROUTER_CELERY_APP", None
+    )
+    if value is not None and not isinstance(value, str):
+        raise ConfigurationError(
+            f"TENANT_ROUTER_CELERY_APP must be a string 'module:attribute', got {type(value).__name__}."
+        )
+    return value or None

@@ -52,3 +52,25 @@ Jobs = Annotated[
     int,
     typer.Option("--jobs", "-j", metavar="N", help="Worker processes (0: one per CPU; 1: in this process)."),
 ]
+Executor = Annotated[
+    str,
+    typer.Option(
+        "--executor",
+        metavar="processes|celery",
+        help="Where databases are migrated: forked worker processes (--jobs), or the project's Celery workers.",
+    ),
+]
+CeleryApp = Annotated[
+    str | None,
+    typer.Option(
+        "--celery-app",
+        metavar="MODULE:ATTR",
+        help="The project's Celery app, for --executor celery (default TENANT_ROUTER_CELERY_APP).",
+    ),
+]
+Queue = Annotated[
+    str | None,
+    typer.Option(
+        "--queue", metavar="NAME", help="The queue the Celery workers consume (default tenant_router)."
+    ),
+]

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from tenant_router.engine import RunInterrupted, migrate_tenants
+from tenant_router.engine import RunAborted, RunInterrupted, migrate_tenants
 from tenant_router.errors import UsageError
 from tenant_router.executors import DEFAULT_MAX_RSS_MB, DEFAULT_TASKS_PER_WORKER
 from tenant_router.fleet import FleetStatus, fleet_status
@@ -16,7 +16,20 @@ from tenant_router.report import MigrationReport
 
 from ..bootstrap import bootstrap
 from ..exit_codes import EXIT_CODES_HELP, ExitCode
-from ..options import Exclude, Jobs, Json, Orm, PythonPath, Settings, Shard, Tenant, Traceback
+from ..options import (
+    CeleryApp,
+    Exclude,
+    Executor,
+    Jobs,
+    Json,
+    Orm,
+    PythonPath,
+    Queue,
+    Settings,
+    Shard,
+    Tenant,
+    Traceback,
+)
 from ..output import make_output
 from ..progress import progress_view
 from ..render import exit_on_error, render_plan, render_report
@@ -72,6 +85,9 @@ def migrate(
         ),
     ] = None,
     jobs: Jobs = 0,
+    executor: Executor = "processes",
+    celery_app: CeleryApp = None,
+    queue: Queue = None,
     max_connections_per_host: Annotated[
         int | None,
         Opt("--max-connections-per-host", metavar="N", help="At most N databases of one server at once."),
@@ -127,7 +143,7 @@ def migrate(
                     f"Unexpected argument {migration!r}: a migration name goes after --target APP_LABEL."
                 )
             if plan or check:
-                status = fleet_status(config, orm=orm or (), tenant=tenant or (), exclude=exclude or (), shard=shard, target=targets, jobs=jobs)  # fmt: skip
+                status = fleet_status(config, orm=orm or (), tenant=tenant or (), exclude=exclude or (), shard=shard, target=targets, jobs=jobs, executor=executor, celery_app=celery_app, queue=queue)  # fmt: skip
                 render_plan(output, status, json_output=json_output, check=check)
                 raise typer.Exit(_plan_exit(status, check))
             folder = journal_dir(journal)
@@ -144,12 +160,16 @@ def migrate(
                     canary=canary, fail_fast=fail_fast, max_failures=max_failures, target=targets, jobs=jobs,
                     max_connections_per_host=max_connections_per_host, lock_timeout=lock_timeout,
                     worker_tasks=worker_tasks, worker_max_rss_mb=worker_max_rss,
+                    executor=executor, celery_app=celery_app, queue=queue,
                     journal_dir=None if no_journal else folder, journal_meta={"argv": sys.argv[1:]},
                     on_event=on_event,
                 )  # fmt: skip
             code = _exit_for(report)
         except RunInterrupted as exc:
             report, code = exc.report, ExitCode.INTERRUPTED
+        except RunAborted as exc:  # the executor gave up: what finished is shown, then why it stopped
+            render_report(output, exc.report, json_output=json_output, show_traceback=show_traceback)
+            raise
     render_report(output, report, json_output=json_output, show_traceback=show_traceback)
     if report.journal is not None and not json_output and verbosity:
         hint = (

@@ -10,7 +10,20 @@ from tenant_router.fleet import fleet_status
 
 from ..bootstrap import bootstrap
 from ..exit_codes import ExitCode
-from ..options import Exclude, Jobs, Json, Orm, PythonPath, Settings, Shard, Tenant, Traceback
+from ..options import (
+    CeleryApp,
+    Exclude,
+    Executor,
+    Jobs,
+    Json,
+    Orm,
+    PythonPath,
+    Queue,
+    Settings,
+    Shard,
+    Tenant,
+    Traceback,
+)
 from ..output import make_output
 from ..render import exit_on_error, render_status
 
@@ -24,19 +37,23 @@ def status(
     shard: Shard = None,
     tenants: Annotated[bool, typer.Option("--tenants", help="List the databases of each group.")] = False,
     jobs: Jobs = 0,
+    executor: Executor = "processes",
+    celery_app: CeleryApp = None,
+    queue: Queue = None,
     json_output: Json = False,
     show_traceback: Traceback = False,
 ) -> None:
     """Show every ORM's databases: at head, pending (and what), unreachable; nothing is migrated.
 
     Exit codes: 0 every database could be read (pending or not); 1 when a database is unreachable
-    (or refused the login); 2 usage error; 3 configuration error.
+    (or refused the login); 2 usage error; 3 configuration error; 7 executor unavailable.
     """
     output = make_output(progress=False)
     with exit_on_error(output, json_output=json_output, show_traceback=show_traceback):
         config = bootstrap(settings, pythonpath or ())
         found = fleet_status(
-            config, orm=orm or (), tenant=tenant or (), exclude=exclude or (), shard=shard, jobs=jobs
-        )
+            config, orm=orm or (), tenant=tenant or (), exclude=exclude or (), shard=shard, jobs=jobs,
+            executor=executor, celery_app=celery_app, queue=queue,
+        )  # fmt: skip
     render_status(output, found, json_output=json_output, tenants=tenants)
     raise typer.Exit(ExitCode.FAILED if found.unreachable else ExitCode.OK)

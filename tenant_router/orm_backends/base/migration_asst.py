@@ -234,6 +234,13 @@ class BaseOrmMigrationAsst:
     def close(self) -> None:
         """Release what the assistant holds between databases (called at the end of a run)."""
 
+    def graph_fingerprint(self) -> str | None:
+        """A digest of the migrations this process would apply; None: nothing to compare.
+
+        A worker on another machine refuses a run whose digest differs from its own (other code).
+        """
+        return None
+
     def planned_databases(self) -> list[tuple[str | None, str | None]]:
         """(tenant, alias) of every database this run expects to visit, for counters and bookkeeping."""
         if self.is_coarse():

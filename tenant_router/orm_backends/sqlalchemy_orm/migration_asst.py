@@ -9,6 +9,7 @@ engine from `sqlalchemy.url` and the cookbook one that uses the connection it is
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
@@ -194,6 +195,13 @@ class AlembicMigrationAsst(BaseOrmMigrationAsst):
         except Exception as exc:
             raise UsageError(f"--target {target[0]!r}: {one_line_error(exc)}.") from exc
         self.scripts.target = target[0]
+
+    def graph_fingerprint(self) -> str:
+        """A digest of the Alembic scripts: every revision and what it revises."""
+        revisions = sorted(
+            (rev.revision, repr(rev.down_revision)) for rev in self.scripts.script.walk_revisions()
+        )
+        return hashlib.sha256(repr(revisions).encode()).hexdigest()[:16]
 
     def step_rolled_back(self, step: str, db_config: dict[str, Any]) -> bool:
         """PostgreSQL and SQLite run a revision inside a transaction the server rolls back whole when

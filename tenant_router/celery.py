@@ -1,0 +1,191 @@
+"""tenant-router's one Celery task, registered on the project's own Celery app.
+
+Where the project makes its app (e.g. `proj/celery.py`)::
+
+    app = Celery("proj")
+    app.config_from_object("django.conf:settings", namespace="CELERY")
+    tenant_router.celery.install(app)
+
+A worker started with that app (`celery -A proj.celery:app worker -Q tenant_router`) then carries out
+the tasks of `tenant-router migrate --executor celery`: each message names one pre-flight batch or one
+database (run id, ORM key, tenant id, alias, target); the worker finds the database in its own settings,
+migrates it with the same assistants and run lock as a `--jobs` worker, and streams the events back to
+the run's reply queue on the same broker. The task acknowledges late and is requeued when the worker
+process executing it is lost, so another worker picks it up (the run lock keeps it from running twice
+at once). Messages and replies carry no connection settings and no password.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+from collections import OrderedDict
+from typing import Any
+
+TASK_NAME = "tenant_router.run_task"
+HEARTBEAT_SECONDS = 2.0  # how often a running task says it is alive (and looks for a stop request)
+
+_runs: OrderedDict[str, Any] = OrderedDict()  # run id -> Assistants bound for that run (the last two)
+
+
+def install(app: Any, *, name: str = TASK_NAME) -> Any:
+    """Register tenant-router's task on `app` (the project's Celery app) and return it."""
+    if name in app.tasks:
+        return app.tasks[name]
+    return app.task(
+        name=name,
+        bind=True,
+        acks_late=True,  # acknowledged once done: a lost worker's task goes back to the queue
+        reject_on_worker_lost=True,  # ... right away when the process executing it dies
+        ignore_result=True,  # the outcome travels on the run's reply queue, not the result backend
+        track_started=False,
+    )(run_task)
+
+
+def run_task(self: Any, **message: Any) -> None:
+    """Carry out one task of a run and stream its events to the run's reply queue."""
+    from .config import ensure_django
+
+    ensure_django()
+    reply = _Reply(self.app, message["reply"], message["task"]["id"])
+    try:
+        reply.send("started", worker=_hostname(self), pid=os.getpid())
+        _carry_out(reply, message)
+    finally:
+        reply.close()
+
+
+def _carry_out(reply: _Reply, message: dict[str, Any]) -> None:
+    from . import cancel
+    from .executors import wire
+    from .report import MigrationReport, one_line_error
+    from .tasks import Task, execute
+
+    try:
+        assistants, graphs = _assistants(message)
+    except Exception as exc:  # the worker's settings cannot be loaded: one line to the run, not a hang
+        reply.send("refused", reason="settings", error=one_line_error(exc))
+        return
+    theirs = message.get("graphs") or {}
+    for orm, digest in theirs.items():
+        if graphs.get(orm) != digest:
+            reply.send("refused", reason="graph", orm=orm, ours=graphs.get(orm), theirs=digest)
+            return
+    spec = message["task"]
+    task = Task(
+        spec["id"],
+        spec["kind"],
+        tuple(wire.decode_key(k) for k in spec["units"]),
+        spec["host"],
+        spec["settle"],
+    )
+    cancel.reset()
+    beat = _Heartbeat(reply)
+    beat.start()
+    try:
+        report = MigrationReport(lambda event: reply.send("event", e=wire.encode_event(event)))
+        try:
+            verdicts = execute(task, assistants, report)
+        except Exception as exc:  # a bug or a broken assistant: the run fails the task's databases
+            reply.send("crashed", error=one_line_error(exc))
+            return
+        pending = [[wire.encode_key(key), wire.encode_verdict(v)] for key, v in verdicts]
+        reply.send("done", pending=pending)
+    finally:
+        beat.stop()
+        assistants.close()
+
+
+def _assistants(message: dict[str, Any]) -> tuple[Any, dict[str, str | None]]:
+    """This worker's assistants for the message's run, bound as the run's were (built once per run)."""
+    from .assistants import Assistants, AssistantSetup
+    from .config import load_config
+    from .report import MigrationReport
+    from .tasks import forget_db_configs
+
+    run = message["run"]
+    if run not in _runs:
+        forget_db_configs()  # the settings may have changed since the last run
+        config = load_config()
+        specs = config.orms(message["orms"])
+        setup = AssistantSetup.from_dict(message["setup"])
+        assistants = Assistants.for_run(config, specs, setup, MigrationReport(), None)
+        for spec in specs:
+            assistants.get(spec.key).prepare()
+        graphs = {spec.key: assistants.get(spec.key).graph_fingerprint() for spec in specs}
+        _runs[run] = (assistants, graphs)
+        while len(_runs) > 2:
+            _runs.popitem(last=False)
+    return _runs[run]
+
+
+def _hostname(task: Any) -> str:
+    return str(getattr(task.request, "hostname", None) or socket.gethostname())
+
+
+class _Reply:
+    """The run's reply queue, as seen from one task: messages go out in order, one connection."""
+
+    def __init__(self, app: Any, queue: str, task_id: int) -> None:
+        self.queue, self.task_id = queue, task_id
+        self.lock = threading.Lock()  # the heartbeat thread sends too
+        self.connection = app.connection_for_write()
+        self.producer = self.connection.Producer(serializer="json")
+        self.app = app
+
+    def send(self, kind: str, **data: Any) -> None:
+        """Publish one message to the run (anonymous exchange: the routing key is the queue)."""
+        from .executors.wire import dumps
+
+        body = dumps({"t": kind, "task": self.task_id, **data})
+        with self.lock:
+            self.producer.publish(
+                body,
+                exchange="",
+                routing_key=self.queue,
+                content_type="application/json",
+                content_encoding="utf-8",
+                retry=True,
+                retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
+            )
+
+    def stop_requested(self) -> bool:
+        """True when the run asked this task to stop at the next migration boundary."""
+        with self.lock:
+            channel = self.connection.default_channel
+            try:
+                message = channel.basic_get(f"{self.queue}.stop.{self.task_id}", no_ack=True)
+            except Exception:  # no such queue yet (nothing was asked)
+                return False
+            return message is not None
+
+    def close(self) -> None:
+        """Release the connection (and the stop queue, if the run made one)."""
+        with contextlib.suppress(Exception), self.lock:
+            self.connection.default_channel.queue_delete(f"{self.queue}.stop.{self.task_id}")
+        with contextlib.suppress(Exception):
+            self.connection.release()
+
+
+class _Heartbeat(threading.Thread):
+    """Tells the run this task is alive; relays its stop request to the migration in progress."""
+
+    def __init__(self, reply: _Reply) -> None:
+        super().__init__(name="tenant-router-heartbeat", daemon=True)
+        self.reply, self.done = reply, threading.Event()
+
+    def run(self) -> None:
+        from . import cancel
+
+        while not self.done.wait(HEARTBEAT_SECONDS):
+            with contextlib.suppress(Exception):
+                self.reply.send("beat")
+                if self.reply.stop_requested():
+                    cancel.request_stop()
+
+    def stop(self) -> None:
+        """End the thread (the task is over)."""
+        self.done.set()
+        self.join(timeout=HEARTBEAT_SECONDS * 2)

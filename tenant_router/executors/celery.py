@@ -1,0 +1,392 @@
+"""The Celery executor: the project's own Celery workers carry the run's tasks out, on any machines.
+
+The run's process keeps the queue of tasks and sends a few at a time (as many as the workers can start,
+and never more databases of one server than --max-connections-per-host) to the project's broker, on the
+queue the workers consume (`tenant_router` by default). Each message names its databases only; see
+`tenant_router/celery.py` for the worker's side. Workers reply on a queue of the run's own on the same
+broker (`tenant_router.reply.<run id>`, deleted at the end): events in order, a heartbeat every few
+seconds, and the task's verdicts. A reply queue on the broker the project already runs works with every
+broker Celery supports, keeps what a worker sent while the run's process was busy (pub/sub would drop
+it), and needs no result backend.
+
+Failures are bounded in time: nobody consuming the queue or workers that do not know the task are found
+by asking the workers (`inspect`) when the run starts; a worker that stops beating for LOST_AFTER seconds
+has its databases failed (and its task revoked, so a redelivery is discarded); workers on other code
+refuse the run (their migration graph's digest differs); a broker that goes away ends the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import secrets
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..assistants import Assistants, AssistantSetup
+from ..cancel import request_stop, stop_requested
+from ..celery import TASK_NAME
+from ..config import celery_app_path
+from ..errors import ConfigurationError, ExecutorError, UsageError
+from ..events import FINAL_EVENTS, RunStarted, Status, TenantFailed
+from ..preflight import Verdict
+from ..redact import mask_url
+from ..report import DbKey, MigrationReport, one_line_error
+from ..tasks import Task
+from . import wire
+
+PROBE_SECONDS = 2.0  # how long the workers have to answer `inspect` when the run starts
+GRACE_SECONDS = 5.0  # after Ctrl-C, how long a revoked task may still turn out to have started
+
+
+def _seconds(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, default))
+    except ValueError:
+        raise UsageError(f"{name} must be a number of seconds, got {os.environ[name]!r}.") from None
+
+
+def load_app(path: str | None) -> Any:
+    """The project's Celery app from "module:attribute" (--celery-app, else TENANT_ROUTER_CELERY_APP)."""
+    where = "--celery-app"
+    if path is None:
+        path, where = celery_app_path(), "TENANT_ROUTER_CELERY_APP"
+    if not path:
+        raise UsageError(
+            "--executor celery needs the project's Celery app.",
+            hint="Pass --celery-app proj.celery:app, or set TENANT_ROUTER_CELERY_APP.",
+        )
+    module_name, _, attribute = path.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigurationError(f"{where} {path!r}: cannot import {module_name}: {exc}.") from exc
+    app = getattr(module, attribute or "app", None)
+    if app is None or not hasattr(app, "send_task"):
+        raise ConfigurationError(
+            f"{where} {path!r}: {module_name} has no Celery app named {attribute or 'app'!r}."
+        )
+    return app
+
+
+@dataclass(eq=False)
+class Flight:
+    """A task sent to the broker and not finished yet."""
+
+    task: Task
+    celery_id: str
+    sent: float
+    started: float | None = None
+    worker: str | None = None
+    beat: float = 0.0
+    finished: set[DbKey] = field(default_factory=set)
+
+
+class CeleryExecutor:
+    """Sends the run's tasks to the project's Celery workers and folds their replies into the report."""
+
+    def __init__(
+        self,
+        assistants: Assistants,
+        report: MigrationReport,
+        setup: AssistantSetup,
+        *,
+        app: str | None,
+        queue: str,
+        max_per_host: int | None = None,
+    ) -> None:
+        self.app, self.report, self.queue, self.max_per_host = load_app(app), report, queue, max_per_host
+        self.app_path = app or celery_app_path()
+        self.lost_after = _seconds("TENANT_ROUTER_CELERY_LOST_AFTER", 30.0)
+        self.run_id = secrets.token_hex(6)
+        self.reply_name = f"tenant_router.reply.{self.run_id}"
+        self.message = {
+            "run": self.run_id,
+            "reply": self.reply_name,
+            "orms": assistants.orms(),
+            "setup": setup.to_dict(),
+            "graphs": {orm: assistants.get(orm).graph_fingerprint() for orm in assistants.orms()},
+        }
+        self.flights: dict[int, Flight] = {}
+        self.gone: set[int] = set()  # tasks given up on: what they still send is ignored
+        self.load: Counter[str | None] = Counter()
+        self.window = 2  # tasks in the broker at once, until the workers say how many they run
+        self.probe: _Probe | None = None
+        self.interrupted_at: float | None = None
+        self.broker = mask_url(self.app.connection_for_write().as_uri(include_password=False))
+        self.connection = self.app.connection_for_write()
+        try:
+            self.connection.ensure_connection(max_retries=2, interval_start=0.2, timeout=5)
+            self.replies = self.connection.SimpleQueue(self.reply_name, no_ack=True, serializer="json")
+        except Exception as exc:
+            raise self._broker_error(exc) from exc
+
+    # -- the loop ------------------------------------------------------------------------------
+    def run(self, tasks: Iterable[Task]) -> list[tuple[DbKey, Verdict]]:
+        """Send every task to the workers; return the verdicts of the inspect tasks."""
+        queue = deque(tasks)
+        pending: list[tuple[DbKey, Verdict]] = []
+        if self.probe is None and queue:
+            self.probe = _Probe(self.app, self.queue)
+        while True:
+            try:
+                self._check_probe()
+                self._dispatch(queue)
+                if not self.flights:
+                    return pending
+                message = self._receive()
+                if message is not None:
+                    pending += self._handle(message)
+                self._watch()
+            except KeyboardInterrupt:
+                self._interrupted(queue)
+            except ExecutorError:
+                self._abandon_all("the run was aborted")
+                raise
+
+    def _dispatch(self, queue: deque[Task]) -> None:
+        if self.report.stopping:
+            if queue:
+                queue.clear()
+                self._revoke([f for f in self.flights.values() if f.started is None])
+            return
+        while queue and len(self.flights) < self.window:
+            task = self._next(queue)
+            if task is None:
+                return
+            flight = Flight(task, f"tr-{self.run_id}-{task.id}", time.monotonic())
+            message = {**self.message, "task": _task_message(task)}
+            try:
+                self.app.send_task(
+                    TASK_NAME, kwargs=message, queue=self.queue, task_id=flight.celery_id, serializer="json"
+                )
+            except Exception as exc:
+                raise self._broker_error(exc) from exc
+            self.flights[task.id] = flight
+            self.load[task.host] += 1
+
+    def _next(self, queue: deque[Task]) -> Task | None:
+        """The first queued task whose server is under the connection cap (across all workers)."""
+        for index, task in enumerate(queue):
+            if self.max_per_host is None or task.host is None or self.load[task.host] < self.max_per_host:
+                del queue[index]
+                return task
+        return None
+
+    def _receive(self) -> dict[str, Any] | None:
+        try:
+            message = self.replies.get(block=True, timeout=0.5)
+        except self.replies.Empty:
+            return None
+        except Exception as exc:
+            raise self._broker_error(exc) from exc
+        payload: dict[str, Any] = message.payload
+        return payload
+
+    def _handle(self, message: dict[str, Any]) -> list[tuple[DbKey, Verdict]]:
+        flight = self.flights.get(message.get("task", -1))
+        if flight is None:
+            return []  # a task given up on, or redelivered after it finished
+        kind, now = message.get("t"), time.monotonic()
+        flight.beat = now
+        if kind == "started":
+            flight.started, flight.worker = now, str(message.get("worker"))
+        elif kind == "event":
+            event = wire.decode_event(message["e"])
+            if isinstance(event, RunStarted):
+                return []
+            key = (event.orm, event.tenant, event.alias)
+            if key not in flight.task.units or key in flight.finished:
+                return []  # a redelivered task repeating a database already settled: reported once
+            if isinstance(event, FINAL_EVENTS):
+                flight.finished.add(key)
+            self.report.emit(event)
+        elif kind == "done":
+            self._release(flight)
+            return [(wire.decode_key(k), wire.decode_verdict(v)) for k, v in message["pending"]]
+        elif kind == "crashed":
+            self._fail_unfinished(flight, f"worker error on {flight.worker}: {message.get('error')}")
+            self._release(flight)
+        elif kind == "refused":
+            raise self._refusal(message, flight)
+        return []
+
+    def _watch(self) -> None:
+        """Give up on tasks whose worker stopped beating; after Ctrl-C, on revoked ones never started."""
+        now = time.monotonic()
+        for flight in list(self.flights.values()):
+            if flight.started is not None and now - flight.beat > self.lost_after:
+                self._fail_unfinished(
+                    flight,
+                    f"Celery worker {flight.worker} lost: no heartbeat for {now - flight.beat:.0f} s "
+                    "(the database is left at a migration boundary; re-run with --only-failed)",
+                )
+                self._revoke([flight])
+            elif flight.started is None and self.interrupted_at and now - self.interrupted_at > GRACE_SECONDS:
+                self._release(flight)
+                self.gone.add(flight.task.id)
+
+    def _check_probe(self) -> None:
+        if self.probe is None or not self.probe.finished.is_set() or self.probe.checked:
+            return
+        self.probe.checked = True
+        if self.probe.error is not None:
+            raise self._broker_error(self.probe.error)
+        start = f"celery -A {self.app_path or 'proj.celery:app'} worker -Q {self.queue}"
+        if not self.probe.consumers:
+            raise ExecutorError(
+                f"No Celery worker consumes queue {self.queue!r} on {self.broker} "
+                f"(none answered within {PROBE_SECONDS:g} s); nothing was sent to a tenant database.",
+                hint=f"Start one: {start}",
+            )
+        if not self.probe.registered:
+            raise ExecutorError(
+                f"The Celery workers consuming {self.queue!r} ({', '.join(sorted(self.probe.consumers))}) "
+                f"do not know the task {TASK_NAME}.",
+                hint="Call tenant_router.celery.install(app) where the project makes its Celery app.",
+            )
+        self.window = max(self.probe.concurrency + len(self.probe.consumers), 1)
+
+    # -- endings ---------------------------------------------------------------------------------
+    def _release(self, flight: Flight) -> None:
+        if self.flights.pop(flight.task.id, None) is not None:
+            self.load[flight.task.host] -= 1
+
+    def _fail_unfinished(self, flight: Flight, error: str, status: Status = Status.FAILED) -> None:
+        for key in flight.task.units:
+            if key in flight.finished:
+                continue
+            row = self.report.results.get(key)
+            step = row.running_step if row else None
+            if flight.task.kind == "migrate":
+                self.report.emit(TenantFailed(*key, error, step, 0.0, None, status))
+        self._release(flight)
+        self.gone.add(flight.task.id)
+
+    def _revoke(self, flights: list[Flight], *, kill: bool = False) -> None:
+        if not flights:
+            return
+        with contextlib.suppress(Exception):  # best effort: an unreachable broker is reported elsewhere
+            options = {"terminate": True, "signal": "SIGKILL"} if kill else {}
+            self.app.control.revoke([f.celery_id for f in flights], **options)
+
+    def _ask_to_stop(self, flights: list[Flight]) -> None:
+        """Running tasks stop at their next migration boundary (their heartbeat reads this)."""
+        with contextlib.suppress(Exception):
+            channel = self.connection.default_channel
+            producer = self.connection.Producer(channel)
+            for flight in flights:
+                name = f"{self.reply_name}.stop.{flight.task.id}"
+                channel.queue_declare(queue=name, auto_delete=False)
+                producer.publish("stop", exchange="", routing_key=name, serializer="json")
+
+    def _interrupted(self, queue: deque[Task]) -> None:
+        """Ctrl-C: revoke what has not started, stop running ones at a boundary; the second one kills."""
+        aborting = stop_requested()
+        request_stop()
+        self.report.interrupted = True
+        self.report.stop("interrupted")
+        queue.clear()
+        if aborting:
+            started = [f for f in self.flights.values() if f.started is not None]
+            self._revoke(started, kill=True)
+            for flight in started:
+                self._fail_unfinished(flight, "aborted by a second interrupt", Status.INTERRUPTED)
+            for flight in list(self.flights.values()):
+                self._release(flight)
+            return
+        self.interrupted_at = time.monotonic()
+        self._revoke([f for f in self.flights.values() if f.started is None])
+        self._ask_to_stop(list(self.flights.values()))
+
+    def _abandon_all(self, why: str) -> None:
+        flights = list(self.flights.values())
+        self._revoke([f for f in flights if f.started is None])
+        self._ask_to_stop([f for f in flights if f.started is not None])
+        for flight in flights:
+            if flight.started is not None:
+                self._fail_unfinished(flight, f"{why} while it ran on {flight.worker}")
+            self._release(flight)
+
+    def _refusal(self, message: dict[str, Any], flight: Flight) -> ExecutorError:
+        worker = flight.worker or "a worker"
+        if message.get("reason") == "graph":
+            return ExecutorError(
+                f"Celery worker {worker} runs other code: its {message.get('orm')} migration graph differs "
+                f"from this run's (digest {message.get('ours')} there, {message.get('theirs')} here).",
+                hint="Deploy the same release to the workers and to the host that runs tenant-router.",
+            )
+        return ExecutorError(f"Celery worker {worker} cannot load tenant-router: {message.get('error')}")
+
+    def _broker_error(self, exc: BaseException) -> ExecutorError:
+        return ExecutorError(
+            f"Celery broker {self.broker} unreachable: {one_line_error(exc)}",
+            hint="Check the broker (CELERY_BROKER_URL) is up and reachable from this host.",
+        )
+
+    def close(self) -> None:
+        """Revoke what is left, delete the run's queues and release the connection."""
+        flights = list(self.flights.values())
+        self._revoke(flights)
+        self.flights.clear()
+        with contextlib.suppress(Exception):
+            self.replies.queue.delete()
+            channel = self.connection.default_channel
+            for task_id in self.gone | {f.task.id for f in flights}:
+                channel.queue_delete(f"{self.reply_name}.stop.{task_id}")
+        with contextlib.suppress(Exception):
+            self.replies.close()
+        with contextlib.suppress(Exception):
+            self.connection.release()
+
+
+def _task_message(task: Task) -> dict[str, Any]:
+    return {
+        "id": task.id,
+        "kind": task.kind,
+        "units": [wire.encode_key(k) for k in task.units],
+        "host": task.host,
+        "settle": task.settle,
+    }
+
+
+class _Probe:
+    """Asks the workers, in the background, who consumes the queue, whether they know the task, and
+    how many tasks they run at once; the run does not wait for the answer to start sending."""
+
+    def __init__(self, app: Any, queue: str) -> None:
+        self.app, self.queue = app, queue
+        self.consumers: set[str] = set()
+        self.registered = False
+        self.concurrency = 0
+        self.error: BaseException | None = None
+        self.checked = False
+        self.finished = threading.Event()
+        threading.Thread(target=self._ask, name="tenant-router-celery-probe", daemon=True).start()
+
+    def _ask(self) -> None:
+        try:
+            inspect = self.app.control.inspect(timeout=PROBE_SECONDS)
+            active = inspect.active_queues() or {}
+            self.consumers = {
+                w for w, queues in active.items() if any(q.get("name") == self.queue for q in queues)
+            }
+            if self.consumers:
+                targeted = self.app.control.inspect(
+                    destination=sorted(self.consumers), timeout=PROBE_SECONDS, limit=len(self.consumers)
+                )
+                known = targeted.registered() or {}
+                self.registered = any(TASK_NAME in names for names in known.values())
+                stats = targeted.stats() or {}
+                self.concurrency = sum(
+                    int((s.get("pool") or {}).get("max-concurrency") or 1) for s in stats.values()
+                )
+        except Exception as exc:
+            self.error = exc
+        finally:
+            self.finished.set()

@@ -1,0 +1,108 @@
+"""Events and verdicts as JSON, for executors whose workers live in other processes or machines.
+
+Only names and numbers travel (ORM keys, tenant ids, aliases, step names, one-line errors): never a
+connection setting. Every message is passed through the redactor before it leaves the process, so a
+password that found its way into an error text is masked there too.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields
+from typing import Any
+
+from ..events import (
+    MigrationEvent,
+    RunStarted,
+    Status,
+    StepApplied,
+    StepStarted,
+    TenantFailed,
+    TenantFinished,
+    TenantPlanned,
+    TenantRetried,
+    TenantSkipped,
+    TenantStarted,
+)
+from ..preflight import Inspection, Unreachable, Verdict
+from ..redact import REDACTOR
+from ..report import DbKey
+
+_EVENTS: dict[str, Any] = {
+    cls.kind: cls
+    for cls in (
+        RunStarted,
+        TenantStarted,
+        TenantPlanned,
+        StepStarted,
+        StepApplied,
+        TenantFinished,
+        TenantFailed,
+        TenantSkipped,
+        TenantRetried,
+    )
+}
+
+
+def dumps(message: dict[str, Any]) -> str:
+    """A message as JSON text, passwords masked."""
+    return REDACTOR.stream(json.dumps(message, separators=(",", ":"), ensure_ascii=False))
+
+
+def encode_event(event: MigrationEvent) -> dict[str, Any]:
+    """An event as a JSON-ready dict (the traceback included)."""
+    data: dict[str, Any] = {"kind": event.kind}
+    for item in fields(event):
+        value = getattr(event, item.name)
+        data[item.name] = list(value) if isinstance(value, tuple) else value
+    return data
+
+
+def decode_event(data: dict[str, Any]) -> MigrationEvent:
+    """The inverse of encode_event."""
+    cls = _EVENTS[data["kind"]]
+    values: dict[str, Any] = {}
+    for item in fields(cls):
+        if item.name not in data:
+            continue
+        value = data[item.name]
+        if item.name == "status":
+            value = Status(value)
+        elif isinstance(value, list):
+            value = tuple(value)
+        values[item.name] = value
+    event: MigrationEvent = cls(**values)
+    return event
+
+
+def encode_verdict(verdict: Verdict) -> dict[str, Any] | None:
+    """A pre-flight verdict as a JSON-ready dict."""
+    if isinstance(verdict, Inspection):
+        return {
+            "pending": list(verdict.pending),
+            "current": verdict.current,
+            "irreversible": list(verdict.irreversible),
+        }
+    if isinstance(verdict, Unreachable):
+        return {"unreachable": verdict.error, "label": verdict.label, "message": verdict.message}
+    return None
+
+
+def decode_verdict(data: dict[str, Any] | None) -> Verdict:
+    """The inverse of encode_verdict."""
+    if data is None:
+        return None
+    if "unreachable" in data:
+        return Unreachable(data["unreachable"], data["label"], data.get("message"))
+    return Inspection(tuple(data["pending"]), data["current"], tuple(data["irreversible"]))
+
+
+def encode_key(key: DbKey) -> list[str | None]:
+    """(orm, tenant, alias) as a JSON list."""
+    return list(key)
+
+
+def decode_key(data: list[Any]) -> DbKey:
+    """The inverse of encode_key."""
+    orm, tenant, alias = data
+    return (orm, tenant, alias)
