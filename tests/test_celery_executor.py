@@ -1,0 +1,375 @@
+"""`--executor celery`: real `celery worker` processes (distinct node names, as if on other machines) on
+the local Redis migrate PostgreSQL and MariaDB tenants exactly as `--jobs` does, and every way the
+executor can fail ends with one line and a documented exit code, never a hang."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from celery_support import (
+    REDIS_HOST,
+    REDIS_PORT,
+    Workers,
+    add_slow_migration,
+    redis_db,
+    require_redis,
+    set_pause,
+)
+from celery_support import unique_queue as new_queue
+from describe import describe
+from ops_support import EXE, Streamed, clinic_copy, events, is_event, report_of, write_django_tenants
+from servers import MYSQL, POSTGRES, require
+
+from tenant_router_cli.exit_codes import ExitCode
+
+HEAD = [
+    "contenttypes.0001_initial", "contenttypes.0002_remove_content_type_name", "auth.0001_initial",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workers]:
+    """The clinic example (plus a pausing migration) and two workers, w1 and w2, on a queue of its own."""
+    require_redis()
+    require(POSTGRES)
+    example = clinic_copy(tmp_path_factory.mktemp("celery"))
+    add_slow_migration(example)
+    workers = Workers(example, new_queue(), redis_db())
+    try:
+        workers.start("w1")
+        workers.start("w2")
+        yield workers
+    finally:
+        workers.stop_all()
+
+
+def args(site: Workers, journal: Path, *extra: str, json_lines: bool = True) -> list[str]:
+    return [
+        EXE, "migrate", "--settings", "clinic.settings", "--pythonpath", str(site.example),
+        "--orm", "django_orm", "--journal", str(journal), *(["--json"] if json_lines else []), *extra,
+    ]  # fmt: skip
+
+
+def celery(site: Workers, *, queue: str | None = None) -> list[str]:
+    return ["--executor", "celery", "--celery-app", "clinic.celery:app", "--queue", queue or site.queue]
+
+
+def run(site: Workers, argv: list[str], **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        argv, cwd=site.example, env={**site.env(), **env}, capture_output=True, text=True, timeout=300
+    )
+
+
+def pg_entry(name: str) -> dict[str, Any]:
+    return POSTGRES.django_settings(name)
+
+
+def comparable(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The report's tenant rows without timings (the reserved SQLite database is shared by both runs)."""
+    rows = [{k: v for k, v in row.items() if k != "seconds"} for row in report["results"] if row["tenant"]]
+    return sorted(rows, key=lambda row: (row["orm"], row["tenant"], row["alias"]))
+
+
+def per_database(stdout: str) -> dict[tuple[Any, ...], list[tuple[Any, ...]]]:
+    """Each database's events in the order they arrived, without timings."""
+    seen: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+    for event in events(stdout):
+        if event.get("tenant") is not None and event["event"] != "report":
+            key = (event["orm"], event["tenant"], event["alias"])
+            seen.setdefault(key, []).append((event["event"], event.get("step"), event.get("status")))
+    return seen
+
+
+def pg_rows(name: str) -> list[str]:
+    import psycopg
+
+    with psycopg.connect(host="127.0.0.1", user="postgres", dbname=name, autocommit=True) as conn:
+        if conn.execute("SELECT to_regclass('django_migrations')").fetchone()[0] is None:
+            return []
+        return [f"{a}.{n}" for a, n in conn.execute("SELECT app, name FROM django_migrations ORDER BY id")]
+
+
+class Monitor:
+    """Every command the Redis server receives while it runs (MONITOR), as text."""
+
+    def __init__(self) -> None:
+        import redis
+
+        self.client = redis.Redis(REDIS_HOST, REDIS_PORT)
+        self.lines: list[str] = []
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+        self.thread.start()
+        self.ready.wait(10)
+
+    def _watch(self) -> None:
+        with self.client.monitor() as monitor:
+            self.ready.set()
+            for command in monitor.listen():
+                self.lines.append(str(command.get("command")))
+                if "tr-monitor-stop" in self.lines[-1]:
+                    return
+
+    def stop(self) -> str:
+        self.client.get("tr-monitor-stop")
+        self.thread.join(10)
+        return "\n".join(self.lines)
+
+
+def redis_contents(db: int) -> str:
+    """Every key of the database and every value it holds, as text."""
+    import redis
+
+    client = redis.Redis(REDIS_HOST, REDIS_PORT, db=db)
+    out = []
+    for key in client.scan_iter():
+        kind = client.type(key).decode()
+        readers = {
+            "string": client.get,
+            "list": lambda k: client.lrange(k, 0, -1),
+            "set": client.smembers,
+            "zset": lambda k: client.zrange(k, 0, -1),
+            "hash": client.hgetall,
+        }
+        value = readers[kind](key) if kind in readers else None
+        out.append(f"{key!r} {value!r}")
+    return "\n".join(out)
+
+
+# -- parity ----------------------------------------------------------------------------------
+def test_celery_run_equals_a_jobs_run_and_no_password_reaches_the_broker(
+    site: Workers, tmp_path: Path
+) -> None:
+    require(MYSQL)
+    password = "p@ss%:/'\"w0rd"
+    with (
+        POSTGRES.databases(6, prefix="trcel") as pg,
+        MYSQL.databases(4, prefix="trcel") as my,
+        MYSQL.user(password) as user,
+    ):
+        fleets: dict[str, dict[str, dict[str, Any]]] = {}
+        for side, offset in (("celery", 0), ("jobs", 1)):
+            fleets[side] = {
+                **{f"p{i}": pg_entry(pg[2 * i + offset]) for i in range(3)},
+                **{
+                    f"m{i}": MYSQL.django_settings(my[2 * i + offset], user=user, password=password)
+                    for i in range(2)
+                },
+            }
+        write_django_tenants(site.example, fleets["celery"])
+        monitor = Monitor()
+        try:
+            by_celery = run(site, args(site, tmp_path / "j1", *celery(site)))
+        finally:
+            seen = monitor.stop()
+        write_django_tenants(site.example, fleets["jobs"])
+        by_jobs = run(site, args(site, tmp_path / "j2", "--jobs", "2"))
+
+    # (the databases are dropped by now: compare what was recorded while they existed)
+    assert by_celery.returncode == 0, by_celery.stderr
+    assert by_jobs.returncode == 0, by_jobs.stderr
+    assert comparable(report_of(by_celery.stdout)) == comparable(report_of(by_jobs.stdout))
+    assert per_database(by_celery.stdout) == per_database(by_jobs.stdout)
+    assert {r["status"] for r in report_of(by_celery.stdout)["results"]} == {"migrated"}
+    assert "tenant_router.run_task" in seen  # the monitor did see the task messages
+    for form in (password, quote(password, safe=""), json.dumps(password)[1:-1], "w0rd"):
+        assert form not in seen
+        assert form not in redis_contents(site.db)
+    assert "tenant_router.reply." not in redis_contents(site.db)  # the run's reply queue is gone
+
+
+def test_schemas_after_celery_equal_those_after_jobs(site: Workers, tmp_path: Path) -> None:
+    with POSTGRES.databases(4, prefix="trcel") as pg:
+        write_django_tenants(site.example, {"a": pg_entry(pg[0]), "b": pg_entry(pg[1])})
+        assert run(site, args(site, tmp_path / "j1", *celery(site))).returncode == 0
+        write_django_tenants(site.example, {"a": pg_entry(pg[2]), "b": pg_entry(pg[3])})
+        assert run(site, args(site, tmp_path / "j2", "--jobs", "2")).returncode == 0
+        url = POSTGRES.sqlalchemy_url
+        assert describe(url(pg[0])) == describe(url(pg[2]))
+        assert describe(url(pg[1])) == describe(url(pg[3]))
+
+
+# -- failures of the executor ----------------------------------------------------------------
+def test_no_worker_on_the_queue_is_one_line_and_exit_7(site: Workers, tmp_path: Path) -> None:
+    with POSTGRES.databases(1, prefix="trcel") as pg:
+        write_django_tenants(site.example, {"a": pg_entry(pg[0])})
+        done = run(
+            site, args(site, tmp_path / "j", *celery(site, queue="tr_nobody_listens"), json_lines=False)
+        )
+        assert pg_rows(pg[0]) == []
+    assert done.returncode == ExitCode.EXECUTOR == 7, done.stderr
+    assert "error: No Celery worker consumes queue 'tr_nobody_listens'" in done.stderr
+    assert "hint: Start one: celery -A clinic.celery:app worker -Q tr_nobody_listens" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_an_unreachable_broker_is_one_line_and_exit_7(site: Workers, tmp_path: Path) -> None:
+    with POSTGRES.databases(1, prefix="trcel") as pg:
+        write_django_tenants(site.example, {"a": pg_entry(pg[0])})
+        done = run(
+            site,
+            args(site, tmp_path / "j", *celery(site), json_lines=False),
+            CELERY_BROKER_URL="redis://:br0ker-s3cret@127.0.0.1:6399/0",
+        )
+    assert done.returncode == ExitCode.EXECUTOR, done.stderr
+    assert "error: Celery broker redis://:***@127.0.0.1:6399/0 unreachable: " in done.stderr
+    assert "br0ker-s3cret" not in done.stderr + done.stdout
+    assert "Traceback" not in done.stderr
+
+
+def test_workers_on_other_code_are_refused(site: Workers, tmp_path: Path) -> None:
+    other = Workers(clinic_copy(tmp_path), new_queue(), site.db)  # no 0004_pause: another graph
+    try:
+        other.start("old1")
+        with POSTGRES.databases(1, prefix="trcel") as pg:
+            write_django_tenants(site.example, {"a": pg_entry(pg[0])})
+            write_django_tenants(other.example, {"a": pg_entry(pg[0])})
+            done = run(site, args(site, tmp_path / "j", *celery(site, queue=other.queue), json_lines=False))
+            assert pg_rows(pg[0]) == []
+    finally:
+        other.stop_all()
+    assert done.returncode == ExitCode.EXECUTOR, done.stderr
+    assert "error: Celery worker old1@" in done.stderr
+    assert "runs other code: its django_orm migration graph differs" in done.stderr
+
+
+# -- lost workers and interrupts -------------------------------------------------------------
+def slow_run(site: Workers, tmp_path: Path, names: list[str], *extra: str) -> Streamed:
+    write_django_tenants(site.example, {f"t{i}": pg_entry(n) for i, n in enumerate(names)})
+    saved = dict(os.environ)
+    os.environ.update({"CELERY_BROKER_URL": site.broker, "TENANT_ROUTER_CELERY_LOST_AFTER": "6"})
+    try:  # Streamed runs with the test's environment
+        return Streamed(args(site, tmp_path / "journal", *celery(site), *extra), cwd=site.example)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def wait_for_pid(pids: Path, timeout: float = 60) -> tuple[str, int]:
+    """(database name, pid) of the first process that started patients.0004_pause."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for found in pids.glob("*.pid"):
+            text = found.read_text()
+            if text:
+                return found.stem, int(text)
+        time.sleep(0.05)
+    raise AssertionError("no database reached patients.0004_pause")
+
+
+def parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+FULL = [*HEAD]  # the first steps every database applies, in order
+
+
+def at_a_boundary(name: str, reference: list[str]) -> list[str]:
+    rows = pg_rows(name)
+    assert rows == reference[: len(rows)], (name, rows)
+    return rows
+
+
+@pytest.fixture
+def paused(site: Workers, tmp_path: Path) -> Iterator[Path]:
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    set_pause(site.example, 2.0, pids)
+    site.ensure("w1", "w2")
+    try:
+        yield pids
+    finally:
+        set_pause(site.example, 0)
+
+
+def test_a_worker_killed_with_9_fails_its_database_and_the_run_goes_on(
+    site: Workers, paused: Path, tmp_path: Path
+) -> None:
+    with POSTGRES.databases(4, prefix="trcel") as pg:
+        fleet = slow_run(site, tmp_path, pg)
+        try:
+            name, pid = wait_for_pid(paused)
+            machine = parent_of(pid)  # the worker's main process: kill the whole worker
+            os.killpg(machine, 9)
+            code, stdout, stderr = fleet.finish(timeout=120)
+        finally:
+            fleet.kill()
+        lost = f"t{pg.index(name)}"
+        report = report_of(stdout)
+        status = {r["tenant"]: r for r in report["results"] if r["tenant"]}
+        assert code == ExitCode.FAILED, stderr
+        assert status[lost]["status"] == "failed"
+        assert "Celery worker" in status[lost]["error"] and "lost: no heartbeat" in status[lost]["error"]
+        assert status[lost]["failed_step"] == "patients.0004_pause"
+        assert {t: r["status"] for t, r in status.items() if t != lost} == dict.fromkeys(
+            set(status) - {lost}, "migrated"
+        )
+        reference = pg_rows(pg[(pg.index(name) + 1) % 4])
+        assert reference[-1] == "patients.0004_pause"
+        assert "patients.0004_pause" not in at_a_boundary(name, reference)  # its transaction rolled back
+
+        site.ensure("w1", "w2")
+        set_pause(site.example, 0)
+        again = run(site, args(site, tmp_path / "journal", *celery(site), "--only-failed"))
+        assert again.returncode == 0, again.stderr
+        assert [r["tenant"] for r in report_of(again.stdout)["results"] if r["tenant"]] == [lost]
+        assert pg_rows(name) == reference
+
+
+def test_a_killed_pool_process_is_redelivered_and_its_database_reported_once(
+    site: Workers, paused: Path, tmp_path: Path
+) -> None:
+    with POSTGRES.databases(3, prefix="trcel") as pg:
+        fleet = slow_run(site, tmp_path, pg)
+        try:
+            name, pid = wait_for_pid(paused)
+            (paused / f"{name}.pid").write_text("")  # the redelivered run writes it again
+            os.kill(pid, 9)  # the pool process only: Celery requeues the task (reject_on_worker_lost)
+            code, stdout, stderr = fleet.finish(timeout=120)
+        finally:
+            fleet.kill()
+        report = report_of(stdout)
+        assert code == 0, stderr
+        assert [r["status"] for r in report["results"] if r["tenant"]] == ["migrated"] * 3
+        assert len([r for r in report["results"] if r["tenant"] == f"t{pg.index(name)}"]) == 1
+        assert pg_rows(name) == pg_rows(pg[(pg.index(name) + 1) % 3])  # each migration recorded once
+        finished = [e for e in events(stdout) if e["event"] == "tenant_finished" and e["tenant"]]
+        assert sorted(e["tenant"] for e in finished) == ["t0", "t1", "t2"]
+
+
+def test_sigint_revokes_what_has_not_started_and_stops_the_rest_at_a_boundary(
+    site: Workers, paused: Path, tmp_path: Path
+) -> None:
+    import signal
+
+    with POSTGRES.databases(8, prefix="trcel") as pg:
+        fleet = slow_run(site, tmp_path, pg)
+        try:
+            fleet.wait_for(is_event("step_started", step="patients.0004_pause"))
+            fleet.proc.send_signal(signal.SIGINT)
+            code, stdout, stderr = fleet.finish(timeout=120)
+        finally:
+            fleet.kill()
+        assert code == ExitCode.INTERRUPTED, stderr
+        report = report_of(stdout)
+        status = {r["tenant"]: r["status"] for r in report["results"] if r["tenant"]}
+        assert report["interrupted"] is True
+        assert "not_started" in status.values(), status  # revoked before a worker took them
+        assert set(status.values()) <= {"migrated", "interrupted", "not_started"}
+        before = {n: pg_rows(n) for n in pg}
+        time.sleep(3)  # nothing revoked runs later
+        assert {n: pg_rows(n) for n in pg} == before
+        reference = max(before.values(), key=len)
+        for tenant, state in status.items():
+            rows = at_a_boundary(pg[int(tenant[1:])], reference)
+            if state == "not_started":
+                assert rows == []
