@@ -373,3 +373,25 @@ def test_sigint_revokes_what_has_not_started_and_stops_the_rest_at_a_boundary(
             rows = at_a_boundary(pg[int(tenant[1:])], reference)
             if state == "not_started":
                 assert rows == []
+
+
+def test_status_and_plan_read_the_fleet_on_the_workers(site: Workers, tmp_path: Path) -> None:
+    with POSTGRES.databases(3, prefix="trcel") as pg:
+        write_django_tenants(site.example, {"a": pg_entry(pg[0]), "b": pg_entry(pg[1])})
+        assert run(site, args(site, tmp_path / "j", *celery(site), "--tenant", "a")).returncode == 0
+        write_django_tenants(
+            site.example,
+            {"a": pg_entry(pg[0]), "b": pg_entry(pg[1]), "c": {**pg_entry(pg[2]), "NAME": "tr_no_such_db"}},
+        )
+        base = [EXE, "status", "--settings", "clinic.settings", "--pythonpath", str(site.example)]
+        base += ["--orm", "django_orm", "--tenants"]
+        on_workers = run(site, [*base, *celery(site)])
+        here = run(site, [*base, "--jobs", "2"])
+        plan_workers = run(site, [*args(site, tmp_path / "j", "--plan", json_lines=False), *celery(site)])
+        plan_here = run(site, args(site, tmp_path / "j", "--plan", "--jobs", "2", json_lines=False))
+    assert on_workers.returncode == here.returncode == ExitCode.FAILED  # c is unreachable
+    assert on_workers.stdout == here.stdout
+    assert "django_orm: 2 at head, 1 pending contenttypes.0001_initial" in here.stdout  # central and a
+    assert ", 1 unreachable" in here.stdout
+    assert plan_workers.returncode == plan_here.returncode
+    assert plan_workers.stdout == plan_here.stdout

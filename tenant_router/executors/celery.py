@@ -118,6 +118,7 @@ class CeleryExecutor:
         self.window = 2  # tasks in the broker at once, until the workers say how many they run
         self.probe: _Probe | None = None
         self.interrupted_at: float | None = None
+        self.heard = time.monotonic()  # when a worker last said anything
         self.broker = mask_url(self.app.connection_for_write().as_uri(include_password=False))
         self.connection = self.app.connection_for_write()
         try:
@@ -193,7 +194,7 @@ class CeleryExecutor:
         if flight is None:
             return []  # a task given up on, or redelivered after it finished
         kind, now = message.get("t"), time.monotonic()
-        flight.beat = now
+        flight.beat = self.heard = now
         if kind == "started":
             flight.started, flight.worker = now, str(message.get("worker"))
         elif kind == "event":
@@ -217,8 +218,14 @@ class CeleryExecutor:
         return []
 
     def _watch(self) -> None:
-        """Give up on tasks whose worker stopped beating; after Ctrl-C, on revoked ones never started."""
+        """Give up on tasks whose worker stopped beating; after Ctrl-C, on revoked ones never started;
+        when nothing has started for a while, ask the workers again whether anyone still consumes."""
         now = time.monotonic()
+        quiet = now - max(self.heard, max((f.sent for f in self.flights.values()), default=0.0))
+        idle = not any(f.started is not None for f in self.flights.values())
+        if quiet > self.lost_after and idle and self.probe is not None and self.probe.checked:
+            self.probe = _Probe(self.app, self.queue)  # no consumer left: exit 7, not a hang
+            self.heard = now
         for flight in list(self.flights.values()):
             if flight.started is not None and now - flight.beat > self.lost_after:
                 self._fail_unfinished(
