@@ -395,3 +395,35 @@ def test_status_and_plan_read_the_fleet_on_the_workers(site: Workers, tmp_path: 
     assert ", 1 unreachable" in here.stdout
     assert plan_workers.returncode == plan_here.returncode
     assert plan_workers.stdout == plan_here.stdout
+
+
+HOSTILE = ["[/x]", "new\nline", "esc\x1b[31mred", "*", "ünï-😀", "x" * 5000]
+
+
+def test_hostile_tenant_ids_travel_and_come_back_intact(site: Workers, tmp_path: Path) -> None:
+    files = {tenant: f"var/hostile-{i}.sqlite3" for i, tenant in enumerate(HOSTILE)}
+    write_django_tenants(site.example, {tenant: {"NAME": name} for tenant, name in files.items()})
+    done = run(site, args(site, tmp_path / "j", *celery(site)))
+    assert done.returncode == 0, done.stderr
+    rows = [r for r in report_of(done.stdout)["results"] if r["tenant"] is not None]
+    assert sorted(r["tenant"] for r in rows) == sorted(HOSTILE)
+    assert {r["status"] for r in rows} == {"migrated"}
+
+
+def test_max_connections_per_host_holds_across_workers(site: Workers, paused: Path, tmp_path: Path) -> None:
+    set_pause(site.example, 0.5)
+    with POSTGRES.databases(3, prefix="trcel") as pg:
+        write_django_tenants(site.example, {f"t{i}": pg_entry(n) for i, n in enumerate(pg)})
+        done = run(site, args(site, tmp_path / "j", *celery(site), "--max-connections-per-host", "1"))
+    assert done.returncode == 0, done.stderr
+    running: set[str] = set()
+    most = 0
+    for event in events(done.stdout):
+        if event.get("tenant") is None:
+            continue
+        if event["event"] == "tenant_started":
+            running.add(event["tenant"])
+        elif event["event"] in ("tenant_finished", "tenant_failed"):
+            running.discard(event["tenant"])
+        most = max(most, len(running))
+    assert most == 1

@@ -65,7 +65,8 @@ def load_app(path: str | None) -> Any:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ConfigurationError(f"{where} {path!r}: cannot import {module_name}: {exc}.") from exc
+        hint = "pip install 'tenant-router[celery]'" if exc.name in ("celery", "kombu") else None
+        raise ConfigurationError(f"{where} {path!r}: cannot import {module_name}: {exc}.", hint=hint) from exc
     app = getattr(module, attribute or "app", None)
     if app is None or not hasattr(app, "send_task"):
         raise ConfigurationError(
@@ -353,11 +354,12 @@ class CeleryExecutor:
 
 
 def _task_message(task: Task) -> dict[str, Any]:
+    """Names only: the server a task's databases live on stays here (the cap is counted here)."""
     return {
         "id": task.id,
         "kind": task.kind,
         "units": [wire.encode_key(k) for k in task.units],
-        "host": task.host,
+        "host": None,
         "settle": task.settle,
     }
 
