@@ -18,11 +18,14 @@ at once). Messages and replies carry no connection settings and no password.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import socket
 import threading
 from collections import OrderedDict
 from typing import Any
+
+logger = logging.getLogger("tenant_router.celery")
 
 TASK_NAME = "tenant_router.run_task"
 HEARTBEAT_SECONDS = 2.0  # how often a running task says it is alive (and looks for a stop request)
@@ -51,6 +54,11 @@ def run_task(self: Any, **message: Any) -> None:
     ensure_django()
     reply = _Reply(self.app, message["reply"], message["task"]["id"])
     try:
+        if not reply.run_alive():  # a message left behind by a run that ended (or exited at once)
+            logger.warning(
+                "tenant-router: run %s is over; its task %s was dropped", message["run"], self.request.id
+            )
+            return
         reply.send("started", worker=_hostname(self), pid=os.getpid())
         _carry_out(reply, message)
     finally:
@@ -150,6 +158,19 @@ class _Reply:
                 retry=True,
                 retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
             )
+
+    def run_alive(self) -> bool:
+        """True while the run still listens: its reply queue exists (the run deletes it when it ends)."""
+        channel = self.connection.default_channel
+        prefix = getattr(channel, "keyprefix_queue", None)
+        if prefix is not None and hasattr(channel, "conn_or_acquire"):  # Redis: the queue's binding key
+            with channel.conn_or_acquire() as client:
+                return bool(client.exists(prefix % self.queue))
+        try:  # AMQP and the like: a passive declare fails for a queue that is gone
+            channel.queue_declare(queue=self.queue, passive=True)
+        except Exception as exc:
+            return type(exc).__name__ != "NotFound"  # unsure (another transport): go ahead
+        return True
 
     def stop_requested(self) -> bool:
         """True when the run asked this task to stop at the next migration boundary."""

@@ -200,16 +200,24 @@ def test_schemas_after_celery_equal_those_after_jobs(site: Workers, tmp_path: Pa
 
 # -- failures of the executor ----------------------------------------------------------------
 def test_no_worker_on_the_queue_is_one_line_and_exit_7(site: Workers, tmp_path: Path) -> None:
-    with POSTGRES.databases(1, prefix="trcel") as pg:
-        write_django_tenants(site.example, {"a": pg_entry(pg[0])})
-        done = run(
-            site, args(site, tmp_path / "j", *celery(site, queue="tr_nobody_listens"), json_lines=False)
-        )
-        assert pg_rows(pg[0]) == []
-    assert done.returncode == ExitCode.EXECUTOR == 7, done.stderr
-    assert "error: No Celery worker consumes queue 'tr_nobody_listens'" in done.stderr
-    assert "hint: Start one: celery -A clinic.celery:app worker -Q tr_nobody_listens" in done.stderr
-    assert "Traceback" not in done.stderr
+    late = Workers(site.example, new_queue(), site.db)
+    try:
+        with POSTGRES.databases(1, prefix="trcel") as pg:
+            write_django_tenants(site.example, {"a": pg_entry(pg[0])})
+            done = run(site, args(site, tmp_path / "j", *celery(site, queue=late.queue), json_lines=False))
+            assert done.returncode == ExitCode.EXECUTOR == 7, done.stderr
+            assert f"error: No Celery worker consumes queue '{late.queue}'" in done.stderr
+            assert f"hint: Start one: celery -A clinic.celery:app worker -Q {late.queue}" in done.stderr
+            assert "Traceback" not in done.stderr
+            # What the run sent before it knew stays in the queue; a worker started later drops it.
+            late.start("late1")
+            deadline = time.monotonic() + 60
+            while "its task tr-" not in late.log("late1") and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert "is over; its task tr-" in late.log("late1")
+            assert pg_rows(pg[0]) == []
+    finally:
+        late.stop_all()
 
 
 def test_an_unreachable_broker_is_one_line_and_exit_7(site: Workers, tmp_path: Path) -> None:

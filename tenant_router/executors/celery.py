@@ -120,8 +120,8 @@ class CeleryExecutor:
         self.probe: _Probe | None = None
         self.interrupted_at: float | None = None
         self.heard = time.monotonic()  # when a worker last said anything
-        self.broker = mask_url(self.app.connection_for_write().as_uri(include_password=False))
         self.connection = self.app.connection_for_write()
+        self.broker = mask_url(self.connection.as_uri(include_password=False))
         try:
             self.connection.ensure_connection(max_retries=2, interval_start=0.2, timeout=5)
             self.replies = self.connection.SimpleQueue(self.reply_name, no_ack=True, serializer="json")
