@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import re
 import secrets
 import threading
 import time
@@ -121,7 +122,8 @@ class CeleryExecutor:
         self.interrupted_at: float | None = None
         self.heard = time.monotonic()  # when a worker last said anything
         self.connection = self.app.connection_for_write()
-        self.broker = mask_url(self.connection.as_uri(include_password=False))
+        # kombu shows a password as **; the host says which broker: no credentials at all
+        self.broker = re.sub(r"//[^@/]*@", "//", mask_url(self.connection.as_uri(include_password=False)))
         try:
             self.connection.ensure_connection(max_retries=2, interval_start=0.2, timeout=5)
             self.replies = self.connection.SimpleQueue(self.reply_name, no_ack=True, serializer="json")
