@@ -93,7 +93,7 @@ def _carry_out(reply: _Reply, message: dict[str, Any]) -> None:
     beat = _Heartbeat(reply)
     beat.start()
     try:
-        report = MigrationReport(lambda event: reply.send("event", e=wire.encode_event(event)))
+        report = MigrationReport(lambda event: reply.event(wire.encode_event(event)))
         try:
             verdicts = execute(task, assistants, report)
         except Exception as exc:  # a bug or a broken assistant: the run fails the task's databases
@@ -139,6 +139,7 @@ class _Reply:
     def __init__(self, app: Any, queue: str, task_id: int) -> None:
         self.queue, self.task_id = queue, task_id
         self.lock = threading.Lock()  # the heartbeat thread sends too
+        self.lost = False  # the broker went away: events are dropped, the task stops at a boundary
         self.connection = app.connection_for_write()
         self.producer = self.connection.Producer(serializer="json")
         self.app = app
@@ -158,6 +159,20 @@ class _Reply:
                 retry=True,
                 retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
             )
+
+    def event(self, event: dict[str, Any]) -> None:
+        """Send one event; when the broker is gone, stop at the next migration boundary instead of
+        failing the migration in progress (nobody would hear of it, and MariaDB DDL is not undone)."""
+        if self.lost:
+            return
+        try:
+            self.send("event", e=event)
+        except Exception as exc:
+            from . import cancel
+
+            self.lost = True
+            cancel.request_stop()
+            logger.warning("tenant-router: the run's broker is gone (%s); stopping at a boundary", exc)
 
     def run_alive(self) -> bool:
         """True while the run still listens: its reply queue exists (the run deletes it when it ends)."""
