@@ -121,6 +121,7 @@ class CeleryExecutor:
         self.probe: _Probe | None = None
         self.interrupted_at: float | None = None
         self.heard = time.monotonic()  # when a worker last said anything
+        self.broker_lost = False
         self.connection = self.app.connection_for_write()
         # kombu shows a password as **; the host says which broker: no credentials at all
         self.broker = re.sub(r"//[^@/]*@", "//", mask_url(self.connection.as_uri(include_password=False)))
@@ -279,7 +280,7 @@ class CeleryExecutor:
         self.gone.add(flight.task.id)
 
     def _revoke(self, flights: list[Flight], *, kill: bool = False) -> None:
-        if not flights:
+        if not flights or self.broker_lost:
             return
         with contextlib.suppress(Exception):  # best effort: an unreachable broker is reported elsewhere
             options = {"terminate": True, "signal": "SIGKILL"} if kill else {}
@@ -287,6 +288,8 @@ class CeleryExecutor:
 
     def _ask_to_stop(self, flights: list[Flight]) -> None:
         """Running tasks stop at their next migration boundary (their heartbeat reads this)."""
+        if self.broker_lost:
+            return
         with contextlib.suppress(Exception):
             channel = self.connection.default_channel
             producer = self.connection.Producer(channel)
@@ -334,6 +337,7 @@ class CeleryExecutor:
         return ExecutorError(f"Celery worker {worker} cannot load tenant-router: {message.get('error')}")
 
     def _broker_error(self, exc: BaseException) -> ExecutorError:
+        self.broker_lost = True  # nothing more is sent: revoking or stopping would only wait for it
         return ExecutorError(
             f"Celery broker {self.broker} unreachable: {one_line_error(exc)}",
             hint="Check the broker (CELERY_BROKER_URL) is up and reachable from this host.",
@@ -344,6 +348,8 @@ class CeleryExecutor:
         flights = list(self.flights.values())
         self._revoke(flights)
         self.flights.clear()
+        if self.broker_lost:
+            return  # the run's queues went with the broker (or are left behind: they expire with it)
         with contextlib.suppress(Exception):
             self.replies.queue.delete()
             channel = self.connection.default_channel
