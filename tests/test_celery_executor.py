@@ -31,10 +31,6 @@ from servers import MYSQL, POSTGRES, require
 
 from tenant_router_cli.exit_codes import ExitCode
 
-HEAD = [
-    "contenttypes.0001_initial", "contenttypes.0002_remove_content_type_name", "auth.0001_initial",
-]  # fmt: skip
-
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workers]:
@@ -276,9 +272,6 @@ def wait_for_pid(pids: Path, timeout: float = 60) -> tuple[str, int]:
 
 def parent_of(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-
-
-FULL = [*HEAD]  # the first steps every database applies, in order
 
 
 def at_a_boundary(name: str, reference: list[str]) -> list[str]:

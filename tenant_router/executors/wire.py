@@ -9,39 +9,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import fields
-from typing import Any
+from typing import Any, get_args
 
-from ..events import (
-    MigrationEvent,
-    RunStarted,
-    Status,
-    StepApplied,
-    StepStarted,
-    TenantFailed,
-    TenantFinished,
-    TenantPlanned,
-    TenantRetried,
-    TenantSkipped,
-    TenantStarted,
-)
+from ..events import MigrationEvent, Status
 from ..preflight import Inspection, Unreachable, Verdict
 from ..redact import REDACTOR
 from ..report import DbKey
 
-_EVENTS: dict[str, Any] = {
-    cls.kind: cls
-    for cls in (
-        RunStarted,
-        TenantStarted,
-        TenantPlanned,
-        StepStarted,
-        StepApplied,
-        TenantFinished,
-        TenantFailed,
-        TenantSkipped,
-        TenantRetried,
-    )
-}
+_EVENTS: dict[str, Any] = {cls.kind: cls for cls in get_args(MigrationEvent)}
 
 
 def dumps(message: dict[str, Any]) -> str:
