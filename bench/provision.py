@@ -41,8 +41,10 @@ class Project:
 
     @property
     def db_prefix(self) -> str:
-        """PostgreSQL database names start with it."""
-        return "benchtr" if self.key == "workload" else "benchex"
+        """PostgreSQL database names start with it (BENCH_DB_PREFIX: another bench on the same server)."""
+        default = "benchtr" if self.key == "workload" else "benchex"
+        custom = os.environ.get("BENCH_DB_PREFIX")
+        return default if not custom else custom if self.key == "workload" else f"{custom}ex"
 
 
 WORKLOAD = Project(
@@ -267,6 +269,7 @@ def teardown(fleet: Fleet) -> None:
 
 if __name__ == "__main__":  # `python bench/provision.py --drop-all`: leave no bench database behind
     if sys.argv[1:] == ["--drop-all"]:
-        for prefix in ("benchtr", "benchex"):
+        prefixes = [WORKLOAD.db_prefix, EXAMPLE.db_prefix]
+        for prefix in prefixes:
             pg_drop(pg_databases(prefix))
-        print("dropped every benchtr_* and benchex_* database")
+        print(f"dropped every {'_* and '.join(prefixes)}_* database")
