@@ -58,6 +58,16 @@ def tenant_router(fleet: Fleet, jobs: int | None, *, django_only: bool = False) 
     )
 
 
+def celery(fleet: Fleet, queue: str, broker: str, app: str) -> Command:
+    """`tenant-router migrate --executor celery`: the bench's Celery workers (started by run.py) migrate."""
+    base = tenant_router(fleet, None)
+    extra = ["--executor", "celery", "--celery-app", app, "--queue", queue]
+    env = {**base.env, "CELERY_BROKER_URL": broker}
+    return Command(
+        "celery", [*base.argv, *extra], env, base.tenants, True, f"{base.shown} {shlex.join(extra)}"
+    )
+
+
 def inproc(fleet: Fleet) -> Command:
     """One Python process: call_command("migrate", database=alias) + alembic upgrade per tenant."""
     argv = [str(PYTHON), str(BENCH / "inproc.py"), "--alembic-ini", str(fleet.project.alembic_ini)]

@@ -15,13 +15,15 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
+import celery_workers
 import contenders
+from celery_workers import Workers
 from contenders import Command, Timing
 from provision import BENCH, REPO, WORK, WORKLOAD, Fleet, Project, make_fleet, provision, teardown
 from verify import expected_heads, problems, verify
 
 RESULTS = BENCH / "results" / "results.jsonl"
-KNOWN = ("tr", "trdj", "inproc", "shell")
+KNOWN = ("tr", "trdj", "inproc", "shell", "celery")
 
 
 def parse_args(argv: Sequence[str] | None, project: Project, default_only: str) -> argparse.Namespace:
@@ -37,6 +39,9 @@ def parse_args(argv: Sequence[str] | None, project: Project, default_only: str) 
         "--only", default=default_only, help=f"comma-separated contenders of {', '.join(KNOWN)}"
     )
     parser.add_argument("--shell-sample", type=int, help="time the shell loop on K tenants and extrapolate")
+    parser.add_argument(
+        "--celery-workers", type=int, default=2, help="celery: how many `celery worker -c 1` to start"
+    )
     parser.add_argument("--keep", action="store_true", help="leave the databases in place afterwards")
     parser.add_argument("--no-record", action="store_true", help="do not append to results.jsonl")
     args = parser.parse_args(argv)
@@ -47,8 +52,11 @@ def parse_args(argv: Sequence[str] | None, project: Project, default_only: str) 
     return args
 
 
-def command_for(name: str, fleet: Fleet, args: argparse.Namespace) -> Command:
+def command_for(name: str, fleet: Fleet, args: argparse.Namespace, workers: Workers | None) -> Command:
     """The timed command of contender `name`."""
+    if name == "celery":
+        assert workers is not None
+        return contenders.celery(fleet, workers.queue, celery_workers.broker_url(), celery_workers.APP)
     if name in ("tr", "trdj"):
         return contenders.tenant_router(fleet, args.jobs, django_only=name == "trdj")
     if name == "inproc":
@@ -82,14 +90,20 @@ def check_state(fleet: Fleet, expected: dict[str, list], state: str) -> None:
             raise SystemExit(f"Provisioning 'behind' went wrong for {tenant.id}: {found}")
 
 
-def summarize(name: str, command: Command, timings: list[Timing], n: int) -> dict:
+def summarize(
+    name: str, command: Command, timings: list[Timing], n: int, worker_cpu: list[float] | None = None
+) -> dict:
     """Median wall time, ms per tenant (extrapolated for a sampled shell loop), peak RSS over rounds."""
     walls = [t.wall_s for t in timings]
     timed_tenants = len(command.tenants)
     median = statistics.median(walls)
     per_tenant = median / timed_tenants
     at_median = min(timings, key=lambda t: abs(t.wall_s - median))
+    extra = {}
+    if worker_cpu:  # celery: the workers are not the command's children; their CPU is part of "rest"
+        extra["workers_cpu_s"] = round(worker_cpu[timings.index(at_median)], 2)
     return {
+        **extra,
         "command": command.shown,
         "walls_s": [round(w, 3) for w in walls],
         # CPU of the round closest to the median: the command's processes, and everything else the
@@ -153,26 +167,51 @@ def run(project: Project, argv: Sequence[str] | None = None, default_only: str =
     timings: dict[str, list[Timing]] = {name: [] for name in args.only}
     commands: dict[str, Command] = {}
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    workers: Workers | None = None
+    worker_cpu: list[float] = []
+    celery_info: dict = {}
     try:
+        if "celery" in args.only:
+            env = {**fleet.env(), "CELERY_BROKER_URL": celery_workers.broker_url()}
+            workers = Workers(args.celery_workers, env, WORK / "logs" / "celery")
+            started = workers.start()
+            celery_info = {
+                "workers": args.celery_workers,
+                "concurrency_each": 1,
+                "queue": workers.queue,
+                "broker": celery_workers.broker_url(),
+                "startup_s": round(started, 3),
+            }
+            print(
+                f"{args.celery_workers} celery worker(s) ready on {workers.queue} in {started:.2f}s",
+                flush=True,
+            )
         for rnd in range(1, args.rounds + 1):
             for name in args.only:
                 provision(fleet, args.state)
                 check_state(fleet, expected, args.state)
-                command = commands[name] = command_for(name, fleet, args)
+                command = commands[name] = command_for(name, fleet, args, workers)
                 log = WORK / "logs" / f"{stamp}-{project.key}-{args.backend}-{name}-r{rnd}.log"
+                before = workers.cpu_s() if workers and name == "celery" else 0.0
                 timing = contenders.run_timed(command, log)
+                if workers and name == "celery":
+                    worker_cpu.append(workers.cpu_s() - before)
                 check_exit(command, timing, args.jobs)
                 checked = verify(
                     fleet, expected, command.tenants, alembic=command.alembic, what=f"{name} round {rnd}"
                 )
                 timings[name].append(timing)
+                shown = f" (workers {worker_cpu[-1]:.1f}s)" if workers and name == "celery" else ""
                 print(
                     f"round {rnd} {name:7} {timing.wall_s:8.2f}s  peak {timing.maxrss_kib / 1024:6.0f} MiB  "
-                    f"cpu {timing.cpu_s:6.1f}s (rest {timing.machine_busy_s - timing.cpu_s:5.1f}s)  "
+                    f"cpu {timing.cpu_s:6.1f}s (rest {timing.machine_busy_s - timing.cpu_s:5.1f}s{shown})  "
                     f"verified {checked} tenant(s)",
                     flush=True,
                 )
     finally:
+        if workers is not None:
+            celery_info["workers_peak_rss_mib"] = round(workers.peak_rss_kib() / 1024, 1)
+            workers.stop()
         if not args.keep:
             teardown(fleet)
     record = {
@@ -185,8 +224,13 @@ def run(project: Project, argv: Sequence[str] | None = None, default_only: str =
         "jobs": args.jobs,
         "shell_sample": args.shell_sample,
         "machine": machine(),
-        "results": {n: summarize(n, commands[n], timings[n], args.tenants) for n in args.only},
+        "results": {
+            n: summarize(n, commands[n], timings[n], args.tenants, worker_cpu if n == "celery" else None)
+            for n in args.only
+        },
     }
+    if celery_info:
+        record["celery"] = celery_info
     if not args.no_record:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         with RESULTS.open("a", encoding="utf-8") as fh:
@@ -195,6 +239,16 @@ def run(project: Project, argv: Sequence[str] | None = None, default_only: str =
     print(table(record))
     for name, r in record["results"].items():
         print(f"{name}: {r['command']}")
+    if celery_info:
+        print(
+            f"celery: {celery_info['workers']} worker(s) -c 1, ready in {celery_info['startup_s']:.2f}s "
+            f"(not timed), workers' peak RSS {celery_info['workers_peak_rss_mib']:.0f} MiB; "
+            f"CPU of the workers (in 'rest'): {record['results']['celery'].get('workers_cpu_s')}s"
+        )
+        tr = record["results"].get("tr")
+        if tr:
+            over = record["results"]["celery"]["median_s"] / tr["median_s"] - 1
+            print(f"celery over tr (median): {over:+.1%}")
     if any(r["extrapolated"] for r in record["results"].values()):
         print("shell: timed on a sample of tenants; median s is extrapolated linearly to all tenants.")
     return record
