@@ -22,6 +22,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections import OrderedDict
 from typing import Any
 
@@ -29,6 +30,13 @@ logger = logging.getLogger("tenant_router.celery")
 
 TASK_NAME = "tenant_router.run_task"
 HEARTBEAT_SECONDS = 2.0  # how often a running task says it is alive (and looks for a stop request)
+# Events travel in batches ("events" messages): one broker message per event cost more than the
+# migration itself on small tenants. A batch goes out when a step starts (so the run knows which step a
+# database is in before it runs it, as with --jobs: a lost worker's database fails at that step), when
+# it is FLUSH_SECONDS old (checked on every event and by the heartbeat thread) or MAX_BATCH long, and
+# before the task's verdicts.
+FLUSH_SECONDS = 0.25
+MAX_BATCH = 200
 
 _runs: OrderedDict[str, Any] = OrderedDict()  # run id -> Assistants bound for that run (the last two)
 
@@ -97,8 +105,10 @@ def _carry_out(reply: _Reply, message: dict[str, Any]) -> None:
         try:
             verdicts = execute(task, assistants, report)
         except Exception as exc:  # a bug or a broken assistant: the run fails the task's databases
+            reply.flush()
             reply.send("crashed", error=one_line_error(exc))
             return
+        reply.flush()
         pending = [[wire.encode_key(key), wire.encode_verdict(v)] for key, v in verdicts]
         reply.send("done", pending=pending)
     finally:
@@ -143,30 +153,56 @@ class _Reply:
         self.connection = app.connection_for_write()
         self.producer = self.connection.Producer(serializer="json")
         self.app = app
+        self.batch: list[dict[str, Any]] = []  # encoded events not sent yet, in order
+        self.batch_since = 0.0
 
     def send(self, kind: str, **data: Any) -> None:
         """Publish one message to the run (anonymous exchange: the routing key is the queue)."""
+        with self.lock:
+            self._publish(kind, data)
+
+    def _publish(self, kind: str, data: dict[str, Any]) -> None:
         from .executors.wire import dumps
 
         body = dumps({"t": kind, "task": self.task_id, **data})
-        with self.lock:
-            self.producer.publish(
-                body,
-                exchange="",
-                routing_key=self.queue,
-                content_type="application/json",
-                content_encoding="utf-8",
-                retry=True,
-                retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
-            )
+        self.producer.publish(
+            body,
+            exchange="",
+            routing_key=self.queue,
+            content_type="application/json",
+            content_encoding="utf-8",
+            retry=True,
+            retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
+        )
 
     def event(self, event: dict[str, Any]) -> None:
-        """Send one event; when the broker is gone, stop at the next migration boundary instead of
-        failing the migration in progress (nobody would hear of it, and MariaDB DDL is not undone)."""
+        """Queue one event; send the batch when a step starts or it is old or long enough. When the
+        broker is gone, stop at the next migration boundary instead of failing the migration in
+        progress (nobody would hear of it, and MariaDB DDL is not undone)."""
+        if self.lost:
+            return
+        with self.lock:
+            if not self.batch:
+                self.batch_since = time.monotonic()
+            self.batch.append(event)
+            due = (
+                event.get("kind") == "step_started"
+                or len(self.batch) >= MAX_BATCH
+                or time.monotonic() - self.batch_since >= FLUSH_SECONDS
+            )
+        if due:
+            self.flush()
+
+    def flush(self, older_than: float = 0.0) -> None:
+        """Send the queued events as one message (only if the oldest is older_than seconds or more)."""
         if self.lost:
             return
         try:
-            self.send("event", e=event)
+            with self.lock:
+                if not self.batch or time.monotonic() - self.batch_since < older_than:
+                    return
+                self._publish("events", {"es": self.batch})
+                self.batch = []
         except Exception as exc:
             from . import cancel
 
@@ -206,7 +242,8 @@ class _Reply:
 
 
 class _Heartbeat(threading.Thread):
-    """Tells the run this task is alive; relays its stop request to the migration in progress."""
+    """Tells the run this task is alive; relays its stop request to the migration in progress; sends
+    events that waited FLUSH_SECONDS (a long step or a slow pre-flight read emits nothing meanwhile)."""
 
     def __init__(self, reply: _Reply) -> None:
         super().__init__(name="tenant-router-heartbeat", daemon=True)
@@ -215,8 +252,13 @@ class _Heartbeat(threading.Thread):
     def run(self) -> None:
         from . import cancel
 
-        while not self.done.wait(HEARTBEAT_SECONDS):
+        last_beat = time.monotonic()
+        while not self.done.wait(FLUSH_SECONDS):
             with contextlib.suppress(Exception):
+                self.reply.flush(older_than=FLUSH_SECONDS)
+                if time.monotonic() - last_beat < HEARTBEAT_SECONDS:
+                    continue
+                last_beat = time.monotonic()
                 self.reply.send("beat")
                 if self.reply.stop_requested():
                     cancel.request_stop()

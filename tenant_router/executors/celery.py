@@ -201,16 +201,11 @@ class CeleryExecutor:
         flight.beat = self.heard = now
         if kind == "started":
             flight.started, flight.worker = now, str(message.get("worker"))
-        elif kind == "event":
-            event = wire.decode_event(message["e"])
-            if isinstance(event, RunStarted):
-                return []
-            key = (event.orm, event.tenant, event.alias)
-            if key not in flight.task.units or key in flight.finished:
-                return []  # a redelivered task repeating a database already settled: reported once
-            if isinstance(event, FINAL_EVENTS):
-                flight.finished.add(key)
-            self.report.emit(event)
+        elif kind == "events":  # a batch, in the order the worker emitted them
+            for data in message["es"]:
+                self._event(flight, data)
+        elif kind == "event":  # one event (workers of an earlier release)
+            self._event(flight, message["e"])
         elif kind == "done":
             self._release(flight)
             return [(wire.decode_key(k), wire.decode_verdict(v)) for k, v in message["pending"]]
@@ -220,6 +215,17 @@ class CeleryExecutor:
         elif kind == "refused":
             raise self._refusal(message, flight)
         return []
+
+    def _event(self, flight: Flight, data: dict[str, Any]) -> None:
+        event = wire.decode_event(data)
+        if isinstance(event, RunStarted):
+            return
+        key = (event.orm, event.tenant, event.alias)
+        if key not in flight.task.units or key in flight.finished:
+            return  # a redelivered task repeating a database already settled: reported once
+        if isinstance(event, FINAL_EVENTS):
+            flight.finished.add(key)
+        self.report.emit(event)
 
     def _watch(self) -> None:
         """Give up on tasks whose worker stopped beating; after Ctrl-C, on revoked ones never started;
