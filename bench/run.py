@@ -42,9 +42,16 @@ def parse_args(argv: Sequence[str] | None, project: Project, default_only: str) 
     parser.add_argument(
         "--celery-workers", type=int, default=2, help="celery: how many `celery worker -c 1` to start"
     )
+    parser.add_argument(
+        "--provision-once",
+        action="store_true",
+        help="state current only: provision before the first run, not before every one (a run changes nothing)",
+    )
     parser.add_argument("--keep", action="store_true", help="leave the databases in place afterwards")
     parser.add_argument("--no-record", action="store_true", help="do not append to results.jsonl")
     args = parser.parse_args(argv)
+    if args.provision_once and args.state != "current":
+        parser.error("--provision-once is for --state current (every other run changes the fleet)")
     args.only = [c.strip() for c in args.only.split(",") if c.strip()]
     unknown = set(args.only) - set(KNOWN)
     if unknown:
@@ -188,7 +195,8 @@ def run(project: Project, argv: Sequence[str] | None = None, default_only: str =
             )
         for rnd in range(1, args.rounds + 1):
             for name in args.only:
-                provision(fleet, args.state)
+                if not args.provision_once or (rnd, name) == (1, args.only[0]):
+                    provision(fleet, args.state)
                 check_state(fleet, expected, args.state)
                 command = commands[name] = command_for(name, fleet, args, workers)
                 log = WORK / "logs" / f"{stamp}-{project.key}-{args.backend}-{name}-r{rnd}.log"
@@ -223,6 +231,7 @@ def run(project: Project, argv: Sequence[str] | None = None, default_only: str =
         "rounds": args.rounds,
         "jobs": args.jobs,
         "shell_sample": args.shell_sample,
+        "provision_once": args.provision_once,
         "machine": machine(),
         "results": {
             n: summarize(n, commands[n], timings[n], args.tenants, worker_cpu if n == "celery" else None)
