@@ -1,7 +1,7 @@
 """Where an `--executor celery` run's wall time goes: a timeline of the dispatcher, one run at a time.
 
     BENCH_DB_PREFIX=benchcel .venv/bin/python bench/celery_trace.py --backend postgres --tenants 200 \
-        --state current --runs 3 [--workers 2] [--jobs-too]
+        --state current --runs 3 [--workers 2] [--jobs-too] [--tracemalloc FRAMES]
 
 Provisions the fleet (again before each run unless the state is `current`), starts the workers once,
 and runs `tenant-router migrate --executor celery` through a shim that timestamps, in the run's process:
@@ -27,8 +27,11 @@ from provision import PYTHON, REPO, WORK, WORKLOAD, make_fleet, provision, teard
 from verify import expected_heads, verify
 
 SHIM = r"""
-import json, sys, time, atexit
+import json, os, sys, time, atexit
 T0 = time.perf_counter()
+if os.environ.get("TRACE_MALLOC"):
+    import tracemalloc
+    tracemalloc.start(int(os.environ["TRACE_MALLOC"]))
 marks = []
 def mark(what, **data):
     marks.append((time.perf_counter() - T0, what, data))
@@ -63,6 +66,18 @@ def _run(self, tasks):
     finally:
         mark("run returned", window=self.window, spent=dict(spent))
 def _close(self):
+    if os.environ.get("TRACE_MALLOC"):  # what the run's process holds once every task is done
+        import gc
+        gc.collect()
+        snap = tracemalloc.take_snapshot()
+        total = sum(s.size for s in snap.statistics("filename"))
+        with open(out + ".malloc.txt", "w") as fh:
+            fh.write(f"traced total {total} bytes\n")
+            for stat in snap.statistics("lineno")[:25]:
+                fh.write(f"{stat}\n")
+            for stat in snap.statistics("traceback")[:8]:
+                fh.write(f"--- {stat.size} bytes in {stat.count} blocks\n")
+                fh.write("\n".join(stat.traceback.format()[-12:]) + "\n")
     close(self)
     mark("closed")
 def _receive(self):
@@ -161,6 +176,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--jobs-too", action="store_true", help="also time --jobs N (N = workers) each run")
+    parser.add_argument(
+        "--tracemalloc", type=int, default=0, metavar="FRAMES",
+        help="snapshot the run's process's allocations when its tasks are done (top lines to <trace>.malloc.txt)",
+    )  # fmt: skip
     args = parser.parse_args()
     fleet = make_fleet(WORKLOAD, args.backend, args.tenants)
     expected = expected_heads(fleet)
@@ -188,7 +207,7 @@ def main() -> None:
             begin = time.perf_counter()
             done = subprocess.run(
                 [str(PYTHON), str(shim), str(marks_file), *command.argv[1:]],
-                env=command.env,
+                env={**command.env, **({"TRACE_MALLOC": str(args.tracemalloc)} if args.tracemalloc else {})},
                 cwd=REPO,
                 capture_output=True,
                 text=True,
