@@ -39,6 +39,26 @@ FLUSH_SECONDS = 0.25
 MAX_BATCH = 200
 
 _runs: OrderedDict[str, Any] = OrderedDict()  # run id -> Assistants bound for that run (the last two)
+# One broker connection per worker process, for all its tasks (a connection per task cost ~9 ms each):
+# (pid, connection, producer, lock); a forked child makes its own.
+_link: tuple[int, Any, Any, threading.Lock] | None = None
+
+
+def _shared_link(app: Any) -> tuple[int, Any, Any, threading.Lock]:
+    global _link
+    if _link is None or _link[0] != os.getpid():
+        connection = app.connection_for_write()
+        _link = (os.getpid(), connection, connection.Producer(serializer="json"), threading.Lock())
+    return _link
+
+
+def _drop_link() -> None:
+    """Forget this process's connection (the broker went away): the next task opens a new one."""
+    global _link
+    if _link is not None and _link[0] == os.getpid():
+        with contextlib.suppress(Exception):
+            _link[1].release()
+    _link = None
 
 
 def install(app: Any, *, name: str = TASK_NAME) -> Any:
@@ -148,10 +168,9 @@ class _Reply:
 
     def __init__(self, app: Any, queue: str, task_id: int) -> None:
         self.queue, self.task_id = queue, task_id
-        self.lock = threading.Lock()  # the heartbeat thread sends too
+        # the lock: the heartbeat thread sends too (and a threads pool's other tasks)
+        _, self.connection, self.producer, self.lock = _shared_link(app)
         self.lost = False  # the broker went away: events are dropped, the task stops at a boundary
-        self.connection = app.connection_for_write()
-        self.producer = self.connection.Producer(serializer="json")
         self.app = app
         self.batch: list[dict[str, Any]] = []  # encoded events not sent yet, in order
         self.batch_since = 0.0
@@ -165,15 +184,23 @@ class _Reply:
         from .executors.wire import dumps
 
         body = dumps({"t": kind, "task": self.task_id, **data})
-        self.producer.publish(
-            body,
-            exchange="",
-            routing_key=self.queue,
-            content_type="application/json",
-            content_encoding="utf-8",
-            retry=True,
-            retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
-        )
+        options: dict[str, Any] = {
+            "exchange": "",
+            "routing_key": self.queue,
+            "content_type": "application/json",
+            "content_encoding": "utf-8",
+        }
+        try:  # the fast path: kombu's retry wrapper costs more than the publish itself
+            self.producer.publish(body, **options)
+        except Exception:
+            try:
+                self.producer.publish(
+                    body, retry=True, retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
+                    **options,
+                )  # fmt: skip
+            except Exception:
+                _drop_link()
+                raise
 
     def event(self, event: dict[str, Any]) -> None:
         """Queue one event; send the batch when a step starts or it is old or long enough. When the
@@ -234,11 +261,8 @@ class _Reply:
             return message is not None
 
     def close(self) -> None:
-        """Release the connection (and the stop queue, if the run made one)."""
-        with contextlib.suppress(Exception), self.lock:
-            self.connection.default_channel.queue_delete(f"{self.queue}.stop.{self.task_id}")
-        with contextlib.suppress(Exception):
-            self.connection.release()
+        """Nothing to release: the connection serves the process's next task; the run deletes the stop
+        queues it made (a Redis list that was read empty is gone by itself)."""
 
 
 class _Heartbeat(threading.Thread):

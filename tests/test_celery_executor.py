@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import threading
 import time
@@ -111,7 +112,7 @@ class Monitor:
         with self.client.monitor() as monitor:
             self.ready.set()
             for command in monitor.listen():
-                self.lines.append(str(command.get("command")))
+                self.lines.append(f"{command.get('db')} {command.get('command')}")
                 if "tr-monitor-stop" in self.lines[-1]:
                     return
 
@@ -119,6 +120,19 @@ class Monitor:
         self.client.get("tr-monitor-stop")
         self.thread.join(10)
         return "\n".join(self.lines)
+
+
+def run_ids(seen: str, db: int) -> set[str]:
+    """The run ids whose reply queues the monitor saw used on database `db`."""
+    return set(re.findall(rf"^{db} .*?tenant_router\.reply\.([0-9a-f]{{12}})", seen, re.M))
+
+
+def leftovers(db: int, runs: set[str]) -> list[str]:
+    """Keys of these runs still in Redis (reply and stop queues)."""
+    import redis
+
+    client = redis.Redis(REDIS_HOST, REDIS_PORT, db=db)
+    return [k.decode() for k in client.scan_iter() if any(run in k.decode() for run in runs)]
 
 
 def redis_contents(db: int) -> str:
@@ -180,7 +194,8 @@ def test_celery_run_equals_a_jobs_run_and_no_password_reaches_the_broker(
     for form in (password, quote(password, safe=""), json.dumps(password)[1:-1], "w0rd"):
         assert form not in seen
         assert form not in redis_contents(site.db)
-    assert "tenant_router.reply." not in redis_contents(site.db)  # the run's reply queue is gone
+    runs = run_ids(seen, site.db)
+    assert len(runs) == 1 and leftovers(site.db, runs) == []  # the run's reply queue is gone
 
 
 def test_schemas_after_celery_equal_those_after_jobs(site: Workers, tmp_path: Path) -> None:
@@ -353,6 +368,7 @@ def test_sigint_revokes_what_has_not_started_and_stops_the_rest_at_a_boundary(
     import signal
 
     with POSTGRES.databases(8, prefix="trcel") as pg:
+        monitor = Monitor()
         fleet = slow_run(site, tmp_path, pg)
         try:
             fleet.wait_for(is_event("step_started", step="patients.0004_pause"))
@@ -360,6 +376,9 @@ def test_sigint_revokes_what_has_not_started_and_stops_the_rest_at_a_boundary(
             code, stdout, stderr = fleet.finish(timeout=120)
         finally:
             fleet.kill()
+            seen = monitor.stop()
+        runs = run_ids(seen, site.db)
+        assert len(runs) == 1 and leftovers(site.db, runs) == []  # reply and stop queues deleted
         assert code == ExitCode.INTERRUPTED, stderr
         report = report_of(stdout)
         status = {r["tenant"]: r["status"] for r in report["results"] if r["tenant"]}

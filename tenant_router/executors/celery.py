@@ -122,6 +122,7 @@ class CeleryExecutor:
         self.interrupted_at: float | None = None
         self.heard = time.monotonic()  # when a worker last said anything
         self.broker_lost = False
+        self.asked: set[int] = set()  # tasks asked to stop: their stop queues are deleted at the end
         self.connection = self.app.connection_for_write()
         # kombu shows a password as **; the host says which broker: no credentials at all
         self.broker = re.sub(r"//[^@/]*@", "//", mask_url(self.connection.as_uri(include_password=False)))
@@ -300,6 +301,7 @@ class CeleryExecutor:
             channel = self.connection.default_channel
             producer = self.connection.Producer(channel)
             for flight in flights:
+                self.asked.add(flight.task.id)
                 name = f"{self.reply_name}.stop.{flight.task.id}"
                 channel.queue_declare(queue=name, auto_delete=False)
                 producer.publish("stop", exchange="", routing_key=name, serializer="json")
@@ -359,7 +361,7 @@ class CeleryExecutor:
         with contextlib.suppress(Exception):
             self.replies.queue.delete()
             channel = self.connection.default_channel
-            for task_id in self.gone | {f.task.id for f in flights}:
+            for task_id in self.asked:  # the worker may have gone before it read the request
                 channel.queue_delete(f"{self.reply_name}.stop.{task_id}")
         with contextlib.suppress(Exception):
             self.replies.close()
