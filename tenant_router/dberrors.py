@@ -47,3 +47,49 @@ def is_auth_failure(exc: BaseException) -> bool:
 def connect_failure_label(exc: BaseException) -> str:
     """`authentication failed` or `unreachable`: how a database that could not be read is labelled."""
     return "authentication failed" if is_auth_failure(exc) else "unreachable"
+
+
+#: PostgreSQL lock_not_available: lock_timeout ran out (or NOWAIT). Not 40P01 (a deadlock is another story).
+LOCK_TIMEOUT_SQLSTATES = frozenset({"55P03"})
+#: MariaDB/MySQL ER_LOCK_WAIT_TIMEOUT: a row lock (innodb_lock_wait_timeout) or a metadata lock
+#: (lock_wait_timeout) waited out. Not 1213, ER_LOCK_DEADLOCK.
+LOCK_TIMEOUT_MYSQL_CODES = frozenset({1205})
+#: PostgreSQL query_canceled: also a cancel request, so its text must name the statement timeout.
+STATEMENT_TIMEOUT_SQLSTATE = "57014"
+#: MariaDB ER_STATEMENT_TIMEOUT (max_statement_time), MySQL ER_QUERY_TIMEOUT (max_execution_time).
+STATEMENT_TIMEOUT_MYSQL_CODES = frozenset({1969, 3024})
+#: SQLite SQLITE_BUSY and SQLITE_LOCKED (primary result codes; extended ones keep them in the low byte).
+SQLITE_BUSY_CODES = frozenset({5, 6})
+_SQLITE_BUSY_TEXT = ("database is locked", "database table is locked")
+
+
+def _mysql_code(item: BaseException) -> int | None:
+    """The server's error number of a MySQLdb/PyMySQL error, else None."""
+    if not type(item).__module__.startswith(("MySQLdb", "pymysql")):
+        return None
+    args = getattr(item, "args", ())
+    return args[0] if args and isinstance(args[0], int) else None
+
+
+def is_lock_timeout(exc: BaseException) -> bool:
+    """A statement gave up waiting for a lock: PostgreSQL 55P03, MariaDB/MySQL 1205, SQLite busy."""
+    for item in error_chain(exc):
+        sqlstate = getattr(item, "sqlstate", None) or getattr(item, "pgcode", None)
+        if sqlstate in LOCK_TIMEOUT_SQLSTATES or _mysql_code(item) in LOCK_TIMEOUT_MYSQL_CODES:
+            return True
+        if type(item).__module__ == "sqlite3":
+            code = getattr(item, "sqlite_errorcode", None)
+            if (code is not None and code & 0xFF in SQLITE_BUSY_CODES) or str(item) in _SQLITE_BUSY_TEXT:
+                return True
+    return False
+
+
+def is_statement_timeout(exc: BaseException) -> bool:
+    """A statement ran longer than the statement time limit (PostgreSQL 57014, MariaDB 1969, MySQL 3024)."""
+    for item in error_chain(exc):
+        sqlstate = getattr(item, "sqlstate", None) or getattr(item, "pgcode", None)
+        if sqlstate == STATEMENT_TIMEOUT_SQLSTATE and "statement timeout" in str(item):
+            return True
+        if _mysql_code(item) in STATEMENT_TIMEOUT_MYSQL_CODES:
+            return True
+    return False
