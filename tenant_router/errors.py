@@ -50,3 +50,11 @@ class DatabaseLocked(TenantRouterError):
 class ExecutorError(TenantRouterError):
     """The executor cannot carry the run out: no worker consumes its queue, the broker went away, or the
     workers run other code. Databases already settled keep their outcome; the rest were not started."""
+
+
+class DatabaseBusy(TenantRouterError):
+    """A step gave up waiting for a lock (--lock-wait) and left the database at a migration boundary."""
+
+
+class StepLimitError(TenantRouterError):
+    """A step exceeded --statement-timeout, or a lock wait left it partly applied: not retried."""

@@ -21,6 +21,7 @@ class Status(StrEnum):
     NOT_STARTED = "not_started"
     LOCKED = "locked"  # another run held the database: nothing was done to it
     INTERRUPTED = "interrupted"  # stopped at a migration boundary by Ctrl-C / SIGTERM
+    BUSY = "busy"  # a step never got its table lock within --lock-wait: left at its last good boundary
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +90,7 @@ class TenantFailed:
     step: str | None  # the step that failed, when one was running
     seconds: float
     traceback: str | None = field(default=None, repr=False)
-    status: Status = Status.FAILED  # or LOCKED, INTERRUPTED
+    status: Status = Status.FAILED  # or LOCKED, INTERRUPTED, BUSY
     current: str | None = None  # where the database was found after the failure (re-read); None: unknown
 
 
@@ -117,6 +118,35 @@ class TenantRetried:
     delay: float
 
 
+@dataclass(frozen=True, slots=True)
+class TenantBusy:
+    """A step gave up waiting for a lock (--lock-wait) and the database was left at a boundary, `current`;
+    not an outcome yet: the run requeues it (TenantRequeued) or settles it busy (TenantFailed)."""
+
+    kind: ClassVar[str] = "tenant_busy"
+    orm: str
+    tenant: str | None
+    alias: str | None
+    error: str  # one line: the step, what was left of it, the driver's error
+    step: str | None
+    current: str | None  # where a fresh read found the database
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class TenantRequeued:
+    """A busy database went to the back of the queue: retry `attempt` of `retries` after `delay` seconds."""
+
+    kind: ClassVar[str] = "tenant_requeued"
+    orm: str
+    tenant: str | None
+    alias: str | None
+    error: str
+    attempt: int  # 1 = the first retry
+    retries: int
+    delay: float
+
+
 MigrationEvent = (
     RunStarted
     | TenantStarted
@@ -127,6 +157,8 @@ MigrationEvent = (
     | TenantFailed
     | TenantSkipped
     | TenantRetried
+    | TenantBusy
+    | TenantRequeued
 )
 
 

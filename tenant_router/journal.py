@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .errors import ConfigurationError, UsageError
-from .events import FINAL_EVENTS, MigrationEvent, Status, TenantFailed, TenantFinished
+from .events import FINAL_EVENTS, MigrationEvent, Status, TenantFailed, TenantFinished, TenantRequeued
 from .report import MigrationReport
 
 SETTING = "TENANT_ROUTER_JOURNAL_DIR"
-REDO = frozenset({Status.FAILED, Status.NOT_STARTED, Status.LOCKED, Status.INTERRUPTED})
+REDO = frozenset({Status.FAILED, Status.NOT_STARTED, Status.LOCKED, Status.INTERRUPTED, Status.BUSY})
 
 
 def journal_dir(explicit: str | Path | None = None, settings: Any = None) -> Path:
@@ -68,7 +68,13 @@ class Journal:
         self._file.flush()
 
     def record(self, event: MigrationEvent) -> None:
-        """Append the outcome of a settled database."""
+        """Append the outcome of a settled database, or that a busy one waits for a retry."""
+        if isinstance(event, TenantRequeued):  # busy until a later line says otherwise
+            self._write(
+                {"orm": event.orm, "tenant": event.tenant, "alias": event.alias, "status": str(Status.BUSY),
+                 "requeued": f"retry {event.attempt}/{event.retries} in {event.delay:g}s", "error": event.error}
+            )  # fmt: skip
+            return
         if not isinstance(event, FINAL_EVENTS):
             return
         line: dict[str, Any] = {"orm": event.orm, "tenant": event.tenant, "alias": event.alias}

@@ -12,6 +12,7 @@ from .events import (
     StepApplied,
     TenantFailed,
     TenantFinished,
+    TenantRequeued,
     TenantRetried,
     TenantSkipped,
     TenantStarted,
@@ -44,6 +45,7 @@ STATUS_WORDS = {
     Status.NOT_STARTED: "not started",
     Status.LOCKED: "locked",
     Status.INTERRUPTED: "interrupted",
+    Status.BUSY: "busy",
 }
 
 
@@ -55,6 +57,7 @@ class PlainProgress:
         self.total = 0
         self.started = 0
         self.numbers: dict[tuple[str, str | None, str | None], int] = {}
+        self.requeued: set[tuple[str, str | None, str | None]] = set()  # a retry keeps its number
 
     def _counter(self, key: tuple[str, str | None, str | None], *, new: bool = False) -> str:
         if new or key not in self.numbers:
@@ -75,9 +78,9 @@ class PlainProgress:
         line: str | None = None
         match event:
             case TenantStarted() if self.verbosity >= 1:
-                line = f"{self._counter(key, new=True)} {where}: started"
+                line = f"{self._counter(key, new=key not in self.requeued)} {where}: started"
             case TenantStarted():
-                self._counter(key, new=True)
+                self._counter(key, new=key not in self.requeued)
             case StepApplied(step=step, seconds=s) if self.verbosity >= 2:
                 line = f"{self._counter(key)} {where}: applied {step} ({s:.2f}s)"
             case TenantFinished(status=status, applied=n, current=current, seconds=s) if self.verbosity >= 1:
@@ -90,6 +93,10 @@ class PlainProgress:
                 line = f"{self._counter(key)} {where}: {word}{at}: {error} ({s:.2f}s)"
             case TenantRetried(error=error, attempt=attempt, delay=delay) if self.verbosity >= 1:
                 line = f"{self._counter(key)} {where}: retrying in {delay:g}s (attempt {attempt}): {error}"
+            case TenantRequeued(error=error, attempt=n, retries=of, delay=delay):
+                self.requeued.add(key)
+                if self.verbosity >= 1:
+                    line = f"{self._counter(key)} {where}: waiting for lock, retry {n}/{of} in {delay:g}s: {error}"
             case TenantSkipped(reason=reason, status=status) if self.verbosity >= 1:
                 line = f"{self._counter(key, new=True)} {where}: {STATUS_WORDS[status]} ({reason})"
         if line is not None:

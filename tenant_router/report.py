@@ -10,16 +10,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .cancel import StopAtBoundary, StopBeforeStart, stop_requested
-from .errors import DatabaseLocked
+from .errors import DatabaseBusy, DatabaseLocked
 from .events import (
     MigrationEvent,
     RunStarted,
     Status,
     StepApplied,
     StepStarted,
+    TenantBusy,
     TenantFailed,
     TenantFinished,
     TenantPlanned,
+    TenantRequeued,
     TenantRetried,
     TenantSkipped,
     TenantStarted,
@@ -134,7 +136,7 @@ class MigrationReport:
 
     def _fold(self, event: MigrationEvent) -> None:
         assert not isinstance(event, RunStarted)
-        if isinstance(event, TenantRetried):  # news only: the row's outcome is still to come
+        if isinstance(event, TenantRetried | TenantRequeued):  # news only: the outcome is still to come
             return
         row = self._row(event.orm, event.tenant, event.alias)
         match event:
@@ -150,6 +152,7 @@ class MigrationReport:
             case TenantFinished(status=status, current=current, seconds=seconds):
                 row.status, row.seconds = status, seconds
                 row.current = current or row.current
+                row.error = row.failed_step = None  # a requeued database that made it after all
             case TenantFailed(error=error, step=step, seconds=seconds, traceback=tb, status=status):
                 row.status, row.error, row.failed_step = status, error, step
                 row.seconds, row.traceback, row.running_step = seconds, tb, None
@@ -158,6 +161,9 @@ class MigrationReport:
                     self._count_failure(row)
             case TenantSkipped(reason=reason, status=status):
                 row.status, row.reason = status, reason
+            case TenantBusy(error=error, step=step, current=current):  # requeued or settled next
+                row.error, row.failed_step, row.running_step = error, step, None
+                row.current = current or row.current
 
     def _count_failure(self, row: TenantResult) -> None:
         if self.fail_fast:
@@ -177,8 +183,8 @@ class MigrationReport:
 
     @property
     def problems(self) -> list[TenantResult]:
-        """Rows that failed, were locked by another run, or were interrupted."""
-        bad = (Status.FAILED, Status.LOCKED, Status.INTERRUPTED)
+        """Rows that failed, were locked by another run, stayed busy, or were interrupted."""
+        bad = (Status.FAILED, Status.LOCKED, Status.INTERRUPTED, Status.BUSY)
         return [r for r in self.results.values() if r.status in bad]
 
     @property
@@ -258,6 +264,7 @@ class DatabaseRun:
         self.up_to_date = False
         self.total: int | None = None
         self.found_at: str | None = None  # after a failure: where a fresh read found the database
+        self.step_writes = 0  # statements of the running step that changed the database (when counted)
 
     def planned(self, steps: list[str] | tuple[str, ...], current: str | None = None) -> None:
         """Announce the steps this database will go through (empty means up to date)."""
@@ -267,7 +274,7 @@ class DatabaseRun:
 
     def step_started(self, step: str) -> None:
         """A step (migration, revision) begins."""
-        self.step, self._step_started = step, time.monotonic()
+        self.step, self._step_started, self.step_writes = step, time.monotonic(), 0
         self._report.emit(StepStarted(self.orm, self.tenant, self.alias, step))
 
     def step_applied(self, step: str | None = None) -> None:
@@ -318,6 +325,11 @@ class OrmReport:
         seconds = time.monotonic() - run.started
         if isinstance(exc, StopBeforeStart):  # nothing was done to it
             self.not_started(run.tenant, run.alias, str(exc))
+            return
+        if isinstance(exc, DatabaseBusy):  # not an outcome yet: the run requeues it or settles it busy
+            self.report.emit(
+                TenantBusy(self.orm, run.tenant, run.alias, str(exc), run.step, run.found_at, seconds)
+            )
             return
         if isinstance(exc, DatabaseLocked):
             event = TenantFailed(

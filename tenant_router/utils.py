@@ -9,6 +9,7 @@ from typing import Any, TextIO
 from .config import load_config
 from .engine import migrate_tenants
 from .errors import TenantMigrationError
+from .events import Status
 from .plaintext import PlainProgress, format_summary
 from .report import MigrationReport
 
@@ -25,7 +26,8 @@ def migrate_to_all(
 ) -> MigrationReport:
     """Migrate every ORM of every tenant, print a plain report, and raise if any tenant failed.
 
-    Other keyword arguments (jobs, lock_timeout, target, ...) go to `migrate_tenants`.
+    Other keyword arguments (jobs, lock_timeout, lock_wait, lock_retries, target, ...) go to
+    `migrate_tenants`.
     """
     out = stdout or sys.stdout
 
@@ -45,9 +47,10 @@ def migrate_to_all(
     for line in format_summary(report):
         write(line)
     if not report.ok:
-        failed = [f"{r.orm} {r.label}" for r in report.failures]
+        bad = [r for r in report.rows() if r.status in (Status.FAILED, Status.BUSY)]
+        failed = [f"{r.orm} {r.label}" for r in bad]
         unstarted = sum(1 for r in report.rows() if r.status is not None and r.status == "not_started")
-        detail = "; ".join(f"{r.orm} {r.label}: {r.error}" for r in report.failures)
+        detail = "; ".join(f"{r.orm} {r.label}: {r.error}" for r in bad)
         raise TenantMigrationError(
             f"{len(failed)} database(s) failed to migrate"
             + (f" and {unstarted} were not started" if unstarted else "")

@@ -34,6 +34,7 @@ from tenant_router.events import (
     TenantFailed,
     TenantFinished,
     TenantPlanned,
+    TenantRequeued,
     TenantSkipped,
     TenantStarted,
 )
@@ -146,6 +147,9 @@ class LiveProgress:
                 row.current = step or row.current
             case TenantSkipped(status=status):
                 self._done(row, status, 0.0)
+            case TenantRequeued(attempt=attempt, retries=retries, delay=delay):
+                row.state, row.style = "waiting", "yellow"
+                row.current = f"lock: retry {attempt}/{retries} in {delay:g}s"
 
     def _done(self, row: Row, status: Status, seconds: float) -> None:
         if row.status is None:
