@@ -24,9 +24,11 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...cancel import StopAtBoundary, StopBeforeStart, stop_requested
-from ...errors import DatabaseLocked, UsageError
-from ...events import TenantRetried
+from ...dberrors import is_lock_timeout, is_statement_timeout
+from ...errors import DatabaseBusy, DatabaseLocked, StepLimitError, UsageError
+from ...events import Status, TenantRetried
 from ...locks import database_lock
+from ...lockwait import StepLimits
 from ...preflight import BookkeepingRead, Inspection, read_many
 from ...report import DatabaseRun, MigrationReport, OrmReport, one_line_error
 from ...retry import delay_before, pause, transient
@@ -53,6 +55,7 @@ class BaseOrmMigrationAsst:
         self.report: OrmReport = MigrationReport().for_orm(manager.orm_key)
         self._selection: Sequence[str] | None = None
         self.lock_timeout: float | None = None  # None: no run lock (library default)
+        self.limits = StepLimits()  # --lock-wait, --statement-timeout: none unless the run sets them
 
     @property
     def manager(self) -> BaseOrmManager:
@@ -60,10 +63,16 @@ class BaseOrmMigrationAsst:
         return self._manager
 
     def bind(
-        self, report: OrmReport, tenants: Sequence[str] | None, *, lock_timeout: float | None = None
+        self,
+        report: OrmReport,
+        tenants: Sequence[str] | None,
+        *,
+        lock_timeout: float | None = None,
+        limits: StepLimits | None = None,
     ) -> None:
-        """Attach the run's report, tenant selection and run-lock timeout (the engine calls this)."""
+        """Attach the run's report, tenant selection, run-lock timeout and step limits (the engine calls this)."""
         self.report, self._selection, self.lock_timeout = report, tenants, lock_timeout
+        self.limits = limits or StepLimits()
 
     def tenants(self) -> list[str]:
         """The tenants selected for this run, in configuration order."""
@@ -95,10 +104,9 @@ class BaseOrmMigrationAsst:
             if self.report.stopping:
                 return
             self.run_database(None, alias, self.manager.reserved_db_config(alias))
-            if self.report.report.failures and any(
-                r.tenant is None and r.alias == alias for r in self.report.report.failures
-            ):
-                self.report.report.stop(f"reserved database {alias!r} of {self.manager.orm_key} failed")
+            row = self.report.report.results.get((self.manager.orm_key, None, alias))
+            if row is not None and row.status in (Status.FAILED, Status.BUSY):
+                self.report.report.stop(f"reserved database {alias!r} of {self.manager.orm_key} {row.status}")
 
     def migrate_tenant(self, tenant: str) -> None:
         """Migrate each of this tenant's databases (one per template alias)."""
@@ -125,6 +133,7 @@ class BaseOrmMigrationAsst:
                 except (DatabaseLocked, StopBeforeStart):
                     raise  # nothing was done to it
                 except Exception as exc:
+                    self._check_limits(run, exc, tenant, alias, db_config)
                     delay = self._retry_delay(run, exc, attempt, db_config)
                     if delay is None:
                         if run.total is not None:  # it had started: steps reported may have been undone
@@ -140,6 +149,41 @@ class BaseOrmMigrationAsst:
                         raise StopAtBoundary(
                             f"interrupted while waiting to retry: {one_line_error(exc)}"
                         ) from exc
+
+    def _check_limits(
+        self, run: DatabaseRun, exc: Exception, tenant: str | None, alias: str, db_config: dict[str, Any]
+    ) -> None:
+        """Raise DatabaseBusy for a lock wait that left the database at a boundary (the run requeues it),
+        StepLimitError for one that left a step partly applied or for a statement timeout."""
+        waited = self.limits.lock_wait is not None and is_lock_timeout(exc)
+        timed_out = self.limits.statement_timeout is not None and is_statement_timeout(exc)
+        if not (waited or timed_out):
+            return
+        step, writes = run.step, run.step_writes
+        whole = step is None or self.step_rolled_back(step, db_config)
+        run.found_at = self.read_current(tenant, alias, db_config)
+        at = f"left at {run.found_at or 'an unknown migration'}"
+        cause = one_line_error(exc)
+        if timed_out:
+            what = "rolled back" if whole else "may be partly applied (its statements commit one by one)"
+            raise StepLimitError(
+                f"statement timeout: a statement of {step or 'the run'} ran longer than "
+                f"--statement-timeout {self.limits.statement_timeout:g}s; {what}, {at}: {cause}"
+            ) from exc
+        limit = f"--lock-wait {self.limits.lock_wait:g}s"
+        if step is None:
+            raise DatabaseBusy(f"no lock within {limit} outside any migration, {at}: {cause}") from exc
+        if whole:
+            raise DatabaseBusy(f"no lock within {limit} in {step}: rolled back, {at}: {cause}") from exc
+        if not writes:
+            raise DatabaseBusy(
+                f"no lock within {limit} at the first change {step} makes: nothing of it applied, {at}: {cause}"
+            ) from exc
+        raise StepLimitError(
+            f"no lock within {limit} in {step} after {writes} of its statement(s) had committed "
+            f"(no transactional DDL, or atomic = False): partly applied and not recorded, so not "
+            f"retried; {at} plus part of {step}: finish or undo it by hand: {cause}"
+        ) from exc
 
     def _retry_delay(
         self, run: DatabaseRun, exc: Exception, attempt: int, db_config: dict[str, Any]

@@ -21,6 +21,7 @@ from django.utils.module_loading import module_has_submodule
 
 from ...context import tenant_context_bind
 from ...errors import TenantRouterError, UsageError
+from ...lockwait import StepGuard, StepLimits
 from ...preflight import BookkeepingRead
 from ...report import DatabaseRun
 from ..base import BaseOrmMigrationAsst
@@ -193,8 +194,29 @@ class DjangoOrmMigrationAsst(BaseOrmMigrationAsst):
             connection.ensure_connection()
             return connection.connection
 
-        with self.hold_run_lock(dbapi, run.tenant, alias, db_config):
+        with (
+            self.hold_run_lock(dbapi, run.tenant, alias, db_config),
+            limited_steps(connection, run, self.limits),
+        ):
             migrate_connection(connection, run, self.verbosity, self.state_cache, self.targets)
+
+
+@contextmanager
+def limited_steps(connection: BaseDatabaseWrapper, run: DatabaseRun, limits: StepLimits) -> Iterator[None]:
+    """Run every migration step's statements on `connection` under `limits` (see lockwait.py)."""
+    if not limits:
+        yield
+        return
+    guard = StepGuard(limits, connection.vendor, lambda: connection.connection, run)
+
+    def guarded(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        guard.before()
+        result = execute(sql, params, many, context)
+        guard.after(sql)
+        return result
+
+    with connection.execute_wrapper(guarded):
+        yield
 
 
 def migrate_connection(

@@ -20,9 +20,11 @@ from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext, MigrationInfo, RevisionStep
 from alembic.script import ScriptDirectory
+from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 
 from ...errors import TenantRouterError, UsageError
+from ...lockwait import StepGuard, StepLimits
 from ...preflight import BookkeepingRead
 from ...report import DatabaseRun, one_line_error
 from ..base import BaseOrmMigrationAsst
@@ -76,19 +78,29 @@ def reporting_environment(
 class AlembicUpgrade:
     """One upgrade of one database to `scripts.target`, reported through `run`."""
 
-    def __init__(self, scripts: AlembicScripts, run: DatabaseRun) -> None:
+    def __init__(self, scripts: AlembicScripts, run: DatabaseRun, limits: StepLimits | None = None) -> None:
         self.scripts, self.run = scripts, run
+        self.limits = limits or StepLimits()
         self.started = False
         self.migration_ctx: MigrationContext | None = None
 
     def _steps(self, heads: Sequence[str], context: MigrationContext) -> Iterator[RevisionStep]:
         """The migration function env.py's run_migrations() calls with the database's current heads."""
         self.started, self.migration_ctx = True, context
+        if self.limits and context.connection is not None:
+            self._limit(context.connection)
         steps = steps_to(self.scripts.script, self.scripts.target, heads)
         self.run.planned([revision_id(s) for s in steps], ", ".join(heads) or None)
         for step in steps:
             self.run.step_started(revision_id(step))
             yield step  # alembic applies it, then calls _applied inside the same transaction
+
+    def _limit(self, connection: Connection) -> None:
+        """Every revision's statements on the connection env.py migrates over run under the limits."""
+        dialect = connection.dialect.name
+        guard = StepGuard(self.limits, dialect, lambda: connection.connection.dbapi_connection, self.run)
+        event.listen(connection, "before_cursor_execute", lambda *args: guard.before())
+        event.listen(connection, "after_cursor_execute", lambda c, cur, sql, *rest: guard.after(sql))
 
     def _applied(self, *, ctx: MigrationContext, step: MigrationInfo, heads: Any, run_args: Any) -> None:
         if step.is_stamp or not step.up_revision_id:
@@ -215,7 +227,7 @@ class AlembicMigrationAsst(BaseOrmMigrationAsst):
     def migrate_database(self, run: DatabaseRun, db_config: dict[str, Any]) -> None:
         """Upgrade one database to TARGET; the engine and connection are gone afterwards."""
         engine = self.sa_manager.create_engine(db_config)
-        upgrade = AlembicUpgrade(self.scripts, run)
+        upgrade = AlembicUpgrade(self.scripts, run, self.limits)
         try:
             with ExitStack() as stack:
                 opened: list[Connection] = []
