@@ -13,6 +13,7 @@ from typing import Any
 
 from .config import OrmSpec, RouterConfig
 from .errors import ConfigurationError, UsageError
+from .lockwait import StepLimits
 from .orm_backends.base import BaseOrmMigrationAsst
 from .report import MigrationReport
 
@@ -36,15 +37,32 @@ class AssistantSetup:
 
     target: tuple[str, ...] = ()  # --target, for the one ORM of the run
     lock_timeout: float | None = None  # the run lock's wait
+    lock_wait: float | None = None  # --lock-wait: a step's wait for a table lock
+    statement_timeout: float | None = None  # --statement-timeout
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (a broker message)."""
-        return {"target": list(self.target), "lock_timeout": self.lock_timeout}
+        return {
+            "target": list(self.target),
+            "lock_timeout": self.lock_timeout,
+            "lock_wait": self.lock_wait,
+            "statement_timeout": self.statement_timeout,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AssistantSetup:
         """The inverse of to_dict."""
-        return cls(tuple(data.get("target") or ()), data.get("lock_timeout"))
+        return cls(
+            tuple(data.get("target") or ()),
+            data.get("lock_timeout"),
+            data.get("lock_wait"),
+            data.get("statement_timeout"),
+        )
+
+    @property
+    def limits(self) -> StepLimits:
+        """The limits every migration step runs under."""
+        return StepLimits(self.lock_wait, self.statement_timeout)
 
 
 class Assistants:
@@ -66,7 +84,10 @@ class Assistants:
         """Build and bind the assistants of `specs` as `setup` says."""
         assistants = cls(config, {spec.key: build_assistant(spec, config) for spec in specs})
         for spec in specs:
-            assistants.get(spec.key).bind(report.for_orm(spec.key), tenants, lock_timeout=setup.lock_timeout)
+            orm_report = report.for_orm(spec.key)
+            assistants.get(spec.key).bind(
+                orm_report, tenants, lock_timeout=setup.lock_timeout, limits=setup.limits
+            )
         if setup.target:
             if len(specs) != 1:
                 raise UsageError(

@@ -27,6 +27,7 @@ from .journal import Journal, header_for
 from .orm_backends.base import BaseOrmMigrationAsst
 from .preflight import Inspection, Unreachable, Verdict
 from .report import MigrationReport, _ignore
+from .requeue import Requeue, step_limits
 from .selection import select_tenants
 from .tasks import DbKey, Task, db_config_of, find_db_config, forget_db_configs
 
@@ -67,6 +68,10 @@ def migrate_tenants(
     jobs: int | None = 1,
     max_connections_per_host: int | None = None,
     lock_timeout: float | None = None,
+    lock_wait: float | None = None,
+    lock_retries: int | None = None,
+    lock_retry_delay: float | None = None,
+    statement_timeout: float | None = None,
     worker_tasks: int = DEFAULT_TASKS_PER_WORKER,
     worker_max_rss_mb: float = DEFAULT_MAX_RSS_MB,
     executor: str = "processes",
@@ -90,10 +95,13 @@ def migrate_tenants(
     )
     options.check()
     _check_limits(canary, max_failures, max_connections_per_host, lock_timeout)
+    limits, policy = step_limits(lock_wait, lock_retries, lock_retry_delay, statement_timeout)
     cancel.reset()
     forget_db_configs()
-    report = MigrationReport(on_event, fail_fast=fail_fast, max_failures=max_failures)
-    setup = AssistantSetup(tuple(target), lock_timeout)
+    requeue = Requeue(policy, on_event)
+    report = MigrationReport(requeue, fail_fast=fail_fast, max_failures=max_failures)
+    requeue.report = report
+    setup = AssistantSetup(tuple(target), lock_timeout, limits.lock_wait, limits.statement_timeout)
     assistants = Assistants.for_run(config, specs, setup, report, tenants)
     planned = _planned(specs, assistants, reserved=not target)
     if redo is not None:
@@ -119,7 +127,8 @@ def migrate_tenants(
             verdicts = preflight(databases, assistants, runner, settle=True)
             _refuse_irreversible(verdicts)
             pending = [k for k in databases if k[0] not in verdicts or _needs_work(verdicts[k[0]].get(k))]
-            _migrate_in_waves(specs, assistants, runner, report, pending, tenants[:canary] if canary else [])
+            canaries = tenants[:canary] if canary else []
+            _migrate_in_waves(specs, assistants, runner, report, pending, canaries, requeue)
     except KeyboardInterrupt:
         report.interrupted = True
         report.stop("interrupted")
@@ -133,6 +142,7 @@ def migrate_tenants(
         if cancel.stop_requested():
             report.interrupted = True
             report.stop("interrupted")
+        requeue.give_up(report)
         _mark_not_started(report, planned)
         report.seconds = time.monotonic() - report.started
         if report.journal is not None:
@@ -203,8 +213,10 @@ def _migrate_in_waves(
     report: MigrationReport,
     pending: list[DbKey],
     canary: list[str],
+    requeue: Requeue,
 ) -> None:
-    """Canary tenants first (stop if any fails), then the rest; one ORM at a time within a wave."""
+    """Canary tenants first (stop if any fails or stays busy), then the rest; one ORM at a time within
+    a wave, its busy databases taken again (rounds) before the next ORM starts."""
     ids = iter(range(1_000_000, 10**9))
     first = set(canary)
     waves = (
@@ -217,11 +229,16 @@ def _migrate_in_waves(
             if report.stopping:
                 return
             keys = [k for k in wave if k[0] == spec.key]
-            runner.run(Task(next(ids), "migrate", (k,), _host(assistants, k)) for k in keys)
+            while keys and not report.stopping:
+                runner.run(Task(next(ids), "migrate", (k,), _host(assistants, k)) for k in keys)
+                keys = requeue.next_round(spec.key)
         if canary and number == 0:  # the pre-flight's verdicts count too (an unreachable canary)
-            failed = {r.tenant for r in report.rows() if r.tenant in first and r.status is Status.FAILED}
+            bad = (Status.FAILED, Status.BUSY)
+            failed = {r.tenant for r in report.rows() if r.tenant in first and r.status in bad}
             if failed:
-                report.stop(f"--canary: {len(failed)} of the first {len(canary)} tenant(s) failed")
+                report.stop(
+                    f"--canary: {len(failed)} of the first {len(canary)} tenant(s) failed or stayed busy"
+                )
 
 
 def preflight(

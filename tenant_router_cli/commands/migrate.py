@@ -100,6 +100,38 @@ def migrate(
             help="Wait this long for a database another run is migrating.",
         ),
     ] = 0.0,
+    lock_wait: Annotated[
+        float | None,
+        Opt(
+            "--lock-wait",
+            metavar="SECONDS",
+            help="A migration step waits at most this long for a table lock, then its database is retried later (lock-safe on live tenants).",
+        ),
+    ] = None,
+    lock_retries: Annotated[
+        int | None,
+        Opt(
+            "--lock-retries",
+            metavar="N",
+            help="With --lock-wait: retry a busy database N times (default 3), then report it busy.",
+        ),
+    ] = None,
+    lock_retry_delay: Annotated[
+        float | None,
+        Opt(
+            "--lock-retry-delay",
+            metavar="SECONDS",
+            help="With --lock-wait: the first retry's back-off (default 5), doubled for each next one.",
+        ),
+    ] = None,
+    statement_timeout: Annotated[
+        float | None,
+        Opt(
+            "--statement-timeout",
+            metavar="SECONDS",
+            help="A migration statement that runs longer fails its database (not retried).",
+        ),
+    ] = None,
     journal: Annotated[
         str | None,
         Opt(
@@ -159,6 +191,8 @@ def migrate(
                     only_databases=only_databases,
                     canary=canary, fail_fast=fail_fast, max_failures=max_failures, target=targets, jobs=jobs,
                     max_connections_per_host=max_connections_per_host, lock_timeout=lock_timeout,
+                    lock_wait=lock_wait, lock_retries=lock_retries, lock_retry_delay=lock_retry_delay,
+                    statement_timeout=statement_timeout,
                     worker_tasks=worker_tasks, worker_max_rss_mb=worker_max_rss,
                     executor=executor, celery_app=celery_app, queue=queue,
                     journal_dir=None if no_journal else folder, journal_meta={"argv": sys.argv[1:]},
