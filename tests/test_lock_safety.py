@@ -1,0 +1,292 @@
+"""Lock-safe migration (issue 13, part 2): --lock-wait, requeue with back-off, `busy`, --statement-timeout.
+
+Another session holds a table a pending migration needs; the run must not queue live traffic behind
+an ALTER: each step waits at most --lock-wait for its lock, the database goes to the back of the queue
+while the rest of the fleet goes on, and one that never gets its lock ends `busy` at its last good
+boundary.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hardening_support import add_app
+from ops_support import Streamed, clinic_copy, events, is_event, migrate_args, report_of, run
+from ops_support import write_django_tenants as write_tenants
+from servers import MYSQL, POSTGRES, Server, require
+
+from tenant_router_cli.exit_codes import ExitCode
+
+SHOP_0001 = """
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    initial = True
+    dependencies = []
+    operations = [
+        migrations.CreateModel(
+            name="Item",
+            fields=[("id", models.BigAutoField(primary_key=True)), ("name", models.CharField(max_length=50))],
+        ),
+    ]
+"""
+SHOP_0002 = """
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [("shop", "0001_initial")]
+    operations = [
+        migrations.CreateModel(
+            name="Tag",
+            fields=[("id", models.BigAutoField(primary_key=True)), ("label", models.CharField(max_length=50))],
+        ),
+    ]
+"""
+SHOP_0003 = """
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [("shop", "0002_tag")]
+    operations = [%s
+        migrations.AddField("item", "sku", models.CharField(max_length=20, default="")),
+    ]
+"""
+#: Before the blocked ALTER, a first operation that commits at once on MariaDB.
+NOTE_FIRST = """
+        migrations.CreateModel(name="Note", fields=[("id", models.BigAutoField(primary_key=True))]),"""
+SLOW_0001 = """
+from django.db import migrations
+
+SLEEP = "SELECT CASE WHEN current_database() LIKE '%_1' THEN pg_sleep(5) END"
+
+
+class Migration(migrations.Migration):
+    dependencies = [("shop", "0003_item_sku")]
+    operations = [migrations.RunSQL(SLEEP, migrations.RunSQL.noop)]
+"""
+FAST = ("--lock-wait", "0.5", "--lock-retry-delay", "0.2")
+
+
+def shop_site(tmp_path: Path, server: Server, names: list[str], *, note_first: bool = False) -> Path:
+    """The clinic example plus a `shop` app, its tenants on `names`, migrated up to shop.0001."""
+    example = clinic_copy(tmp_path)
+    add_app(
+        example,
+        "shop",
+        {
+            "0001_initial": SHOP_0001,
+            "0002_tag": SHOP_0002,
+            "0003_item_sku": SHOP_0003 % (NOTE_FIRST if note_first else ""),
+        },
+    )
+    write_tenants(example, {f"t{i}": server.django_settings(n) for i, n in enumerate(names)})
+    first = run(migrate_args(example, tmp_path / "setup", "--target", "shop", "0001_initial"), example)
+    assert first.returncode == 0, first.stdout + first.stderr
+    return example
+
+
+@contextmanager
+def held(server: Server, name: str, table: str = "shop_item") -> Iterator[Any]:
+    """Another session holding `table` of database `name`: ACCESS EXCLUSIVE on PostgreSQL, a metadata
+    lock on MariaDB (an open transaction that read the table); let go on leaving (or by closing it)."""
+    p = server.parts
+    if server.kind == "postgres":
+        import psycopg
+
+        conn: Any = psycopg.connect(host=p["host"], port=p["port"], user=p["user"], dbname=name)
+        conn.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+    else:
+        import MySQLdb
+
+        conn = MySQLdb.connect(
+            host=p["host"], port=int(p["port"]), user=p["user"], password=p["password"], db=name
+        )
+        cursor = conn.cursor()
+        cursor.execute("START TRANSACTION")
+        cursor.execute(f"SELECT * FROM {table}")
+        cursor.fetchall()
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def applied(server: Server, name: str, app: str = "shop") -> list[str]:
+    """Names of `app`'s migrations recorded in database `name`."""
+    conn = _connect(server, name)
+    try:
+        cursor = conn.cursor()
+        cursor.execute(f"SELECT name FROM django_migrations WHERE app = '{app}' ORDER BY name")
+        return [row[0] for row in cursor.fetchall()]
+    finally:
+        conn.close()
+
+
+def columns(server: Server, name: str, table: str) -> set[str]:
+    conn = _connect(server, name)
+    try:
+        cursor = conn.cursor()
+        cursor.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = %s"
+            + (" AND table_schema = DATABASE()" if server.kind == "mysql" else ""),
+            (table,),
+        )
+        return {row[0].lower() for row in cursor.fetchall()}
+    finally:
+        conn.close()
+
+
+def tables(server: Server, name: str) -> set[str]:
+    conn = _connect(server, name)
+    try:
+        cursor = conn.cursor()
+        cursor.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = "
+            + ("DATABASE()" if server.kind == "mysql" else "'public'")
+        )
+        return {row[0].lower() for row in cursor.fetchall()}
+    finally:
+        conn.close()
+
+
+def _connect(server: Server, name: str) -> Any:
+    p = server.parts
+    if server.kind == "postgres":
+        import psycopg
+
+        return psycopg.connect(host=p["host"], port=p["port"], user=p["user"], dbname=name, autocommit=True)
+    import MySQLdb
+
+    return MySQLdb.connect(
+        host=p["host"], port=int(p["port"]), user=p["user"], password=p["password"], db=name
+    )
+
+
+def statuses(report: dict[str, Any]) -> dict[str, str]:
+    return {r["tenant"]: r["status"] for r in report["results"] if r["tenant"]}
+
+
+@pytest.mark.parametrize("kind", ["postgres", "mysql"])
+def test_a_held_table_waits_at_the_back_of_the_queue_then_migrates(tmp_path: Path, kind: str) -> None:
+    """The held tenant is requeued while every other one finishes; let go, its retry migrates it."""
+    server = require(POSTGRES if kind == "postgres" else MYSQL)
+    with server.databases(4, prefix="trlock") as names:
+        example = shop_site(tmp_path, server, names)
+        with held(server, names[1]):
+            streamed = Streamed(
+                migrate_args(example, tmp_path / "journal", *FAST, "--jobs", "2", "--json"), example
+            )
+            try:
+                requeued = streamed.wait_for(is_event("tenant_requeued", tenant="t1"))
+            except BaseException:
+                streamed.kill()
+                raise
+        code, stdout, stderr = streamed.finish()
+
+        assert code == ExitCode.OK, stdout + stderr
+        assert statuses(report_of(stdout)) == dict.fromkeys(("t0", "t1", "t2", "t3"), "migrated")
+        assert (requeued["attempt"], requeued["retries"], requeued["delay"]) == (1, 3, 0.2)
+        assert "shop.0003_item_sku" in requeued["error"]
+        lines = events(stdout)
+        busy = next(e for e in lines if e["event"] == "tenant_busy")
+        assert (busy["tenant"], busy["step"], busy["current"]) == (
+            "t1",
+            "shop.0003_item_sku",
+            "shop.0002_tag",
+        )
+        finished = [e["tenant"] for e in lines if e["event"] == "tenant_finished" and e["tenant"]]
+        assert finished[-1] == "t1", finished  # every other tenant finished first
+        assert sum(1 for e in lines if e["event"] == "tenant_started" and e["tenant"] == "t1") == 2
+        for name in names:
+            assert applied(server, name) == ["0001_initial", "0002_tag", "0003_item_sku"]
+            assert "sku" in columns(server, name, "shop_item")
+
+
+@pytest.mark.parametrize("kind", ["postgres", "mysql"])
+def test_a_table_never_let_go_ends_busy_at_its_last_good_boundary(tmp_path: Path, kind: str) -> None:
+    """Never let go: `busy`, exit 1, the earlier migration of the run kept, the blocked one not; then
+    --only-failed redoes that database alone once the table is free."""
+    server = require(POSTGRES if kind == "postgres" else MYSQL)
+    journal = tmp_path / "journal"
+    with server.databases(3, prefix="trbusy") as names:
+        example = shop_site(tmp_path, server, names)
+        with held(server, names[2]):
+            result = run(migrate_args(example, journal, *FAST, "--lock-retries", "2", "--jobs", "2"), example)
+        out = result.stdout
+
+        assert result.returncode == ExitCode.FAILED, out + result.stderr
+        assert "django_orm t2/default: waiting for lock, retry 1/2 in 0.2s" in out, out
+        assert "django_orm t2/default: waiting for lock, retry 2/2 in 0.4s" in out, out
+        busy_line = next(line for line in out.splitlines() if "t2/default: BUSY" in line)
+        assert "BUSY at shop.0003_item_sku: gave up after 3 attempt(s)" in busy_line, busy_line
+        assert "left at shop.0002_tag" in busy_line, busy_line
+        if kind == "postgres":
+            assert "rolled back" in busy_line, busy_line
+        else:
+            assert "nothing of it applied" in busy_line, busy_line
+        assert "1 busy" in out, out  # the summary
+        assert applied(server, names[2]) == ["0001_initial", "0002_tag"]
+        assert "shop_tag" in tables(server, names[2])
+        assert "sku" not in columns(server, names[2], "shop_item")
+        assert applied(server, names[0]) == ["0001_initial", "0002_tag", "0003_item_sku"]
+        (record,) = [p for p in journal.glob("*.jsonl")]
+        outcome = [json.loads(line) for line in record.read_text().splitlines() if '"t2"' in line][-1]
+        assert (outcome["status"], outcome["step"]) == ("busy", "shop.0003_item_sku"), outcome
+
+        again = run(migrate_args(example, journal, "--only-failed", "--json"), example)
+
+        assert again.returncode == ExitCode.OK, again.stdout + again.stderr
+        assert statuses(report_of(again.stdout)) == {"t2": "migrated"}
+        assert applied(server, names[2]) == ["0001_initial", "0002_tag", "0003_item_sku"]
+
+
+def test_mariadb_partly_applied_migration_is_failed_not_retried(tmp_path: Path) -> None:
+    """MariaDB commits DDL at once: blocked after a first operation, the migration is partly applied."""
+    server = require(MYSQL)
+    with server.databases(2, prefix="trpart") as names:
+        example = shop_site(tmp_path, server, names, note_first=True)
+        with held(server, names[1]):
+            result = run(migrate_args(example, tmp_path / "journal", *FAST, "--json"), example)
+
+        assert result.returncode == ExitCode.FAILED, result.stdout + result.stderr
+        lines = events(result.stdout)
+        assert not [e for e in lines if e["event"] == "tenant_requeued"]
+        row = next(r for r in report_of(result.stdout)["results"] if r["tenant"] == "t1")
+        assert row["status"] == "failed", row
+        assert row["failed_step"] == "shop.0003_item_sku"
+        assert "after 1 of its statement(s) had committed" in row["error"], row
+        assert "partly applied and not recorded" in row["error"], row
+        assert "left at shop.0002_tag plus part of shop.0003_item_sku" in row["error"], row
+        assert "shop_note" in tables(server, names[1])  # what MariaDB left behind
+        assert applied(server, names[1]) == ["0001_initial", "0002_tag"]
+        assert statuses(report_of(result.stdout))["t0"] == "migrated"
+
+
+def test_a_runaway_statement_fails_its_database_without_retries(tmp_path: Path) -> None:
+    """--statement-timeout: a data migration running too long fails (rolled back), never requeued."""
+    server = require(POSTGRES)
+    with server.databases(2, prefix="trslow") as names:
+        example = shop_site(tmp_path, server, names)
+        add_app(example, "slow", {"0001_sleep": SLOW_0001})  # sleeps in t1 only
+        result = run(
+            migrate_args(example, tmp_path / "journal", "--statement-timeout", "0.5", "--json"), example
+        )
+
+        assert result.returncode == ExitCode.FAILED, result.stdout + result.stderr
+        report = report_of(result.stdout)
+        assert statuses(report) == {"t0": "migrated", "t1": "failed"}
+        row = next(r for r in report["results"] if r["tenant"] == "t1")
+        assert row["failed_step"] == "slow.0001_sleep"
+        assert (
+            "ran longer than --statement-timeout 0.5s; rolled back, left at shop.0003_item_sku"
+            in row["error"]
+        ), row
+        assert not [e for e in events(result.stdout) if e["event"] in ("tenant_requeued", "tenant_busy")]
