@@ -89,12 +89,13 @@ class StepGuard:
 
     def __init__(self, limits: StepLimits, vendor: str, dbapi: Callable[[], Any], run: Any) -> None:
         self.limits, self.vendor, self.dbapi, self.run = limits, vendor, dbapi, run
-        self._armed_for: tuple[str, int] | None = None
+        self._armed_for: tuple[str | None, int] | None = None
 
-    def before(self) -> None:
-        """Called before each statement: a new step gets the limits first."""
+    def before(self, sql: str) -> None:
+        """Called before each statement: a new step, or the first change outside one (the bookkeeping
+        table created), gets the limits first; the reads that plan the database do not."""
         step = self.run.step
-        if step is None:
+        if step is None and (self._armed_for is not None or not changes_database(sql)):
             return
         mark = (step, self.run.applied)
         if mark != self._armed_for:

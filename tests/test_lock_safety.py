@@ -9,6 +9,8 @@ boundary.
 from __future__ import annotations
 
 import json
+import re
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -290,3 +292,133 @@ def test_a_runaway_statement_fails_its_database_without_retries(tmp_path: Path) 
             in row["error"]
         ), row
         assert not [e for e in events(result.stdout) if e["event"] in ("tenant_requeued", "tenant_busy")]
+
+
+def test_alembic_revision_waits_out_its_lock_and_ends_busy_rolled_back(tmp_path: Path) -> None:
+    """Alembic on PostgreSQL (the example's env.py builds its own engine, one transaction per upgrade):
+    the blocked revision and the one before it in the same transaction are rolled back: busy at the start."""
+    server = require(POSTGRES)
+    with server.databases(3, prefix="tralem") as names:
+        example = clinic_copy(tmp_path)
+        tenants = {
+            f"t{i}": {
+                "clinic": {"orm_config": {"sqlalchemy_orm": {"default": {"URL": server.sqlalchemy_url(n)}}}}
+            }
+            for i, n in enumerate(names)
+        }
+        (example / "tenant_config.json").write_text(json.dumps({"tenant_config": tenants}))
+
+        def args(*extra: str) -> list[str]:
+            base = migrate_args(example, tmp_path / "journal", *extra)
+            return [("sqlalchemy_orm" if a == "django_orm" else a) for a in base]
+
+        assert run(args("--target", "3f2a1c9e0b11"), example).returncode == 0
+        with held(server, names[1], "invoice"):  # 9e6b3f1d7a33 indexes invoice
+            result = run(args(*FAST, "--lock-retries", "1", "--json"), example)
+
+        assert result.returncode == ExitCode.FAILED, result.stdout + result.stderr
+        report = report_of(result.stdout)
+        assert statuses(report) == {"t0": "migrated", "t1": "busy", "t2": "migrated"}
+        row = next(r for r in report["results"] if r["tenant"] == "t1")
+        assert row["failed_step"] == "9e6b3f1d7a33" and row["current"] == "3f2a1c9e0b11", row
+        assert "rolled back, left at 3f2a1c9e0b11" in row["error"], row
+        requeued = [e for e in events(result.stdout) if e["event"] == "tenant_requeued"]
+        assert [(e["tenant"], e["attempt"], e["retries"]) for e in requeued] == [("t1", 1, 1)]
+        conn = _connect(server, names[1])
+        try:
+            assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("3f2a1c9e0b11",)]
+        finally:
+            conn.close()
+
+
+def test_sqlite_database_locked_by_a_writer_ends_busy(site: Any) -> None:
+    """SQLite: another connection holds the write lock; busy_timeout is --lock-wait, then `busy`, exit 1."""
+    setup = site.invoke("migrate", "--settings", site.settings_module, "--orm", "django_orm",
+                        "--target", "patients", "0001_initial", "--no-journal")  # fmt: skip
+    assert setup.exit_code == 0, setup.output
+    before = site.databases[1].applied()
+    writer = sqlite3.connect(site.databases[1].path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # the write lock, as a busy application holds it
+    try:
+        result = site.invoke(
+            "migrate", "--settings", site.settings_module, "--lock-wait", "0.3", "--lock-retries", "1",
+            "--lock-retry-delay", "0", "--jobs", "1", "--no-journal", "--no-progress",
+        )  # fmt: skip
+    finally:
+        writer.rollback()
+        writer.close()
+
+    assert result.exit_code == ExitCode.FAILED, result.output
+    assert "tenant-2/default: waiting for lock, retry 1/1 in 0s" in result.stdout, result.stdout
+    assert "tenant-2/default: BUSY at " in result.stdout, result.stdout
+    assert "database is locked" in result.stdout, result.stdout
+    busy_line = next(line for line in result.stdout.splitlines() if "BUSY" in line)
+    assert float(re.search(r"\((\d+\.\d+)s\)$", busy_line)[1]) < 3  # not Django's 5 s busy timeout
+    assert "3 migrated, 1 busy" in result.stdout, result.stdout  # the reserved database too
+    assert site.databases[1].applied() == before  # rolled back to where it was
+    assert len(site.databases[0].applied()) > len(before)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--lock-wait", "-1"), "--lock-wait must be a finite number of seconds above 0"),
+        (("--lock-wait", "inf"), "--lock-wait must be a finite number of seconds above 0"),
+        (("--lock-wait", "0"), "--lock-wait must be a finite number of seconds above 0"),
+        (("--statement-timeout", "nan"), "--statement-timeout must be a finite number of seconds above 0"),
+        (("--lock-wait", "1", "--lock-retries", "-1"), "--lock-retries must be 0 or more"),
+        (("--lock-wait", "1", "--lock-retry-delay", "-2"), "--lock-retry-delay must be a finite number"),
+        (("--lock-retries", "2"), "--lock-retries and --lock-retry-delay need --lock-wait"),
+    ],
+)
+def test_lock_options_are_checked_before_anything_is_touched(
+    site: Any, args: tuple[str, ...], message: str
+) -> None:
+    result = site.invoke("migrate", "--settings", site.settings_module, *args, "--no-journal")
+
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert message in result.stderr, result.stderr
+    assert not any(db.table_names() for db in site.databases)
+
+
+def test_live_view_and_library_twin_show_the_wait_and_the_busy_row(site: Any) -> None:
+    """migrate_tenants(lock_wait=...): the live row says `waiting` with its retry, then `busy`; the
+    terminal summary has a busy row; the report's JSON says busy, at the last good boundary."""
+    from test_hardening_output import render, terminal, text_of
+
+    from tenant_router import load_config, migrate_tenants
+    from tenant_router.events import MigrationEvent, TenantRequeued
+    from tenant_router_cli.live import LiveProgress
+    from tenant_router_cli.render import render_summary
+
+    output = terminal(120, 40)
+    live = LiveProgress(output)
+    seen: list[list[str]] = []
+
+    def on_event(event: MigrationEvent) -> None:
+        live(event)
+        if isinstance(event, TenantRequeued):
+            seen.append(render(live, 120, 40))
+
+    writer = sqlite3.connect(site.databases[0].path, isolation_level=None)
+    writer.execute("CREATE TABLE app_data (id INTEGER)")
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        report = migrate_tenants(
+            load_config(), lock_wait=0.2, lock_retries=2, lock_retry_delay=0.05, on_event=on_event
+        )
+    finally:
+        writer.rollback()
+        writer.close()
+    render_summary(output, report)
+
+    waiting = [line for line in seen[1] if line.startswith("tenant-1/default")]
+    assert re.search(r"waiting\s+lock: retry 2/2 in 0.1s", waiting[0]), seen
+    final = [line for line in render(live, 120, 40) if line.startswith("tenant-1/default")]
+    assert "busy" in final[0], final
+    summary = text_of(output.out)
+    assert re.search(r"│ busy\s+│\s+1 │", summary), summary
+    assert re.search(r"│ tenant-1/default\s+│ busy\s+│", summary), summary
+    row = report.to_dict()["results"][1]
+    assert (row["tenant"], row["status"], row["current"]) == ("tenant-1", "busy", "zero"), row
+    assert report.counts()["busy"] == 1 and not report.ok

@@ -210,7 +210,7 @@ def limited_steps(connection: BaseDatabaseWrapper, run: DatabaseRun, limits: Ste
     guard = StepGuard(limits, connection.vendor, lambda: connection.connection, run)
 
     def guarded(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        guard.before()
+        guard.before(sql)
         result = execute(sql, params, many, context)
         guard.after(sql)
         return result

@@ -99,7 +99,7 @@ class AlembicUpgrade:
         """Every revision's statements on the connection env.py migrates over run under the limits."""
         dialect = connection.dialect.name
         guard = StepGuard(self.limits, dialect, lambda: connection.connection.dbapi_connection, self.run)
-        event.listen(connection, "before_cursor_execute", lambda *args: guard.before())
+        event.listen(connection, "before_cursor_execute", lambda c, cur, sql, *rest: guard.before(sql))
         event.listen(connection, "after_cursor_execute", lambda c, cur, sql, *rest: guard.after(sql))
 
     def _applied(self, *, ctx: MigrationContext, step: MigrationInfo, heads: Any, run_args: Any) -> None:
