@@ -422,3 +422,26 @@ def test_live_view_and_library_twin_show_the_wait_and_the_busy_row(site: Any) ->
     row = report.to_dict()["results"][1]
     assert (row["tenant"], row["status"], row["current"]) == ("tenant-1", "busy", "zero"), row
     assert report.counts()["busy"] == 1 and not report.ok
+
+
+def test_a_busy_reserved_database_stops_the_run_before_any_tenant(tmp_path: Path) -> None:
+    """The shared database goes first and alone: busy at once (no requeue), and no tenant is touched."""
+    example = clinic_copy(tmp_path)
+    central = example / "var" / "central.sqlite3"
+    central.parent.mkdir(exist_ok=True)
+    writer = sqlite3.connect(central, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        result = run(migrate_args(example, tmp_path / "journal", "--lock-wait", "0.3", "--json"), example)
+    finally:
+        writer.rollback()
+        writer.close()
+
+    assert result.returncode == ExitCode.FAILED, result.stdout + result.stderr
+    report = report_of(result.stdout)
+    rows = {(r["tenant"], r["alias"]): r["status"] for r in report["results"]}
+    assert rows[(None, "central")] == "busy", rows
+    assert set(statuses(report).values()) == {"not_started"}, rows
+    assert report["stopped"] == "reserved database 'central' of django_orm busy", report["stopped"]
+    assert not [e for e in events(result.stdout) if e["event"] == "tenant_requeued"]
+    assert not list((example / "var").glob("tenant-*.sqlite3"))
