@@ -165,7 +165,13 @@ class BaseOrmMigrationAsst:
         at = f"left at {run.found_at or 'an unknown migration'}"
         cause = one_line_error(exc)
         if timed_out:
-            what = "rolled back" if whole else "may be partly applied (its statements commit one by one)"
+            what = (
+                "rolled back"
+                if whole
+                else f"partly applied ({writes} statement(s) committed)"
+                if writes
+                else "nothing of it applied"
+            )
             raise StepLimitError(
                 f"statement timeout: a statement of {step or 'the run'} ran longer than "
                 f"--statement-timeout {self.limits.statement_timeout:g}s; {what}, {at}: {cause}"
