@@ -11,7 +11,7 @@ class ExitCode(IntEnum):
     """Documented in the README and in `tenant-router --help`."""
 
     OK = 0  # every selected database migrated or already up to date
-    FAILED = 1  # at least one database failed (or was not started because of a failure)
+    FAILED = 1  # at least one database failed or stayed busy (or was not started because of a failure)
     USAGE = 2  # bad options, unknown --orm/--tenant, no settings module
     CONFIG = 3  # settings not importable, invalid TENANT_ROUTER_* settings, unreadable tenant config
     PENDING = 4  # `migrate --check`: something is pending
@@ -22,7 +22,7 @@ class ExitCode(IntEnum):
 
 
 EXIT_CODES_HELP = (
-    "Exit codes: 0 ok; 1 at least one tenant database failed; 2 usage error; "
+    "Exit codes: 0 ok; 1 at least one tenant database failed or stayed busy; 2 usage error; "
     "3 configuration error (nothing touched); 4 pending (--check); 5 locked by another run; "
     "7 executor unavailable (no Celery worker, broker gone, workers on other code); "
     "70 internal error; 130 interrupted."
