@@ -164,6 +164,9 @@ MigrationEvent = (
 
 #: Events that settle one database's outcome.
 FINAL_EVENTS = (TenantFinished, TenantFailed, TenantSkipped)
+#: Events after which whoever carried a database out has nothing more to say about it (a busy one is
+#: the run's to requeue or settle): an executor must not fail it afterwards.
+DONE_EVENTS = (*FINAL_EVENTS, TenantBusy)
 
 
 def event_to_dict(event: MigrationEvent) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -445,3 +446,42 @@ def test_a_busy_reserved_database_stops_the_run_before_any_tenant(tmp_path: Path
     assert report["stopped"] == "reserved database 'central' of django_orm busy", report["stopped"]
     assert not [e for e in events(result.stdout) if e["event"] == "tenant_requeued"]
     assert not list((example / "var").glob("tenant-*.sqlite3"))
+
+
+def test_celery_workers_report_busy_and_the_run_requeues_it(tmp_path: Path) -> None:
+    """--executor celery: the worker reports the lock wait, the run (not the worker) requeues the
+    database on the queue and settles it busy; the limits travel to the worker with the run's setup."""
+    from celery_support import Workers, redis_db, require_redis, unique_queue
+
+    require_redis()
+    server = require(POSTGRES)
+    with server.databases(3, prefix="trcel") as names:
+        example = clinic_copy(tmp_path)
+        write_tenants(example, {f"t{i}": server.django_settings(n) for i, n in enumerate(names)})
+        workers = Workers(example, unique_queue(), redis_db())
+        journal = tmp_path / "journal"
+        first = run(migrate_args(example, journal, "--target", "patients", "0001_initial"), example)
+        assert first.returncode == 0, first.stdout + first.stderr
+        try:
+            workers.start("w1", concurrency=2)
+            celery = ["--executor", "celery", "--celery-app", "clinic.celery:app", "--queue", workers.queue]
+            with held(server, names[1], "patients_visit"):  # patients.0003 indexes it
+                result = subprocess.run(
+                    migrate_args(example, journal, *FAST, "--lock-retries", "1", "--json", *celery),
+                    cwd=example, env=workers.env(), capture_output=True, text=True, timeout=300,
+                )  # fmt: skip
+        finally:
+            workers.stop_all()
+
+    assert result.returncode == ExitCode.FAILED, result.stdout + result.stderr
+    report = report_of(result.stdout)
+    assert statuses(report) == {"t0": "migrated", "t1": "busy", "t2": "migrated"}, report
+    row = next(r for r in report["results"] if r["tenant"] == "t1")
+    assert (row["failed_step"], row["current"]) == ("patients.0003_visit_index", "patients.0002_seed_wards")
+    assert (
+        "gave up after 2 attempt(s): no lock within --lock-wait 0.5s in patients.0003_visit_index"
+        in row["error"]
+    )
+    kinds = [e["event"] for e in events(result.stdout) if e.get("tenant") == "t1"]
+    assert kinds.count("tenant_busy") == 2 and kinds.count("tenant_requeued") == 1, kinds
+    assert kinds.count("tenant_started") == 2 and kinds[-1] == "tenant_failed", kinds

@@ -34,7 +34,7 @@ from ..cancel import request_stop, stop_requested
 from ..celery import TASK_NAME
 from ..config import celery_app_path
 from ..errors import ConfigurationError, ExecutorError, UsageError
-from ..events import FINAL_EVENTS, RunStarted, Status, TenantFailed
+from ..events import DONE_EVENTS, RunStarted, Status, TenantFailed
 from ..preflight import Verdict
 from ..redact import mask_url
 from ..report import DbKey, MigrationReport, one_line_error
@@ -224,7 +224,7 @@ class CeleryExecutor:
         key = (event.orm, event.tenant, event.alias)
         if key not in flight.task.units or key in flight.finished:
             return  # a redelivered task repeating a database already settled: reported once
-        if isinstance(event, FINAL_EVENTS):
+        if isinstance(event, DONE_EVENTS):
             flight.finished.add(key)
         self.report.emit(event)
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from ..assistants import Assistants
 from ..cancel import request_stop, stop_requested
-from ..events import FINAL_EVENTS, Status, TenantFailed
+from ..events import DONE_EVENTS, Status, TenantFailed
 from ..preflight import Verdict
 from ..report import DbKey, MigrationReport, one_line_error
 from ..tasks import Task, execute
@@ -233,7 +233,7 @@ class ProcessExecutor:
                 break
             if kind == "event":
                 self.report.emit(payload)
-                if isinstance(payload, FINAL_EVENTS):
+                if isinstance(payload, DONE_EVENTS):
                     worker.finished.add((payload.orm, payload.tenant, payload.alias))
             elif kind == "crashed":
                 self._fail_unfinished(worker, f"worker error: {payload}")
