@@ -50,3 +50,14 @@ class DatabaseLocked(TenantRouterError):
 class ExecutorError(TenantRouterError):
     """The executor cannot carry the run out: no worker consumes its queue, the broker went away, or the
     workers run other code. Databases already settled keep their outcome; the rest were not started."""
+
+
+class ScratchDatabaseError(ConfigurationError):
+    """`drift` could not create the scratch database it builds expected schemas in (no CREATEDB, ...)."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint, check_id="E001")
+
+
+class UnknownStateError(TenantRouterError):
+    """A database's applied migrations lead nowhere a plan can reach: its expected schema is unknown."""
