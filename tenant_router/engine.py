@@ -74,6 +74,7 @@ def migrate_tenants(
     queue: str | None = None,
     journal_dir: str | Path | None = None,
     journal_meta: dict[str, Any] | None = None,
+    refuse_drift: bool = False,
     on_event: Callable[[MigrationEvent], None] = _ignore,
 ) -> MigrationReport:
     """Bring every selected tenant database to its latest migration (or `target`); a failure is data."""
@@ -119,6 +120,8 @@ def migrate_tenants(
             verdicts = preflight(databases, assistants, runner, settle=True)
             _refuse_irreversible(verdicts)
             pending = [k for k in databases if k[0] not in verdicts or _needs_work(verdicts[k[0]].get(k))]
+            if refuse_drift:
+                pending = _refuse_drifted(config, assistants, runner, report, pending)
             _migrate_in_waves(specs, assistants, runner, report, pending, tenants[:canary] if canary else [])
     except KeyboardInterrupt:
         report.interrupted = True
@@ -194,6 +197,26 @@ def _refuse_irreversible(verdicts: dict[str, dict[DbKey, Verdict]]) -> None:
             f"need it reversed, e.g. {where[0]}. Nothing was touched.",
             hint="Pick a target after it, or give the migration a reverse (reverse_code / reverse_sql).",
         )
+
+
+def _refuse_drifted(
+    config: RouterConfig,
+    assistants: Assistants,
+    runner: InProcessRunner | ProcessRunner,
+    report: MigrationReport,
+    pending: list[DbKey],
+) -> list[DbKey]:
+    """--refuse-drift: the pending databases whose schema drifted are reported DRIFTED and left alone."""
+    from .drift.check import check_databases
+    from .events import TenantFailed
+
+    drifted = set()
+    for row in check_databases(pending, assistants, runner, config.drift_scratch):
+        if row.state == "drifted":
+            key = (row.orm, row.tenant, row.alias)
+            drifted.add(key)
+            report.emit(TenantFailed(*key, f"drifted: {row.explain()}", None, 0.0, None, Status.DRIFTED))
+    return [key for key in pending if key not in drifted]
 
 
 def _migrate_in_waves(

@@ -21,6 +21,7 @@ class Status(StrEnum):
     NOT_STARTED = "not_started"
     LOCKED = "locked"  # another run held the database: nothing was done to it
     INTERRUPTED = "interrupted"  # stopped at a migration boundary by Ctrl-C / SIGTERM
+    DRIFTED = "drifted"  # `--refuse-drift`: its schema differs from its migrations; nothing was done to it
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +90,7 @@ class TenantFailed:
     step: str | None  # the step that failed, when one was running
     seconds: float
     traceback: str | None = field(default=None, repr=False)
-    status: Status = Status.FAILED  # or LOCKED, INTERRUPTED
+    status: Status = Status.FAILED  # or LOCKED, INTERRUPTED, DRIFTED
     current: str | None = None  # where the database was found after the failure (re-read); None: unknown
 
 

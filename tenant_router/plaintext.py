@@ -44,6 +44,7 @@ STATUS_WORDS = {
     Status.NOT_STARTED: "not started",
     Status.LOCKED: "locked",
     Status.INTERRUPTED: "interrupted",
+    Status.DRIFTED: "drifted",
 }
 
 

@@ -177,8 +177,8 @@ class MigrationReport:
 
     @property
     def problems(self) -> list[TenantResult]:
-        """Rows that failed, were locked by another run, or were interrupted."""
-        bad = (Status.FAILED, Status.LOCKED, Status.INTERRUPTED)
+        """Rows that failed, were locked by another run, were interrupted, or were refused as drifted."""
+        bad = (Status.FAILED, Status.LOCKED, Status.INTERRUPTED, Status.DRIFTED)
         return [r for r in self.results.values() if r.status in bad]
 
     @property

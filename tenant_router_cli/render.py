@@ -38,6 +38,7 @@ STATUS_STYLES = {
     Status.NOT_STARTED: "yellow",
     Status.LOCKED: "magenta",
     Status.INTERRUPTED: "yellow",
+    Status.DRIFTED: "bold magenta",
 }
 
 
