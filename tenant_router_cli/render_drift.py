@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tenant_router.drift.report import STATES, DatabaseDrift, DriftReport
+from tenant_router.redact import REDACTOR
 
 from .output import Output
 from .render import json_line
@@ -13,20 +14,24 @@ def render_drift(output: Output, report: DriftReport, *, json_output: bool, tena
     if json_output:
         output.raw(json_line({"event": "drift", **report.to_dict()}))
         return
+
+    def line(text: str) -> None:  # tenant ids escaped (Output.line), passwords masked
+        output.line(REDACTOR(text))
+
     for orm in report.orms:
-        output.line(f"{orm}: {report.summary(orm)}")
+        line(f"{orm}: {report.summary(orm)}")
         if tenants:
             for group in report.groups(orm):
                 short = f" [{group.fingerprint[:12]}]" if group.fingerprint else ""
-                output.line(f"  {len(group.databases)} {STATES[group.state]}{short}:")
+                line(f"  {len(group.databases)} {STATES[group.state]}{short}:")
                 for db in group.databases:
-                    output.line(f"    {db.label}{_detail(db)}")
+                    line(f"    {db.label}{_detail(db)}")
         for db in report.drifted:
             if db.orm == orm and len(db.differences) > 3:  # the summary shows three of them
-                output.line(f"  {db.label}: " + "; ".join(d.describe() for d in db.differences))
+                line(f"  {db.label}: " + "; ".join(d.describe() for d in db.differences))
     for db in report.notes:
         names = ", ".join(d.table for d in db.notes)
-        output.line(f"note: {db.orm} {db.label} has {len(db.notes)} table(s) outside its migrations: {names}")
+        line(f"note: {db.orm} {db.label} has {len(db.notes)} table(s) outside its migrations: {names}")
 
 
 def _detail(db: DatabaseDrift) -> str:

@@ -118,6 +118,11 @@ class DriftReport:
         return any(r.state == "unreachable" for r in self.rows)
 
     @property
+    def unchecked(self) -> bool:
+        """Any database that could not be checked: unreachable, or in an unknown state."""
+        return any(r.state in ("unreachable", "unknown") for r in self.rows)
+
+    @property
     def notes(self) -> list[DatabaseDrift]:
         """Databases with tables outside their migrations (not drift unless strict)."""
         return [r for r in self.rows if r.notes]
@@ -127,6 +132,7 @@ class DriftReport:
         return {
             "drifted": bool(self.drifted),
             "unreachable": self.unreachable,
+            "unchecked": self.unchecked,
             "strict": self.strict,
             "orms": [
                 {

@@ -33,8 +33,9 @@ def drift(
 ) -> None:
     """Compare every database's real schema with the one its applied migrations promise; touch nothing.
 
-    Exit codes: 0 no database drifted; 6 at least one drifted; 1 a database is unreachable (and none
-    drifted); 2 usage error; 3 configuration error (including: no right to create the scratch database).
+    Exit codes: 0 every database checked, none drifted; 6 at least one drifted; 1 none drifted but one
+    could not be checked (unreachable, or an unknown state); 2 usage error; 3 configuration error
+    (including: no right to create the scratch database).
     """
     output = make_output(progress=False)
     with exit_on_error(output, json_output=json_output, show_traceback=show_traceback):
@@ -49,6 +50,4 @@ def drift(
             jobs=jobs,
         )
     render_drift(output, found, json_output=json_output, tenants=tenants)
-    raise typer.Exit(
-        ExitCode.DRIFT if found.drifted else ExitCode.FAILED if found.unreachable else ExitCode.OK
-    )
+    raise typer.Exit(ExitCode.DRIFT if found.drifted else ExitCode.FAILED if found.unchecked else ExitCode.OK)
