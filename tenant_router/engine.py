@@ -121,7 +121,8 @@ def migrate_tenants(
             _refuse_irreversible(verdicts)
             pending = [k for k in databases if k[0] not in verdicts or _needs_work(verdicts[k[0]].get(k))]
             if refuse_drift:
-                pending = _refuse_drifted(config, assistants, runner, report, pending)
+                local = runner if options.name == "processes" else None  # Celery replies carry no schemas
+                pending = _refuse_drifted(config, assistants, local, report, pending)
             _migrate_in_waves(specs, assistants, runner, report, pending, tenants[:canary] if canary else [])
     except KeyboardInterrupt:
         report.interrupted = True
@@ -202,16 +203,20 @@ def _refuse_irreversible(verdicts: dict[str, dict[DbKey, Verdict]]) -> None:
 def _refuse_drifted(
     config: RouterConfig,
     assistants: Assistants,
-    runner: InProcessRunner | ProcessRunner,
+    runner: Executor | None,
     report: MigrationReport,
     pending: list[DbKey],
 ) -> list[DbKey]:
-    """--refuse-drift: the pending databases whose schema drifted are reported DRIFTED and left alone."""
+    """--refuse-drift: the pending databases whose schema drifted are reported DRIFTED and left alone.
+
+    Schemas are read by `runner`, or in this process when None (the run's executor is remote)."""
     from .drift.check import check_databases
     from .events import TenantFailed
+    from .executors.inprocess import InProcessExecutor
 
     drifted = set()
-    for row in check_databases(pending, assistants, runner, config.drift_scratch):
+    reader = runner or InProcessExecutor(assistants, report)
+    for row in check_databases(pending, assistants, reader, config.drift_scratch):
         if row.state == "drifted":
             key = (row.orm, row.tenant, row.alias)
             drifted.add(key)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from ..assistants import Assistants
 from ..preflight import Unreachable
 from ..report import DbKey
-from ..tasks import Assistants, Task, db_config_of
+from ..tasks import Task, db_config_of
 from .diff import compare
 from .expected import Expected, ExpectedSchemas
 from .probe import Probe

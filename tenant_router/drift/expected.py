@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..assistants import Assistants
 from ..errors import ScratchDatabaseError, UnknownStateError
 from ..redact import REDACTOR
 from ..report import DbKey, one_line_error
-from ..tasks import Assistants, db_config_of
+from ..tasks import db_config_of
 from .probe import Probe
 from .schema import Schema, fingerprint, read_schema
 

@@ -12,7 +12,7 @@ from ..report import DbKey, one_line_error
 from .schema import Schema, backend_of, fingerprint, read_schema
 
 if TYPE_CHECKING:
-    from ..tasks import Assistants
+    from ..assistants import Assistants
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..assistants import Assistants, AssistantSetup
 from ..config import RouterConfig, load_config
-from ..engine import _tenant_units, build_assistant, resolve_jobs
+from ..engine import _tenant_units
+from ..executors import ExecutorOptions, make_executor
 from ..report import DbKey, MigrationReport
 from ..selection import select_tenants
-from ..tasks import Assistants, forget_db_configs
-from ..workers import InProcessRunner, ProcessRunner
+from ..tasks import forget_db_configs
 from .check import check_databases
 from .report import DatabaseDrift, DriftReport
 
@@ -28,19 +29,19 @@ def detect_drift(
     config = config or load_config()
     specs = config.orms(orm)
     tenants = select_tenants(config.tenant_ids(), tenant, exclude, shard)
+    options = ExecutorOptions("processes", jobs)  # drift reads stay on this machine's worker processes
+    options.check()
     forget_db_configs()
     report = MigrationReport()  # collects the "skipped" rows; nothing is emitted anywhere
-    assistants = Assistants(config, {spec.key: build_assistant(spec, config) for spec in specs})
-    for spec in specs:
-        assistants.get(spec.key).bind(report.for_orm(spec.key), tenants)
+    setup = AssistantSetup()
+    assistants = Assistants.for_run(config, specs, setup, report, tenants)
     keys: list[DbKey] = []
     for spec in specs:
         asst = assistants.get(spec.key)
         if not asst.is_coarse():
             keys += [(spec.key, None, alias) for alias in asst.manager.reserved_aliases]
     keys += list(_tenant_units(specs, assistants, tenants, report))
-    jobs = resolve_jobs(jobs)
-    runner = InProcessRunner(assistants, report) if jobs == 1 else ProcessRunner(assistants, report, jobs)
+    runner = make_executor(options, assistants, report, setup)
     try:
         for spec in specs:
             assistants.get(spec.key).prepare()

@@ -203,7 +203,6 @@ class AlembicMigrationAsst(BaseOrmMigrationAsst):
         )
         return hashlib.sha256(repr(revisions).encode()).hexdigest()[:16]
 
-
     def scratch_config(
         self, db_config: dict[str, Any], name: str | None, overrides: dict[str, Any]
     ) -> dict[str, Any]:
