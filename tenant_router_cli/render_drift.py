@@ -29,9 +29,22 @@ def render_drift(output: Output, report: DriftReport, *, json_output: bool, tena
         for db in report.drifted:
             if db.orm == orm and len(db.differences) > 3:  # the summary shows three of them
                 line(f"  {db.label}: " + "; ".join(d.describe() for d in db.differences))
+    for (orm, tables), databases in _notes(report).items():
+        shown = ", ".join(d.label for d in databases[:3]) + (
+            f" and {len(databases) - 3} more" if len(databases) > 3 else ""
+        )
+        line(
+            f"note: {orm}: {len(databases)} database(s) with {len(tables)} table(s) outside their "
+            f"migrations ({', '.join(tables)}): {shown}"
+        )
+
+
+def _notes(report: DriftReport) -> dict[tuple[str, tuple[str, ...]], list[DatabaseDrift]]:
+    """Databases with extra tables, grouped by ORM and table names (shared databases all show alike)."""
+    found: dict[tuple[str, tuple[str, ...]], list[DatabaseDrift]] = {}
     for db in report.notes:
-        names = ", ".join(d.table for d in db.notes)
-        line(f"note: {db.orm} {db.label} has {len(db.notes)} table(s) outside its migrations: {names}")
+        found.setdefault((db.orm, tuple(d.table for d in db.notes)), []).append(db)
+    return found
 
 
 def _detail(db: DatabaseDrift) -> str:

@@ -103,8 +103,8 @@ def test_each_database_classified(fleet: TenantSite) -> None:
     assert "tenant-3/default (column patients_patient.hotfix extra)" in line
     assert "tenant-4/default (column patients_visit.notes nullable, expected NOT NULL)" in line
     assert (
-        "note: django_orm tenant-7/default has 1 table(s) outside its migrations: reporting_cache"
-        in result.output
+        "note: django_orm: 1 database(s) with 1 table(s) outside their migrations (reporting_cache): "
+        "tenant-7/default" in result.output
     )
     assert "tenant-1" not in result.output and "tenant-5" not in result.output
 
