@@ -220,7 +220,7 @@ def _refuse_drifted(
         if row.state == "drifted":
             key = (row.orm, row.tenant, row.alias)
             drifted.add(key)
-            report.emit(TenantFailed(*key, f"drifted: {row.explain()}", None, 0.0, None, Status.DRIFTED))
+            report.emit(TenantFailed(*key, row.explain(), None, 0.0, None, Status.DRIFTED))
     return [key for key in pending if key not in drifted]
 
 

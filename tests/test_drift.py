@@ -187,6 +187,7 @@ def test_refuse_drift_leaves_drifted_databases_untouched(fleet: TenantSite) -> N
     assert sorted(tenant_6.applied()) == before  # still at 0002, the extra column still there
     assert ("patients", "0003_visit_index") not in before
     assert ("patients", "0003_visit_index") in fleet.db("tenant-5").applied()
-    plain = fleet.invoke(*MIGRATE, "--settings", fleet.settings_module, "--refuse-drift")
-    assert plain.exit_code == ExitCode.DRIFT
-    assert "drifted" in plain.output
+    plain = fleet.invoke(*MIGRATE, "--settings", fleet.settings_module, "--refuse-drift", "--jobs", "2")
+    assert plain.exit_code == ExitCode.DRIFT, plain.output
+    assert "  django_orm tenant-6/default: drifted: column patients_patient.hotfix extra" in plain.output
+    assert sorted(tenant_6.applied()) == before

@@ -119,3 +119,11 @@ def test_alembic_databases_drift_and_pending(tmp_path: Path, backend: str) -> No
             "1 match their migrations; 1 pending (not drift); 1 drifted: "
             "tenant-2/default (index ledger_account missing)"
         )
+
+
+def test_malformed_scratch_setting_is_a_configuration_error(site: TenantSite) -> None:
+    with override_settings(TENANT_ROUTER_DRIFT_SCRATCH={"postgresql": {"NAME": "x"}}):
+        result = site.invoke("drift", "--settings", site.settings_module)
+
+    assert result.exit_code == ExitCode.CONFIG, result.output
+    assert "TENANT_ROUTER_DRIFT_SCRATCH['postgresql'] has unknown key 'NAME'" in result.stderr

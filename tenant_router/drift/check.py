@@ -30,15 +30,18 @@ def check_databases(
     strict: bool = False,
 ) -> list[DatabaseDrift]:
     """Classify every database of `keys` (alias None: unknown, its ORM migrates whole tenants)."""
-    by_host: dict[str | None, list[DbKey]] = {}
+    by_tenant: dict[tuple[str | None, str | None], list[DbKey]] = {}  # a tenant's ORMs in one task
     for key in keys:
         if key[2] is not None:
-            by_host.setdefault(_host(assistants, key), []).append(key)
+            by_tenant.setdefault((key[1], _host(assistants, key)), []).append(key)
+    by_host: dict[str | None, list[list[DbKey]]] = {}
+    for (_, host), group in by_tenant.items():
+        by_host.setdefault(host, []).append(group)
     ids = iter(range(2_000_000_000, 3_000_000_000))
     tasks = [
-        Task(next(ids), "drift", tuple(group[i : i + BATCH]), host)
-        for host, group in by_host.items()
-        for i in range(0, len(group), BATCH)
+        Task(next(ids), "drift", tuple(k for group in groups[i : i + BATCH] for k in group), host)
+        for host, groups in by_host.items()
+        for i in range(0, len(groups), BATCH)
     ]
     found: dict[DbKey, Any] = dict(runner.run(tasks))
     expected = ExpectedSchemas(assistants, scratch)

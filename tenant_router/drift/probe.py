@@ -1,4 +1,8 @@
-"""The worker's half of a drift check: one database's bookkeeping rows and real schema, one connection."""
+"""The worker's half of a drift check: bookkeeping rows and real schema, one connection per database.
+
+A tenant whose Django and Alembic tables share one physical database is read once: one connection,
+each ORM's bookkeeping query, one schema read.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,14 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..preflight import Inspection, UnreadableError, _query, missing_table, not_a_sqlite_database
+from ..preflight import (
+    BookkeepingRead,
+    Inspection,
+    UnreadableError,
+    _query,
+    missing_table,
+    not_a_sqlite_database,
+)
 from ..report import DbKey, one_line_error
 from .schema import Schema, backend_of, fingerprint, read_schema
 
@@ -26,45 +37,66 @@ class Probe:
     fingerprint: str
 
 
-def probe_many(
-    units: tuple[DbKey, ...], assistants: Assistants
-) -> list[tuple[DbKey, Probe | BaseException | None]]:
+Found = Probe | BaseException | None
+
+
+def probe_many(units: tuple[DbKey, ...], assistants: Assistants) -> list[tuple[DbKey, Found]]:
     """A Probe per database; None when its ORM cannot read bookkeeping rows; the error when unreachable."""
     from ..tasks import db_config_of
 
-    out: list[tuple[DbKey, Probe | BaseException | None]] = []
+    found: dict[DbKey, Found] = {}
+    shared: dict[str, list[tuple[DbKey, BookkeepingRead]]] = {}
     for key in units:
         orm, tenant, alias = key
         assert alias is not None
         asst = assistants.get(orm)
         try:
             read = asst.bookkeeping_read(tenant or "", alias, db_config_of(asst, tenant, alias))
-            out.append((key, None if read is None else _probe(read)))
         except Exception as exc:
-            out.append((key, exc))
-    return out
+            found[key] = exc
+            continue
+        if read is None:
+            found[key] = None
+        else:
+            shared.setdefault(read.identity, []).append((key, read))
+    for identity, group in shared.items():
+        try:
+            found.update(zip([k for k, _ in group], _probe(identity, [r for _, r in group]), strict=True))
+        except Exception as exc:
+            found.update((key, exc) for key, _ in group)
+    return [(key, found[key]) for key in units]
 
 
-def _probe(read: Any) -> Probe:
-    backend = backend_of(read.identity)
+def _probe(identity: str, reads: list[BookkeepingRead]) -> list[Probe]:
+    backend = backend_of(identity)
     if backend == "sqlite":
-        path = read.identity.removeprefix("sqlite:")
+        path = identity.removeprefix("sqlite:")
         if problem := not_a_sqlite_database(path):
             raise problem
         if not os.path.exists(path):  # never create a tenant's file: it is an empty database
-            return _made(backend, [], read.interpret([]), {})
-    conn = read.connect()
+            return [_made(backend, [], read.interpret([]), {}) for read in reads]
+    conn = reads[0].connect()
     try:
-        rows, error = _query(conn, read.sql)
-        if error is not None and not missing_table(error):
-            raise UnreadableError(f"unreadable: {one_line_error(error)}") from error
-        inspection = read.interpret(rows or [])
-        return _made(backend, rows or [], inspection, read_schema(conn, backend))
+        rows_of = []
+        for read in reads:
+            rows, error = _query(conn, read.sql)
+            if error is not None and not missing_table(error):
+                raise UnreadableError(f"unreadable: {one_line_error(error)}") from error
+            rows_of.append(rows or [])
+        schema = read_schema(conn, backend)
     finally:
         with contextlib.suppress(Exception):
             conn.close()
+    digest = fingerprint(schema)
+    return [
+        Probe(backend, _applied(rows), read.interpret(rows), schema, digest)
+        for read, rows in zip(reads, rows_of, strict=True)
+    ]
+
+
+def _applied(rows: list[tuple[Any, ...]]) -> tuple[tuple[str, ...], ...]:
+    return tuple(sorted(tuple(str(v) for v in row) for row in rows))
 
 
 def _made(backend: str, rows: list[tuple[Any, ...]], inspection: Inspection, schema: Schema) -> Probe:
-    applied = tuple(sorted(tuple(str(v) for v in row) for row in rows))
-    return Probe(backend, applied, inspection, schema, fingerprint(schema))
+    return Probe(backend, _applied(rows), inspection, schema, fingerprint(schema))
