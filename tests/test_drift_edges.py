@@ -54,6 +54,15 @@ def test_role_without_createdb_gets_one_clear_error(tmp_path: Path, limited_role
             assert "s3cret-drift" not in refused.output + refused.stderr
             assert refused.stdout == ""
 
+            nobody = {"postgresql": {"USER": "tr_no_such_role", "PASSWORD": "pw-never-shown"}}
+            with override_settings(TENANT_ROUTER_DRIFT_SCRATCH=nobody):
+                wrong = site.invoke("drift", "--settings", site.settings_module, "--tenant", "tenant-1")
+            assert wrong.exit_code == ExitCode.CONFIG, wrong.output
+            assert (
+                "error: drift: cannot connect to postgresql://tr_no_such_role@localhost:5432" in wrong.stderr
+            )
+            assert "pw-never-shown" not in wrong.output
+
             admin = {"postgresql": {"USER": server.parts["user"], "PASSWORD": server.parts["password"]}}
             with override_settings(TENANT_ROUTER_DRIFT_SCRATCH=admin):
                 allowed = site.invoke("drift", "--settings", site.settings_module, "--tenant", "tenant-1")

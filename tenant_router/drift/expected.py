@@ -92,7 +92,14 @@ class ExpectedSchemas:
         name = f"tr_drift_{uuid.uuid4().hex[:12]}"
         admin = asst.scratch_config(db_config, None, overrides)  # the tenant's database, maybe another role
         read = asst.bookkeeping_read("", "default", admin)
-        conn = _autocommit(read.connect())
+        try:
+            conn = _autocommit(read.connect())
+        except Exception as exc:
+            raise ScratchDatabaseError(
+                f"drift: cannot connect to {_server(read.identity)} to create a scratch database: "
+                f"{one_line_error(exc)}.",
+                hint=f"Check the role {SETTING} names for {backend!r} (or the tenant's, when it names none).",
+            ) from exc
         try:
             _create(conn, backend, name, read.identity, overrides)
             try:
@@ -120,7 +127,7 @@ def _create(conn: Any, backend: str, name: str, identity: str, overrides: Mappin
     try:
         conn.cursor().execute(f"CREATE DATABASE {_quoted(backend, name)}")
     except Exception as exc:
-        server = REDACTOR(identity.rsplit("/", 1)[0])
+        server = _server(identity)
         denied = _denied(exc)
         why = "lacks the right to create databases (CREATEDB)" if denied else one_line_error(exc)
         raise ScratchDatabaseError(
@@ -129,6 +136,11 @@ def _create(conn: Any, backend: str, name: str, identity: str, overrides: Mappin
             hint=f"Grant it CREATEDB, or set {SETTING} = {{{backend!r}: {{'USER': ..., 'PASSWORD': ...}}}} "
             "to a role that may create databases (used for scratch databases only).",
         ) from exc
+
+
+def _server(identity: str) -> str:
+    """`postgresql://role@host:5432`: the server and role, without the database (nor any password)."""
+    return REDACTOR(identity.rsplit("/", 1)[0])
 
 
 def _denied(exc: BaseException) -> bool:
