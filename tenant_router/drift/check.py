@@ -58,7 +58,8 @@ def classify(key: DbKey, found: Any, expected: ExpectedSchemas, strict: bool) ->
     want: Expected = expected.get(key, found)
     if want.schema is None:
         return DatabaseDrift(*key, "unknown", found.fingerprint, None, pending, current, error=want.error)
-    differences = compare(want.schema, found.schema)
+    same = found.fingerprint == want.fingerprint  # the common case: nothing to compare
+    differences = [] if same else compare(want.schema, found.schema)
     notes = () if strict else tuple(d for d in differences if d.is_extra_table)
     differences = [d for d in differences if d not in notes]
     state = "drifted" if differences else "pending" if pending else "match"

@@ -59,11 +59,16 @@ def probe_many(units: tuple[DbKey, ...], assistants: Assistants) -> list[tuple[D
             found[key] = None
         else:
             shared.setdefault(read.identity, []).append((key, read))
+    seen: dict[str, Schema] = {}  # equal schemas as one object: the task's reply pickles each once
     for identity, group in shared.items():
         try:
-            found.update(zip([k for k, _ in group], _probe(identity, [r for _, r in group]), strict=True))
+            probes = _probe(identity, [r for _, r in group])
         except Exception as exc:
             found.update((key, exc) for key, _ in group)
+            continue
+        for (key, _), probe in zip(group, probes, strict=True):
+            schema = seen.setdefault(probe.fingerprint, probe.schema)
+            found[key] = Probe(probe.backend, probe.applied, probe.inspection, schema, probe.fingerprint)
     return [(key, found[key]) for key in units]
 
 
