@@ -136,3 +136,18 @@ def test_malformed_scratch_setting_is_a_configuration_error(site: TenantSite) ->
 
     assert result.exit_code == ExitCode.CONFIG, result.output
     assert "TENANT_ROUTER_DRIFT_SCRATCH['postgresql'] has unknown key 'NAME'" in result.stderr
+
+
+def test_rows_of_an_app_no_longer_installed_are_ignored_as_migrate_does(site: TenantSite) -> None:
+    assert site.invoke(*MIGRATE, "--settings", site.settings_module).exit_code == 0
+    tenant = site.db("tenant-1")
+    tenant.execute(
+        "INSERT INTO django_migrations (app, name, applied) VALUES ('audit', '0001_log', '2026-01-01')"
+    )
+    tenant.execute("CREATE TABLE audit_log (id integer PRIMARY KEY)")
+
+    result = site.invoke("drift", "--settings", site.settings_module, "--tenant", "tenant-1")
+
+    assert result.exit_code == ExitCode.OK, result.output
+    assert result.output.startswith("django_orm: 2 match their migrations\n"), result.output
+    assert "(audit_log): tenant-1/default" in result.output

@@ -14,15 +14,10 @@ from .router import migration_routing
 
 
 def targets_for(applied: set[Key]) -> list[tuple[str, str | None]]:
-    """Per app, the one applied migration no other applied migration of the app follows.
-
-    An app with two such leaves (or a migration that is not on disk) has no plan leading to exactly
-    this set: UnknownStateError.
-    """
+    """Per app, the one applied migration no other applied migration of the app follows (`applied`
+    holds graph nodes only); an app with two such leaves has no plan leading to exactly this set:
+    UnknownStateError."""
     graph = planner().loader.graph
-    missing = sorted(k for k in applied if k not in graph.nodes)
-    if missing:
-        raise UnknownStateError(f"migration {missing[0][0]}.{missing[0][1]} is applied but not on disk")
     targets: list[tuple[str, str | None]] = []
     for app in sorted({app for app, _ in applied}):
         nodes = [k for k in applied if k[0] == app]
@@ -36,13 +31,18 @@ def targets_for(applied: set[Key]) -> list[tuple[str, str | None]]:
 
 
 def expanded(rows: list[Key]) -> set[Key]:
-    """The applied set with squashes and what they replace both counted, for comparing histories."""
+    """The applied set with squashes and what they replace both counted, for comparing histories.
+
+    Rows of migrations not on disk (an app removed from INSTALLED_APPS) are left out, as `migrate`
+    ignores them: their tables, if any, show up as tables outside the migrations."""
     graph = disk_graph()
     done = graph.applied(rows)
     for squashed, replaced in graph.replacements.items():
         if squashed in done:
             done.update(replaced)
-    return done
+    known = set(graph.order) | set(graph.replacements)
+    known.update(key for replaced in graph.replacements.values() for key in replaced)
+    return done & known
 
 
 def migrate_scratch(
