@@ -68,6 +68,23 @@ def celery(fleet: Fleet, queue: str, broker: str, app: str) -> Command:
     )
 
 
+def drift(fleet: Fleet, jobs: int | None) -> Command:
+    """`tenant-router drift` over the whole fleet: every database's real schema against its migrations."""
+    args = ["drift", "--settings", fleet.project.settings]
+    for path in fleet.project.pythonpath:
+        args += ["--pythonpath", str(path.relative_to(REPO))]
+    if jobs is not None:
+        args += ["--jobs", str(jobs)]
+    return Command(
+        "drift",
+        [str(TENANT_ROUTER), *args],
+        fleet.env(),
+        fleet.tenants,
+        True,
+        "tenant-router " + shlex.join(args),
+    )
+
+
 def inproc(fleet: Fleet) -> Command:
     """One Python process: call_command("migrate", database=alias) + alembic upgrade per tenant."""
     argv = [str(PYTHON), str(BENCH / "inproc.py"), "--alembic-ini", str(fleet.project.alembic_ini)]

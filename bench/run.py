@@ -23,7 +23,7 @@ from provision import BENCH, REPO, WORK, WORKLOAD, Fleet, Project, make_fleet, p
 from verify import expected_heads, problems, verify
 
 RESULTS = BENCH / "results" / "results.jsonl"
-KNOWN = ("tr", "trdj", "inproc", "shell", "celery")
+KNOWN = ("tr", "trdj", "inproc", "shell", "celery", "drift")
 
 
 def parse_args(argv: Sequence[str] | None, project: Project, default_only: str) -> argparse.Namespace:
@@ -56,6 +56,8 @@ def parse_args(argv: Sequence[str] | None, project: Project, default_only: str) 
     unknown = set(args.only) - set(KNOWN)
     if unknown:
         parser.error(f"unknown contender(s) {', '.join(sorted(unknown))}; choose from {', '.join(KNOWN)}")
+    if "drift" in args.only and args.state != "current":
+        parser.error("drift migrates nothing: time it with --state current (it must find no drift, exit 0)")
     return args
 
 
@@ -66,6 +68,8 @@ def command_for(name: str, fleet: Fleet, args: argparse.Namespace, workers: Work
         return contenders.celery(fleet, workers.queue, celery_workers.broker_url(), celery_workers.APP)
     if name in ("tr", "trdj"):
         return contenders.tenant_router(fleet, args.jobs, django_only=name == "trdj")
+    if name == "drift":
+        return contenders.drift(fleet, args.jobs)
     if name == "inproc":
         return contenders.inproc(fleet)
     sample = args.shell_sample if args.shell_sample and args.shell_sample < len(fleet.tenants) else None
@@ -77,7 +81,7 @@ def check_exit(command: Command, timing: Timing, jobs: int | None) -> None:
     if timing.exit_code == 0:
         return
     tail = timing.log.read_text(errors="replace")[-3000:]
-    if command.contender.startswith("tr") and timing.exit_code == 2 and jobs is not None:
+    if command.contender in ("tr", "trdj") and timing.exit_code == 2 and jobs is not None:
         raise SystemExit(
             f"tenant-router rejected `--jobs {jobs}` (exit 2: usage error): this build has no --jobs "
             f"option yet. Run without --jobs.\n--- {timing.log} ---\n{tail}"

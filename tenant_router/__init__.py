@@ -7,9 +7,12 @@ from .backends import BackendInfo, describe_backends
 from .cancel import request_stop
 from .config import OrmSpec, RouterConfig, load_config
 from .context import current_tenant, tenant_context_bind
+from .drift.report import DriftReport
+from .drift.run import detect_drift
 from .engine import RunInterrupted, migrate_tenants
 from .errors import (
     ConfigurationError,
+    ScratchDatabaseError,
     SelectionError,
     TenantMigrationError,
     TenantRouterError,
@@ -22,12 +25,14 @@ from .report import MigrationReport, TenantResult
 __all__ = [
     "BackendInfo",
     "ConfigurationError",
+    "DriftReport",
     "FleetStatus",
     "MigrationEvent",
     "MigrationReport",
     "OrmSpec",
     "RouterConfig",
     "RunInterrupted",
+    "ScratchDatabaseError",
     "SelectionError",
     "Status",
     "TenantMigrationError",
@@ -36,6 +41,7 @@ __all__ = [
     "UsageError",
     "current_tenant",
     "describe_backends",
+    "detect_drift",
     "fleet_status",
     "load_config",
     "migrate_tenants",

@@ -80,6 +80,9 @@ class RouterConfig:
     service_name: str
     specs: tuple[OrmSpec, ...]
     tenant_config: TenantConfig
+    #: TENANT_ROUTER_DRIFT_SCRATCH: per engine (postgresql, mysql), connection overrides (USER, PASSWORD,
+    #: HOST, PORT) for creating and migrating drift's scratch databases; empty: the tenant's own role.
+    drift_scratch: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     _managers: dict[str, BaseOrmManager] = field(default_factory=dict, compare=False, repr=False)
 
     def orms(self, only: Iterable[str] = ()) -> list[OrmSpec]:
@@ -439,7 +442,9 @@ def load_config(settings: Any = None) -> RouterConfig:
     specs = load_orm_specs(settings)
     orm_settings = {s.key: s for s in specs}
     tenant_config = load_tenant_config(settings)
-    config = RouterConfig(service, specs, tenant_config)
+    drift_scratch = load_drift_scratch(settings)
+    config = RouterConfig(service, specs, tenant_config, drift_scratch)
+    REDACTOR.add(collect_secrets(drift_scratch))
     REDACTOR.add(collect_secrets([dict(s.templates) for s in specs]))
     REDACTOR.add(collect_secrets(tenant_config.tenants))
     for tenant in tenant_config.tenants:
@@ -483,3 +488,28 @@ def celery_app_path() -> str | None:
             f"TENANT_ROUTER_CELERY_APP must be a string 'module:attribute', got {type(value).__name__}."
         )
     return value or None
+
+
+DRIFT_SCRATCH = "TENANT_ROUTER_DRIFT_SCRATCH"
+SCRATCH_KEYS = frozenset({"USER", "PASSWORD", "HOST", "PORT"})
+
+
+def load_drift_scratch(settings: Any) -> dict[str, dict[str, Any]]:
+    """TENANT_ROUTER_DRIFT_SCRATCH, validated: {"postgresql": {"USER": ..., "PASSWORD": ...}, ...}."""
+    value = _setting(settings, DRIFT_SCRATCH, {}) or {}
+    example = f"{DRIFT_SCRATCH} = {{'postgresql': {{'USER': 'tr_admin', 'PASSWORD': '...'}}}}"
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(f"{DRIFT_SCRATCH} must be a dict per engine, like {example}.")
+    found: dict[str, dict[str, Any]] = {}
+    for engine, entry in value.items():
+        if engine not in ("postgresql", "mysql") or not isinstance(entry, Mapping):
+            raise ConfigurationError(
+                f"{DRIFT_SCRATCH}[{engine!r}]: keys are 'postgresql' or 'mysql', values dicts, like {example}."
+            )
+        unknown = sorted(set(entry) - SCRATCH_KEYS)
+        if unknown:
+            raise ConfigurationError(
+                f"{DRIFT_SCRATCH}[{engine!r}] has unknown key {unknown[0]!r}; it takes USER, PASSWORD, HOST, PORT."
+            )
+        found[engine] = dict(entry)
+    return found

@@ -79,6 +79,7 @@ def migrate_tenants(
     queue: str | None = None,
     journal_dir: str | Path | None = None,
     journal_meta: dict[str, Any] | None = None,
+    refuse_drift: bool = False,
     on_event: Callable[[MigrationEvent], None] = _ignore,
 ) -> MigrationReport:
     """Bring every selected tenant database to its latest migration (or `target`); a failure is data."""
@@ -127,6 +128,9 @@ def migrate_tenants(
             verdicts = preflight(databases, assistants, runner, settle=True)
             _refuse_irreversible(verdicts)
             pending = [k for k in databases if k[0] not in verdicts or _needs_work(verdicts[k[0]].get(k))]
+            if refuse_drift:
+                local = runner if options.name == "processes" else None  # Celery replies carry no schemas
+                pending = _refuse_drifted(config, assistants, local, report, pending)
             canaries = tenants[:canary] if canary else []
             _migrate_in_waves(specs, assistants, runner, report, pending, canaries, requeue)
     except KeyboardInterrupt:
@@ -204,6 +208,30 @@ def _refuse_irreversible(verdicts: dict[str, dict[DbKey, Verdict]]) -> None:
             f"need it reversed, e.g. {where[0]}. Nothing was touched.",
             hint="Pick a target after it, or give the migration a reverse (reverse_code / reverse_sql).",
         )
+
+
+def _refuse_drifted(
+    config: RouterConfig,
+    assistants: Assistants,
+    runner: Executor | None,
+    report: MigrationReport,
+    pending: list[DbKey],
+) -> list[DbKey]:
+    """--refuse-drift: the pending databases whose schema drifted are reported DRIFTED and left alone.
+
+    Schemas are read by `runner`, or in this process when None (the run's executor is remote)."""
+    from .drift.check import check_databases
+    from .events import TenantFailed
+    from .executors.inprocess import InProcessExecutor
+
+    drifted = set()
+    reader = runner or InProcessExecutor(assistants, report)
+    for row in check_databases(pending, assistants, reader, config.drift_scratch):
+        if row.state == "drifted":
+            key = (row.orm, row.tenant, row.alias)
+            drifted.add(key)
+            report.emit(TenantFailed(*key, row.explain(), None, 0.0, None, Status.DRIFTED))
+    return [key for key in pending if key not in drifted]
 
 
 def _migrate_in_waves(

@@ -58,3 +58,14 @@ class DatabaseBusy(TenantRouterError):
 
 class StepLimitError(TenantRouterError):
     """A step exceeded --statement-timeout, or a lock wait left it partly applied: not retried."""
+
+
+class ScratchDatabaseError(ConfigurationError):
+    """`drift` could not create the scratch database it builds expected schemas in (no CREATEDB, ...)."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint, check_id="E001")
+
+
+class UnknownStateError(TenantRouterError):
+    """A database's applied migrations lead nowhere a plan can reach: its expected schema is unknown."""

@@ -22,6 +22,7 @@ class Status(StrEnum):
     LOCKED = "locked"  # another run held the database: nothing was done to it
     INTERRUPTED = "interrupted"  # stopped at a migration boundary by Ctrl-C / SIGTERM
     BUSY = "busy"  # a step never got its table lock within --lock-wait: left at its last good boundary
+    DRIFTED = "drifted"  # `--refuse-drift`: its schema differs from its migrations; nothing was done to it
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +91,7 @@ class TenantFailed:
     step: str | None  # the step that failed, when one was running
     seconds: float
     traceback: str | None = field(default=None, repr=False)
-    status: Status = Status.FAILED  # or LOCKED, INTERRUPTED, BUSY
+    status: Status = Status.FAILED  # or LOCKED, INTERRUPTED, BUSY, DRIFTED
     current: str | None = None  # where the database was found after the failure (re-read); None: unknown
 
 

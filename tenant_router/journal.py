@@ -22,7 +22,9 @@ from .events import FINAL_EVENTS, MigrationEvent, Status, TenantFailed, TenantFi
 from .report import MigrationReport
 
 SETTING = "TENANT_ROUTER_JOURNAL_DIR"
-REDO = frozenset({Status.FAILED, Status.NOT_STARTED, Status.LOCKED, Status.INTERRUPTED, Status.BUSY})
+REDO = frozenset(
+    {Status.FAILED, Status.NOT_STARTED, Status.LOCKED, Status.INTERRUPTED, Status.BUSY, Status.DRIFTED}
+)
 
 
 def journal_dir(explicit: str | Path | None = None, settings: Any = None) -> Path:

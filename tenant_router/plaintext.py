@@ -46,6 +46,7 @@ STATUS_WORDS = {
     Status.LOCKED: "locked",
     Status.INTERRUPTED: "interrupted",
     Status.BUSY: "busy",
+    Status.DRIFTED: "drifted",
 }
 
 

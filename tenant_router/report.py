@@ -183,8 +183,9 @@ class MigrationReport:
 
     @property
     def problems(self) -> list[TenantResult]:
-        """Rows that failed, were locked by another run, stayed busy, or were interrupted."""
-        bad = (Status.FAILED, Status.LOCKED, Status.INTERRUPTED, Status.BUSY)
+        """Rows that failed, were locked by another run, stayed busy, were interrupted, or were refused
+        as drifted."""
+        bad = (Status.FAILED, Status.LOCKED, Status.INTERRUPTED, Status.BUSY, Status.DRIFTED)
         return [r for r in self.results.values() if r.status in bad]
 
     @property

@@ -18,19 +18,24 @@ from .retry import answered, delay_before, has_answered, pause, server_of, trans
 
 @dataclass(frozen=True, slots=True)
 class Task:
-    """Inspect (pre-flight) or migrate some databases."""
+    """Inspect (pre-flight), migrate, or read the real schema of (drift) some databases."""
 
     id: int
-    kind: Literal["inspect", "migrate"]
+    kind: Literal["inspect", "migrate", "drift"]
     units: tuple[DbKey, ...]
     host: str | None = None  # the server these databases live on, for the connection cap
     settle: bool = True  # inspect: report up-to-date and unreachable databases as settled
 
 
-def execute(task: Task, assistants: Assistants, report: MigrationReport) -> list[tuple[DbKey, Verdict]]:
-    """Carry out `task`, emitting its events into `report`; an inspect task returns its verdicts."""
+def execute(task: Task, assistants: Assistants, report: MigrationReport) -> list[tuple[DbKey, Any]]:
+    """Carry out `task`, emitting its events into `report`; inspect and drift tasks return verdicts."""
     if task.kind == "inspect":
         return inspect(task.units, assistants, report if task.settle else None)
+    if task.kind == "drift":
+        from .drift.probe import probe_many
+
+        found = probe_many(task.units, assistants)
+        return [(key, _unreachable(p) if isinstance(p, BaseException) else p) for key, p in found]
     for orm, tenant, alias in task.units:
         asst = assistants.get(orm)
         orm_report = asst.report = report.for_orm(orm)

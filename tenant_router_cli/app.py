@@ -11,6 +11,7 @@ import typer
 
 from tenant_router.redact import REDACTOR
 
+from .commands.drift import drift
 from .commands.list_backends import list_backends
 from .commands.migrate import migrate
 from .commands.runs import runs
@@ -49,6 +50,7 @@ def root(
 
 app.command("migrate")(migrate)
 app.command("status")(status)
+app.command("drift")(drift)
 app.command("list-backends")(list_backends)
 app.command("runs")(runs)
 

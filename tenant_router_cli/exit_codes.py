@@ -16,6 +16,7 @@ class ExitCode(IntEnum):
     CONFIG = 3  # settings not importable, invalid TENANT_ROUTER_* settings, unreadable tenant config
     PENDING = 4  # `migrate --check`: something is pending
     LOCKED = 5  # the only databases not migrated were locked by another run
+    DRIFT = 6  # `drift` found drift; `migrate --refuse-drift` left drifted databases alone
     EXECUTOR = 7  # the executor could not carry the run out (no Celery worker, broker gone, other code)
     INTERNAL = 70  # a bug: the traceback is printed (passwords masked)
     INTERRUPTED = 130  # Ctrl-C
@@ -24,6 +25,7 @@ class ExitCode(IntEnum):
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok; 1 at least one tenant database failed or stayed busy; 2 usage error; "
     "3 configuration error (nothing touched); 4 pending (--check); 5 locked by another run; "
+    "6 schema drift (drift; migrate --refuse-drift left drifted databases alone); "
     "7 executor unavailable (no Celery worker, broker gone, workers on other code); "
     "70 internal error; 130 interrupted."
 )

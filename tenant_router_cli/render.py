@@ -39,6 +39,7 @@ STATUS_STYLES = {
     Status.LOCKED: "magenta",
     Status.INTERRUPTED: "yellow",
     Status.BUSY: "bold yellow",
+    Status.DRIFTED: "bold magenta",
 }
 
 

@@ -9,10 +9,11 @@ import typer
 
 from tenant_router.engine import RunAborted, RunInterrupted, migrate_tenants
 from tenant_router.errors import UsageError
+from tenant_router.events import Status
 from tenant_router.executors import DEFAULT_MAX_RSS_MB, DEFAULT_TASKS_PER_WORKER
 from tenant_router.fleet import FleetStatus, fleet_status
 from tenant_router.journal import find_run, journal_dir
-from tenant_router.report import MigrationReport
+from tenant_router.report import SETTLED, MigrationReport
 
 from ..bootstrap import bootstrap
 from ..exit_codes import EXIT_CODES_HELP, ExitCode
@@ -147,6 +148,13 @@ def migrate(
     worker_max_rss: Annotated[
         float, Opt("--worker-max-rss", metavar="MB", help="Replace a worker above this resident memory.")
     ] = DEFAULT_MAX_RSS_MB,
+    refuse_drift: Annotated[
+        bool,
+        Opt(
+            "--refuse-drift",
+            help="Check pending databases for schema drift first; leave drifted ones alone (exit 6).",
+        ),
+    ] = False,
     json_output: Json = False,
     no_progress: Annotated[bool, Opt("--no-progress", help="No live table, even on a terminal.")] = False,
     show_traceback: Traceback = False,
@@ -196,6 +204,7 @@ def migrate(
                     worker_tasks=worker_tasks, worker_max_rss_mb=worker_max_rss,
                     executor=executor, celery_app=celery_app, queue=queue,
                     journal_dir=None if no_journal else folder, journal_meta={"argv": sys.argv[1:]},
+                    refuse_drift=refuse_drift,
                     on_event=on_event,
                 )  # fmt: skip
             code = _exit_for(report)
@@ -228,9 +237,13 @@ def _reject_clashes(*, plan: bool, check: bool, quiet: bool, verbose: int) -> No
 
 
 def _exit_for(report: MigrationReport) -> ExitCode:
+    """0 all settled; 1 anything failed or was not done; else 6 when some drifted, 5 when only locked."""
     if report.ok:
         return ExitCode.OK
-    return ExitCode.LOCKED if report.only_locked else ExitCode.FAILED
+    unsettled = {r.status for r in report.rows() if r.status not in SETTLED}
+    if unsettled <= {Status.DRIFTED, Status.LOCKED}:
+        return ExitCode.DRIFT if Status.DRIFTED in unsettled else ExitCode.LOCKED
+    return ExitCode.FAILED
 
 
 def _plan_exit(status: FleetStatus, check: bool) -> ExitCode:

@@ -1,4 +1,4 @@
-"""`manage.py tenant_router migrate|status|list-backends|runs ...`: the console script, under manage.py.
+"""`manage.py tenant_router migrate|status|drift|list-backends|runs ...`: the console script, under manage.py.
 
 The one place in `tenant_router` that calls into `tenant_router_cli`, and only lazily, when the command
 runs: the library stays free of Typer and Rich. Options and exit codes are the console script's;
@@ -38,7 +38,7 @@ def _run(args: list[str], prog_name: str) -> int:
 
 class Command(BaseCommand):
     help = (
-        "tenant-router's commands (migrate, status, list-backends, runs) with the console script's "
+        "tenant-router's commands (migrate, status, drift, list-backends, runs) with the console script's "
         "options and exit codes: manage.py tenant_router migrate --help"
     )
     requires_system_checks: list[str] = []  # the commands validate the configuration themselves

@@ -278,6 +278,20 @@ class BaseOrmMigrationAsst:
         """
         return None
 
+    def scratch_config(
+        self, db_config: dict[str, Any], name: str | None, overrides: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Drift: `db_config` naming database `name` (None: the same one), with the connection overrides
+        of TENANT_ROUTER_DRIFT_SCRATCH (USER, PASSWORD, HOST, PORT). Not overridden: drift says unknown."""
+        raise NotImplementedError(f"{type(self).__qualname__} cannot build scratch databases")
+
+    def migrate_scratch(
+        self, db_config: dict[str, Any], alias: str, reserved: bool, applied: tuple[tuple[str, ...], ...]
+    ) -> None:
+        """Drift: migrate the empty scratch database `db_config` to exactly `applied` (bookkeeping rows);
+        UnknownStateError when no plan leads there."""
+        raise NotImplementedError(f"{type(self).__qualname__} cannot build expected schemas")
+
     def prepare(self) -> None:
         """Load what does not depend on the tenant (migration graphs) once, before workers fork."""
 

@@ -159,6 +159,26 @@ class DjangoOrmMigrationAsst(BaseOrmMigrationAsst):
         """`SELECT app, name FROM django_migrations` against the graph loaded once from disk."""
         return bookkeeping_read(db_config, self.targets)
 
+    def scratch_config(
+        self, db_config: dict[str, Any], name: str | None, overrides: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Drift: the same settings, another NAME and the scratch connection overrides."""
+        keys = ("USER", "PASSWORD", "HOST", "PORT")
+        return {
+            **db_config,
+            **{k: overrides[k] for k in keys if k in overrides},
+            "NAME": name or db_config["NAME"],
+        }
+
+    def migrate_scratch(
+        self, db_config: dict[str, Any], alias: str, reserved: bool, applied: tuple[tuple[str, ...], ...]
+    ) -> None:
+        """Drift: `migrate` the empty scratch database to exactly the tenant's applied migrations."""
+        from .scratch import migrate_scratch
+
+        self.load_migrations()
+        migrate_scratch(self.django_manager, db_config, alias, reserved, applied)
+
     def step_rolled_back(self, step: str, db_config: dict[str, Any]) -> bool:
         """An atomic migration on PostgreSQL or SQLite is rolled back whole with a lost connection."""
         return rolls_back_whole(step, db_config)

@@ -215,6 +215,22 @@ class AlembicMigrationAsst(BaseOrmMigrationAsst):
         )
         return hashlib.sha256(repr(revisions).encode()).hexdigest()[:16]
 
+    def scratch_config(
+        self, db_config: dict[str, Any], name: str | None, overrides: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Drift: the same URL naming another database, with the scratch connection overrides."""
+        from .scratch import scratch_url
+
+        return {**db_config, "URL": scratch_url(db_config["URL"], name, overrides)}
+
+    def migrate_scratch(
+        self, db_config: dict[str, Any], alias: str, reserved: bool, applied: tuple[tuple[str, ...], ...]
+    ) -> None:
+        """Drift: `alembic upgrade` the empty scratch database to the tenant's revision."""
+        from .scratch import migrate_scratch
+
+        migrate_scratch(self, db_config, applied)
+
     def step_rolled_back(self, step: str, db_config: dict[str, Any]) -> bool:
         """PostgreSQL and SQLite run a revision inside a transaction the server rolls back whole when
         the connection is lost (env.py's begin_transaction(); MySQL commits DDL at once)."""

@@ -1,0 +1,75 @@
+"""Drift, the run's part: probe databases on the worker pool, build expected schemas, classify."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from ..assistants import Assistants
+from ..preflight import Unreachable
+from ..report import DbKey
+from ..tasks import Task, db_config_of
+from .diff import compare
+from .expected import Expected, ExpectedSchemas
+from .probe import Probe
+from .report import DatabaseDrift
+
+BATCH = 25  # databases per drift task, as the pre-flight batches them
+
+
+class Runner(Protocol):
+    def run(self, tasks: Any) -> list[tuple[DbKey, Any]]: ...
+
+
+def check_databases(
+    keys: Sequence[DbKey],
+    assistants: Assistants,
+    runner: Runner,
+    scratch: Mapping[str, Mapping[str, Any]],
+    *,
+    strict: bool = False,
+) -> list[DatabaseDrift]:
+    """Classify every database of `keys` (alias None: unknown, its ORM migrates whole tenants)."""
+    by_tenant: dict[tuple[str | None, str | None], list[DbKey]] = {}  # a tenant's ORMs in one task
+    for key in keys:
+        if key[2] is not None:
+            by_tenant.setdefault((key[1], _host(assistants, key)), []).append(key)
+    by_host: dict[str | None, list[list[DbKey]]] = {}
+    for (_, host), group in by_tenant.items():
+        by_host.setdefault(host, []).append(group)
+    ids = iter(range(2_000_000_000, 3_000_000_000))
+    tasks = [
+        Task(next(ids), "drift", tuple(k for group in groups[i : i + BATCH] for k in group), host)
+        for host, groups in by_host.items()
+        for i in range(0, len(groups), BATCH)
+    ]
+    found: dict[DbKey, Any] = dict(runner.run(tasks))
+    expected = ExpectedSchemas(assistants, scratch)
+    return [classify(key, found.get(key), expected, strict) for key in keys]
+
+
+def classify(key: DbKey, found: Any, expected: ExpectedSchemas, strict: bool) -> DatabaseDrift:
+    """One database's state from its probe and the expected schema of its applied set."""
+    if isinstance(found, Unreachable):
+        return DatabaseDrift(*key, "unreachable", error=found.line)
+    if not isinstance(found, Probe):
+        return DatabaseDrift(*key, "unknown", error="unknown: its ORM cannot tell what is applied")
+    pending, current = found.inspection.pending, found.inspection.current
+    want: Expected = expected.get(key, found)
+    if want.schema is None:
+        return DatabaseDrift(*key, "unknown", found.fingerprint, None, pending, current, error=want.error)
+    same = found.fingerprint == want.fingerprint  # the common case: nothing to compare
+    differences = [] if same else compare(want.schema, found.schema)
+    notes = () if strict else tuple(d for d in differences if d.is_extra_table)
+    differences = [d for d in differences if d not in notes]
+    state = "drifted" if differences else "pending" if pending else "match"
+    return DatabaseDrift(
+        *key, state, found.fingerprint, want.fingerprint, pending, current, tuple(differences), notes
+    )
+
+
+def _host(assistants: Assistants, key: DbKey) -> str | None:
+    orm, tenant, alias = key
+    assert alias is not None
+    asst = assistants.get(orm)
+    return asst.manager.host_key(db_config_of(asst, tenant, alias))

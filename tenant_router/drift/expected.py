@@ -1,0 +1,162 @@
+"""Expected schemas: an empty scratch database migrated to a database's applied set, read, dropped.
+
+Built once per (ORM, alias, reserved or not, engine, applied set) and cached for the run. Scratch
+databases are created on the server of the first database that needs them, with a unique name
+(SQLite: a file in a temporary folder), and dropped afterwards; never a tenant or a template.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..assistants import Assistants
+from ..errors import ScratchDatabaseError, UnknownStateError
+from ..redact import REDACTOR
+from ..report import DbKey, one_line_error
+from ..tasks import db_config_of
+from .probe import Probe
+from .schema import Schema, fingerprint, read_schema
+
+SETTING = "TENANT_ROUTER_DRIFT_SCRATCH"
+
+
+@dataclass(frozen=True, slots=True)
+class Expected:
+    """The schema a database's migrations promise, or why it is unknown."""
+
+    schema: Schema | None
+    fingerprint: str | None = None
+    error: str | None = None
+
+
+class ExpectedSchemas:
+    """The run's cache of expected schemas."""
+
+    def __init__(self, assistants: Assistants, overrides: Mapping[str, Mapping[str, Any]]) -> None:
+        self.assistants, self.overrides = assistants, overrides
+        self._cache: dict[tuple[Any, ...], Expected] = {}
+
+    def get(self, key: DbKey, probe: Probe) -> Expected:
+        """The expected schema of `key`'s database in the state `probe` found it in."""
+        orm, tenant, alias = key
+        assert alias is not None
+        cache_key = (orm, alias, tenant is None, probe.backend, probe.applied)
+        if cache_key not in self._cache:
+            self._cache[cache_key] = self._build(key, probe)
+        return self._cache[cache_key]
+
+    def _build(self, key: DbKey, probe: Probe) -> Expected:
+        orm, tenant, alias = key
+        assert alias is not None
+        asst = self.assistants.get(orm)
+        db_config = db_config_of(asst, tenant, alias)
+        try:
+            with self._scratch(asst, probe.backend, db_config) as scratch:
+                asst.migrate_scratch(scratch, alias, tenant is None, probe.applied)
+                read = asst.bookkeeping_read("", alias, scratch)
+                assert read is not None
+                conn = read.connect()
+                try:
+                    schema = read_schema(conn, probe.backend)
+                finally:
+                    conn.close()
+        except ScratchDatabaseError:
+            raise
+        except UnknownStateError as exc:
+            return Expected(None, error=f"unknown state: {exc}")
+        except NotImplementedError as exc:
+            return Expected(None, error=f"unknown: {exc}")
+        except Exception as exc:
+            return Expected(
+                None, error=f"unknown: the expected schema could not be built: {one_line_error(exc)}"
+            )
+        return Expected(schema, fingerprint(schema))
+
+    @contextlib.contextmanager
+    def _scratch(self, asst: Any, backend: str, db_config: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        if backend == "sqlite":
+            folder = tempfile.mkdtemp(prefix="tenant-router-drift-")
+            try:
+                yield asst.scratch_config(db_config, str(Path(folder) / "scratch.sqlite3"), {})
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
+            return
+        overrides = dict(self.overrides.get(backend, {}))
+        name = f"tr_drift_{uuid.uuid4().hex[:12]}"
+        admin = asst.scratch_config(db_config, None, overrides)  # the tenant's database, maybe another role
+        read = asst.bookkeeping_read("", "default", admin)
+        try:
+            conn = _autocommit(read.connect())
+        except Exception as exc:
+            raise ScratchDatabaseError(
+                f"drift: cannot connect to {_server(read.identity)} to create a scratch database: "
+                f"{one_line_error(exc)}.",
+                hint=f"Check the role {SETTING} names for {backend!r} (or the tenant's, when it names none).",
+            ) from exc
+        try:
+            _create(conn, backend, name, read.identity, overrides)
+            try:
+                yield asst.scratch_config(db_config, name, overrides)
+            finally:
+                _drop(conn, backend, name)
+        finally:
+            with contextlib.suppress(Exception):
+                conn.close()
+
+
+def _autocommit(conn: Any) -> Any:
+    if callable(getattr(type(conn), "autocommit", None)):
+        conn.autocommit(True)  # MySQLdb, PyMySQL
+    else:
+        conn.autocommit = True  # psycopg
+    return conn
+
+
+def _quoted(backend: str, name: str) -> str:
+    return f"`{name}`" if backend == "mysql" else f'"{name}"'
+
+
+def _create(conn: Any, backend: str, name: str, identity: str, overrides: Mapping[str, Any]) -> None:
+    try:
+        conn.cursor().execute(f"CREATE DATABASE {_quoted(backend, name)}")
+    except Exception as exc:
+        server = _server(identity)
+        denied = _denied(exc)
+        why = "lacks the right to create databases (CREATEDB)" if denied else one_line_error(exc)
+        raise ScratchDatabaseError(
+            f"drift: cannot create a scratch database on {server} to build the expected schema: "
+            + (f"the role {why}." if denied else f"{why}."),
+            hint=f"Grant it CREATEDB, or set {SETTING} = {{{backend!r}: {{'USER': ..., 'PASSWORD': ...}}}} "
+            "to a role that may create databases (used for scratch databases only).",
+        ) from exc
+
+
+def _server(identity: str) -> str:
+    """`postgresql://role@host:5432`: the server and role, without the database (nor any password)."""
+    return REDACTOR(identity.rsplit("/", 1)[0])
+
+
+def _denied(exc: BaseException) -> bool:
+    sqlstate = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
+    if sqlstate is not None:
+        return bool(sqlstate == "42501")  # insufficient_privilege
+    return bool(exc.args and exc.args[0] in (1044, 1045, 1227))  # MySQL access denied
+
+
+def _drop(conn: Any, backend: str, name: str) -> None:
+    statements = [f"DROP DATABASE IF EXISTS {_quoted(backend, name)}"]
+    if backend == "postgresql":  # sessions a migration left open must not keep it alive
+        statements.insert(0, f"{statements[0]} WITH (FORCE)")
+    for sql in statements:
+        try:
+            conn.cursor().execute(sql)
+            return
+        except Exception:
+            continue

@@ -1,0 +1,49 @@
+"""Drift: upgrade an empty scratch database to the revision(s) a tenant database is at."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+from ...errors import UnknownStateError
+from ...report import DatabaseRun, MigrationReport
+
+
+def scratch_url(url: str, name: str | None, overrides: dict[str, Any]) -> str:
+    """`url` naming database `name` (None: the same), with USER/PASSWORD/HOST/PORT overrides applied."""
+    parsed = make_url(url)
+    fields = {"USER": "username", "PASSWORD": "password", "HOST": "host", "PORT": "port"}
+    changes: dict[str, Any] = {
+        fields[k]: v for k, v in overrides.items() if k in fields and v not in (None, "")
+    }
+    if "port" in changes:
+        changes["port"] = int(changes["port"])
+    if name is not None:
+        changes["database"] = name
+    return parsed.set(**changes).render_as_string(hide_password=False)
+
+
+def migrate_scratch(asst: Any, db_config: dict[str, Any], applied: tuple[tuple[str, ...], ...]) -> None:
+    """`alembic upgrade <the tenant's revision>` on the empty database `db_config`."""
+    from .migration_asst import AlembicUpgrade
+
+    heads = [row[0] for row in applied]
+    if not heads:
+        return  # nothing applied: the expected schema is an empty database
+    if len(heads) > 1:
+        raise UnknownStateError(f"it is at {len(heads)} heads ({', '.join(sorted(heads))})")
+    scripts = copy.copy(asst.scripts)
+    scripts.target = heads[0]
+    try:
+        scripts.script.get_revision(heads[0])
+    except Exception as exc:
+        raise UnknownStateError(f"revision {heads[0]} is not in the scripts") from exc
+    engine = asst.sa_manager.create_engine(db_config)
+    run = DatabaseRun(MigrationReport().for_orm(asst.manager.orm_key), None, None)
+    try:
+        with engine.connect() as connection:
+            AlembicUpgrade(scripts, run)(db_config["URL"], connection)
+    finally:
+        engine.dispose()

@@ -1,0 +1,53 @@
+"""`tenant-router drift`: every database's real schema against the one its applied migrations promise."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from tenant_router.drift.run import detect_drift
+
+from ..bootstrap import bootstrap
+from ..exit_codes import ExitCode
+from ..options import Exclude, Jobs, Json, Orm, PythonPath, Settings, Shard, Tenant, Traceback
+from ..output import make_output
+from ..render import exit_on_error
+from ..render_drift import render_drift
+
+
+def drift(
+    settings: Settings = None,
+    pythonpath: PythonPath = None,
+    orm: Orm = None,
+    tenant: Tenant = None,
+    exclude: Exclude = None,
+    shard: Shard = None,
+    tenants: Annotated[bool, typer.Option("--tenants", help="List the databases of each group.")] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Tables outside the migrations are drift too (else notes).")
+    ] = False,
+    jobs: Jobs = 0,
+    json_output: Json = False,
+    show_traceback: Traceback = False,
+) -> None:
+    """Compare every database's real schema with the one its applied migrations promise; touch nothing.
+
+    Exit codes: 0 every database checked, none drifted; 6 at least one drifted; 1 none drifted but one
+    could not be checked (unreachable, or an unknown state); 2 usage error; 3 configuration error
+    (including: no right to create the scratch database).
+    """
+    output = make_output(progress=False)
+    with exit_on_error(output, json_output=json_output, show_traceback=show_traceback):
+        config = bootstrap(settings, pythonpath or ())
+        found = detect_drift(
+            config,
+            orm=orm or (),
+            tenant=tenant or (),
+            exclude=exclude or (),
+            shard=shard,
+            strict=strict,
+            jobs=jobs,
+        )
+    render_drift(output, found, json_output=json_output, tenants=tenants)
+    raise typer.Exit(ExitCode.DRIFT if found.drifted else ExitCode.FAILED if found.unchecked else ExitCode.OK)
