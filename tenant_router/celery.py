@@ -81,16 +81,13 @@ def run_task(self: Any, **message: Any) -> None:
 
     ensure_django()
     reply = _Reply(self.app, message["reply"], message["task"]["id"])
-    try:
-        if not reply.run_alive():  # a message left behind by a run that ended (or exited at once)
-            logger.warning(
-                "tenant-router: run %s is over; its task %s was dropped", message["run"], self.request.id
-            )
-            return
-        reply.send("started", worker=_hostname(self), pid=os.getpid())
-        _carry_out(reply, message)
-    finally:
-        reply.close()
+    if not reply.run_alive():  # a message left behind by a run that ended (or exited at once)
+        logger.warning(
+            "tenant-router: run %s is over; its task %s was dropped", message["run"], self.request.id
+        )
+        return
+    reply.send("started", worker=_hostname(self), pid=os.getpid())
+    _carry_out(reply, message)
 
 
 def _carry_out(reply: _Reply, message: dict[str, Any]) -> None:
@@ -259,10 +256,6 @@ class _Reply:
             except Exception:  # no such queue yet (nothing was asked)
                 return False
             return message is not None
-
-    def close(self) -> None:
-        """Nothing to release: the connection serves the process's next task; the run deletes the stop
-        queues it made (a Redis list that was read empty is gone by itself)."""
 
 
 class _Heartbeat(threading.Thread):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
 from conftest import TenantSite
 from django.db import connections
 
@@ -159,3 +160,27 @@ def test_missing_settings_is_a_usage_error(site: TenantSite, monkeypatch) -> Non
 
     assert result.exit_code == ExitCode.USAGE
     assert "No Django settings module" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("options", "line"),
+    [
+        (["--executor", "nope"], "error: --executor must be one of processes, celery, got 'nope'."),
+        (["--queue", "q"], "error: --queue applies to --executor celery."),
+        (["--executor", "celery"], "error: --executor celery needs the project's Celery app."),
+        (
+            ["--executor", "celery", "--celery-app", "no_such_module:app"],
+            "error: --celery-app 'no_such_module:app': cannot import no_such_module",
+        ),
+    ],
+)
+def test_executor_options_are_checked_before_anything_is_touched(
+    site: TenantSite, options: list[str], line: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TENANT_ROUTER_CELERY_APP", raising=False)
+    result = migrate(site, *options)
+
+    assert result.exit_code in (ExitCode.USAGE, ExitCode.CONFIG), result.output
+    assert line in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not any(db.table_names() for db in site.databases)

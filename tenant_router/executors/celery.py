@@ -115,7 +115,6 @@ class CeleryExecutor:
             "graphs": {orm: assistants.get(orm).graph_fingerprint() for orm in assistants.orms()},
         }
         self.flights: dict[int, Flight] = {}
-        self.gone: set[int] = set()  # tasks given up on: what they still send is ignored
         self.load: Counter[str | None] = Counter()
         self.window = 2  # tasks in the broker at once, until the workers say how many they run
         self.probe: _Probe | None = None
@@ -247,7 +246,6 @@ class CeleryExecutor:
                 self._revoke([flight])
             elif flight.started is None and self.interrupted_at and now - self.interrupted_at > GRACE_SECONDS:
                 self._release(flight)
-                self.gone.add(flight.task.id)
 
     def _check_probe(self) -> None:
         if self.probe is None or not self.probe.finished.is_set() or self.probe.checked:
@@ -284,7 +282,6 @@ class CeleryExecutor:
             if flight.task.kind == "migrate":
                 self.report.emit(TenantFailed(*key, error, step, 0.0, None, status))
         self._release(flight)
-        self.gone.add(flight.task.id)
 
     def _revoke(self, flights: list[Flight], *, kill: bool = False) -> None:
         if not flights or self.broker_lost:
