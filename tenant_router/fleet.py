@@ -5,14 +5,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from .assistants import Assistants, AssistantSetup
-from .config import RouterConfig, load_config
+from .config import OrmSpec, RouterConfig, load_config
 from .engine import _tenant_units, preflight
-from .executors import ExecutorOptions, make_executor
+from .executors import Executor, ExecutorOptions, make_executor
 from .preflight import Inspection, Unreachable
 from .report import MigrationReport, database_label
 from .selection import select_tenants
@@ -126,10 +127,51 @@ def fleet_status(
     queue: str | None = None,
 ) -> FleetStatus:
     """Read every selected database's bookkeeping and say what a migrate run would do; touch nothing."""
+    options = ExecutorOptions(executor, jobs, celery_app=celery_app, queue=queue)
+    selection = (orm, tenant, exclude, shard)
+    with reading_fleet(config, selection, options, target=target) as fleet:
+        verdicts = preflight(fleet.keys, fleet.assistants, fleet.runner, settle=False)
+    specs, keys, assistants, report = fleet.specs, fleet.keys, fleet.assistants, fleet.report
+    rows = [_row(key, verdicts.get(key[0], {}).get(key)) for key in keys]
+    rows += [DatabaseState(r.orm, r.tenant, r.alias, "skipped") for r in report.rows()]
+    order = {key: i for i, key in enumerate(keys)}
+    rows.sort(
+        key=lambda r: (
+            specs.index(next(s for s in specs if s.key == r.orm)),
+            order.get((r.orm, r.tenant, r.alias), 0),
+        )
+    )
+    return FleetStatus(rows, [s.key for s in specs if not assistants.get(s.key).is_coarse()])
+
+
+@dataclass
+class FleetRead:
+    """What a read-only pass over the fleet works with (see reading_fleet)."""
+
+    specs: list[OrmSpec]
+    assistants: Assistants
+    runner: Executor
+    keys: list[DbKey]  # every selected database: reserved ones first (unless a target), then tenants'
+    report: MigrationReport  # its rows: the databases skipped (no entry for an alias)
+
+
+@contextmanager
+def reading_fleet(
+    config: RouterConfig | None,
+    selection: tuple[Sequence[str], Sequence[str], Sequence[str], str | None],
+    options: ExecutorOptions,
+    *,
+    target: Sequence[str] = (),
+) -> Iterator[FleetRead]:
+    """The selected databases, their assistants (graphs loaded) and an executor; closed afterwards.
+
+    `selection` is (orm, tenant, exclude, shard) as the commands take them. Shared by `status`/`--plan`
+    and `drift`: a read-only pass over every database, nothing emitted, nothing migrated.
+    """
+    orm, tenant, exclude, shard = selection
     config = config or load_config()
     specs = config.orms(orm)
     tenants = select_tenants(config.tenant_ids(), tenant, exclude, shard)
-    options = ExecutorOptions(executor, jobs, celery_app=celery_app, queue=queue)
     options.check()
     forget_db_configs()
     report = MigrationReport()  # collects the "skipped" rows; nothing is emitted anywhere
@@ -145,20 +187,10 @@ def fleet_status(
     try:
         for spec in specs:
             assistants.get(spec.key).prepare()
-        verdicts = preflight(keys, assistants, runner, settle=False)
+        yield FleetRead(specs, assistants, runner, keys, report)
     finally:
         runner.close()
         assistants.close()
-    rows = [_row(key, verdicts.get(key[0], {}).get(key)) for key in keys]
-    rows += [DatabaseState(r.orm, r.tenant, r.alias, "skipped") for r in report.rows()]
-    order = {key: i for i, key in enumerate(keys)}
-    rows.sort(
-        key=lambda r: (
-            specs.index(next(s for s in specs if s.key == r.orm)),
-            order.get((r.orm, r.tenant, r.alias), 0),
-        )
-    )
-    return FleetStatus(rows, [s.key for s in specs if not assistants.get(s.key).is_coarse()])
 
 
 def _row(key: DbKey, verdict: Inspection | Unreachable | None) -> DatabaseState:
