@@ -20,7 +20,7 @@ from typing import Any
 from . import cancel
 from .assistants import Assistants, AssistantSetup
 from .config import OrmSpec, RouterConfig, load_config
-from .errors import ExecutorError, TenantRouterError, UsageError
+from .errors import ExecutorError, ScratchDatabaseError, TenantRouterError, UsageError
 from .events import MigrationEvent, RunStarted, Status
 from .executors import DEFAULT_MAX_RSS_MB, DEFAULT_TASKS_PER_WORKER, Executor, ExecutorOptions, make_executor
 from .journal import Journal, header_for
@@ -45,11 +45,12 @@ class RunInterrupted(TenantRouterError):
 
 
 class RunAborted(TenantRouterError):
-    """The executor could not go on (see ExecutorError); `report` says what finished before it stopped."""
+    """The run could not go on after it had begun (the executor was lost, `--refuse-drift` could not make
+    its scratch database): `error` says why, `report` what finished before it stopped."""
 
-    def __init__(self, error: ExecutorError, report: MigrationReport) -> None:
+    def __init__(self, error: TenantRouterError, report: MigrationReport) -> None:
         super().__init__(error.message, hint=error.hint)
-        self.report = report
+        self.error, self.report = error, report
 
 
 def migrate_tenants(
@@ -114,7 +115,7 @@ def migrate_tenants(
         report.add_listener(journal.record)
     report.emit(RunStarted(len(planned), tuple(s.key for s in specs)))
     runner: Executor | None = None
-    aborted: ExecutorError | None = None
+    aborted: TenantRouterError | None = None
     try:
         if not target:  # a rollback is for the selected tenants; shared databases stay as they are
             _migrate_reserved_and_coarse(specs, assistants, report)
@@ -136,7 +137,8 @@ def migrate_tenants(
     except KeyboardInterrupt:
         report.interrupted = True
         report.stop("interrupted")
-    except ExecutorError as exc:  # the report keeps what finished; the rest is marked not started
+    except (ExecutorError, ScratchDatabaseError) as exc:  # the report keeps what finished; the rest
+        # is marked not started (reserved databases may have been migrated: not "nothing touched")
         aborted = exc
         report.stop(exc.message)
     finally:

@@ -33,10 +33,13 @@ EXIT_CODES_HELP = (
 
 def exit_code_for(exc: TenantRouterError) -> ExitCode:
     """The exit code of an error the library raised on purpose."""
+    error = getattr(exc, "error", None)  # RunAborted: the code of what stopped the run
+    if isinstance(error, TenantRouterError):
+        return exit_code_for(error)
     if isinstance(exc, UsageError):
         return ExitCode.USAGE
     if isinstance(exc, ConfigurationError):
         return ExitCode.CONFIG
-    if isinstance(exc, ExecutorError) or isinstance(exc.__cause__, ExecutorError):
+    if isinstance(exc, ExecutorError):
         return ExitCode.EXECUTOR
     return ExitCode.FAILED

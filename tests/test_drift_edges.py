@@ -71,6 +71,21 @@ def test_role_without_createdb_gets_one_clear_error(tmp_path: Path, limited_role
             assert "django_orm: 2 match their migrations" in allowed.output
             leftovers = server_db.query("SELECT datname FROM pg_database WHERE datname LIKE 'tr_drift_%'")
             assert leftovers == []
+
+            # migrate --refuse-drift meets it after the reserved databases were migrated: the summary
+            # says what was done, then the same line, exit 3 (not a bare "nothing touched" error)
+            server_db.entry.update(USER=server.parts["user"], PASSWORD=server.parts["password"])
+            server_db.execute(
+                "DELETE FROM django_migrations WHERE id = (SELECT max(id) FROM django_migrations)"
+            )
+            server_db.entry.update(USER=limited_role, PASSWORD="s3cret-drift")
+            stopped = site.invoke(
+                *MIGRATE, "--settings", site.settings_module, "--tenant", "tenant-1", "--refuse-drift"
+            )
+            assert stopped.exit_code == ExitCode.CONFIG, stopped.output + stopped.stderr
+            assert "Summary:" in stopped.stdout
+            assert "error: drift: cannot create a scratch database on postgresql://" in stopped.stderr
+            assert "Traceback" not in stopped.stderr and "s3cret-drift" not in stopped.output
         connections.close_all()
 
 

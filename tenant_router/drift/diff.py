@@ -86,8 +86,3 @@ def _compare_section(
         elif expected[name] != actual[name]:
             found.append(Difference(kind, table, name, "changed", expected[name], actual[name]))
     return found
-
-
-def without_tables(schema: Schema, tables: set[str]) -> Schema:
-    """`schema` without `tables` (the extra ones, when they are notes rather than drift)."""
-    return {name: entry for name, entry in schema.items() if name not in tables}

@@ -89,10 +89,6 @@ class DriftReport:
         order = list(STATES)
         return sorted(groups.values(), key=lambda g: (order.index(g.state), -len(g.databases)))
 
-    def count(self, orm: str, state: str) -> int:
-        """How many of `orm`'s databases are in `state`."""
-        return sum(1 for r in self.rows if r.orm == orm and r.state == state)
-
     def summary(self, orm: str) -> str:
         """`412 match their migrations; 37 pending (not drift); 3 drifted: tenant-7 (index ... missing)`."""
         parts = []
