@@ -29,9 +29,7 @@ from .preflight import Inspection, Unreachable, Verdict
 from .report import MigrationReport, _ignore
 from .requeue import Requeue, step_limits
 from .selection import select_tenants
-from .tasks import DbKey, Task, db_config_of, find_db_config, forget_db_configs
-
-INSPECT_BATCH = 25  # databases per pre-flight task: few messages, still spread over the workers
+from .tasks import DbKey, Task, batched, find_db_config, forget_db_configs, host_of
 
 
 class RunInterrupted(TenantRouterError):
@@ -260,7 +258,7 @@ def _migrate_in_waves(
                 return
             keys = [k for k in wave if k[0] == spec.key]
             while keys and not report.stopping:
-                runner.run(Task(next(ids), "migrate", (k,), _host(assistants, k)) for k in keys)
+                runner.run(Task(next(ids), "migrate", (k,), host_of(assistants, k)) for k in keys)
                 keys = requeue.next_round(spec.key)
         if canary and number == 0:  # the pre-flight's verdicts count too (an unreachable canary)
             bad = (Status.FAILED, Status.BUSY)
@@ -275,16 +273,8 @@ def preflight(
     databases: list[DbKey], assistants: Assistants, runner: Executor, *, settle: bool
 ) -> dict[str, dict[DbKey, Verdict]]:
     """Verdicts per ORM for every database whose assistant can inspect it (batched per tenant)."""
-    ids = iter(range(1, 1_000_000))
-    by_tenant: dict[tuple[str | None, str | None], list[DbKey]] = {}  # every ORM of a tenant in one task
-    for key in databases:
-        if key[2] is not None and _inspectable(assistants.get(key[0])):
-            by_tenant.setdefault((key[1], _host(assistants, key)), []).append(key)
-    groups = list(by_tenant.items())
-    tasks = [
-        Task(next(ids), "inspect", tuple(k for _, keys in batch for k in keys), batch[0][0][1], settle)
-        for batch in (groups[i : i + INSPECT_BATCH] for i in range(0, len(groups), INSPECT_BATCH))
-    ]
+    keys = [k for k in databases if k[2] is not None and _inspectable(assistants.get(k[0]))]
+    tasks = batched("inspect", keys, assistants, 1, settle)
     verdicts: dict[str, dict[DbKey, Verdict]] = {}
     for key, verdict in runner.run(tasks):
         verdicts.setdefault(key[0], {})[key] = verdict
@@ -323,14 +313,6 @@ def _tenant_units(
                     report.for_orm(spec.key).skipped(t, alias, f"no {spec.key}.{alias} entry")
                 else:
                     yield spec.key, t, alias
-
-
-def _host(assistants: Assistants, key: DbKey) -> str | None:
-    orm, tenant, alias = key
-    if alias is None:
-        return None
-    asst = assistants.get(orm)
-    return asst.manager.host_key(db_config_of(asst, tenant, alias))
 
 
 def _inspectable(asst: BaseOrmMigrationAsst) -> bool:

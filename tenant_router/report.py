@@ -193,12 +193,6 @@ class MigrationReport:
         """True when every database ended migrated, up to date or skipped."""
         return all(r.status in SETTLED for r in self.results.values())
 
-    @property
-    def only_locked(self) -> bool:
-        """True when the only databases not settled were held by another run."""
-        unsettled = [r for r in self.results.values() if r.status not in SETTLED]
-        return bool(unsettled) and all(r.status is Status.LOCKED for r in unsettled)
-
     def counts(self, orm: str | None = None) -> dict[str, int]:
         """How many rows ended in each status."""
         counts = {str(s): 0 for s in Status}

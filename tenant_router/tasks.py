@@ -27,6 +27,42 @@ class Task:
     settle: bool = True  # inspect: report up-to-date and unreachable databases as settled
 
 
+#: Tenants per read-only task (pre-flight, drift): few messages, still spread over the workers.
+BATCH = 25
+
+
+def host_of(assistants: Assistants, key: DbKey) -> str | None:
+    """The server a database lives on, for the per-server connection cap (None: reserved-less/SQLite)."""
+    orm, tenant, alias = key
+    if alias is None:
+        return None
+    asst = assistants.get(orm)
+    return asst.manager.host_key(db_config_of(asst, tenant, alias))
+
+
+def batched(
+    kind: Literal["inspect", "drift"],
+    keys: list[DbKey],
+    assistants: Assistants,
+    first_id: int,
+    settle: bool = True,
+) -> list[Task]:
+    """Read-only tasks over `keys`: a tenant's databases on one server in one task (those it shares are
+    read over one connection), BATCH tenants a task, one server a task (the cap counts tasks)."""
+    by_tenant: dict[tuple[str | None, str | None], list[DbKey]] = {}
+    for key in keys:
+        by_tenant.setdefault((key[1], host_of(assistants, key)), []).append(key)
+    by_host: dict[str | None, list[list[DbKey]]] = {}
+    for (_, host), group in by_tenant.items():
+        by_host.setdefault(host, []).append(group)
+    ids = itertools.count(first_id)
+    return [
+        Task(next(ids), kind, tuple(k for group in groups[i : i + BATCH] for k in group), host, settle)
+        for host, groups in by_host.items()
+        for i in range(0, len(groups), BATCH)
+    ]
+
+
 def execute(task: Task, assistants: Assistants, report: MigrationReport) -> list[tuple[DbKey, Any]]:
     """Carry out `task`, emitting its events into `report`; inspect and drift tasks return verdicts."""
     if task.kind == "inspect":

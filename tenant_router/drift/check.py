@@ -8,13 +8,11 @@ from typing import Any, Protocol
 from ..assistants import Assistants
 from ..preflight import Unreachable
 from ..report import DbKey
-from ..tasks import Task, db_config_of
+from ..tasks import batched
 from .diff import compare
 from .expected import Expected, ExpectedSchemas
 from .probe import Probe
 from .report import DatabaseDrift
-
-BATCH = 25  # databases per drift task, as the pre-flight batches them
 
 
 class Runner(Protocol):
@@ -30,19 +28,7 @@ def check_databases(
     strict: bool = False,
 ) -> list[DatabaseDrift]:
     """Classify every database of `keys` (alias None: unknown, its ORM migrates whole tenants)."""
-    by_tenant: dict[tuple[str | None, str | None], list[DbKey]] = {}  # a tenant's ORMs in one task
-    for key in keys:
-        if key[2] is not None:
-            by_tenant.setdefault((key[1], _host(assistants, key)), []).append(key)
-    by_host: dict[str | None, list[list[DbKey]]] = {}
-    for (_, host), group in by_tenant.items():
-        by_host.setdefault(host, []).append(group)
-    ids = iter(range(2_000_000_000, 3_000_000_000))
-    tasks = [
-        Task(next(ids), "drift", tuple(k for group in groups[i : i + BATCH] for k in group), host)
-        for host, groups in by_host.items()
-        for i in range(0, len(groups), BATCH)
-    ]
+    tasks = batched("drift", [k for k in keys if k[2] is not None], assistants, 2_000_000_000)
     found: dict[DbKey, Any] = dict(runner.run(tasks))
     expected = ExpectedSchemas(assistants, scratch)
     return [classify(key, found.get(key), expected, strict) for key in keys]
@@ -66,10 +52,3 @@ def classify(key: DbKey, found: Any, expected: ExpectedSchemas, strict: bool) ->
     return DatabaseDrift(
         *key, state, found.fingerprint, want.fingerprint, pending, current, tuple(differences), notes
     )
-
-
-def _host(assistants: Assistants, key: DbKey) -> str | None:
-    orm, tenant, alias = key
-    assert alias is not None
-    asst = assistants.get(orm)
-    return asst.manager.host_key(db_config_of(asst, tenant, alias))
