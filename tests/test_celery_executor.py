@@ -285,6 +285,15 @@ def wait_for_pid(pids: Path, timeout: float = 60) -> tuple[str, int]:
     raise AssertionError("no database reached patients.0004_pause")
 
 
+def pid_of(path: Path, timeout: float = 10) -> int:
+    """The pid a paused migration wrote to `path` (it writes it as it starts)."""
+    deadline = time.monotonic() + timeout
+    while not (text := path.read_text() if path.exists() else ""):
+        assert time.monotonic() < deadline, f"no pid in {path}"
+        time.sleep(0.02)
+    return int(text)
+
+
 def parent_of(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
@@ -313,7 +322,10 @@ def test_a_worker_killed_with_9_fails_its_database_and_the_run_goes_on(
     with POSTGRES.databases(4, prefix="trcel") as pg:
         fleet = slow_run(site, tmp_path, pg)
         try:
-            name, pid = wait_for_pid(paused)
+            # once the run has heard which step is running (events reach it within half a second)
+            started = fleet.wait_for(is_event("step_started", step="patients.0004_pause"))
+            name = pg[int(started["tenant"][1:])]
+            pid = pid_of(paused / f"{name}.pid")
             machine = parent_of(pid)  # the worker's main process: kill the whole worker
             os.killpg(machine, 9)
             code, stdout, stderr = fleet.finish(timeout=120)
