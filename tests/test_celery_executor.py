@@ -285,6 +285,11 @@ def wait_for_pid(pids: Path, timeout: float = 60) -> tuple[str, int]:
     raise AssertionError("no database reached patients.0004_pause")
 
 
+def tenant_pausing(event: dict[str, Any]) -> bool:
+    """A tenant database (not the reserved one, migrated first in the run's process) began the pause."""
+    return is_event("step_started", step="patients.0004_pause")(event) and event["tenant"] is not None
+
+
 def pid_of(path: Path, timeout: float = 10) -> int:
     """The pid a paused migration wrote to `path` (it writes it as it starts)."""
     deadline = time.monotonic() + timeout
@@ -323,7 +328,7 @@ def test_a_worker_killed_with_9_fails_its_database_and_the_run_goes_on(
         fleet = slow_run(site, tmp_path, pg)
         try:
             # once the run has heard which step is running (events reach it within half a second)
-            started = fleet.wait_for(is_event("step_started", step="patients.0004_pause"))
+            started = fleet.wait_for(tenant_pausing)
             name = pg[int(started["tenant"][1:])]
             pid = pid_of(paused / f"{name}.pid")
             machine = parent_of(pid)  # the worker's main process: kill the whole worker
@@ -351,6 +356,54 @@ def test_a_worker_killed_with_9_fails_its_database_and_the_run_goes_on(
         assert again.returncode == 0, again.stderr
         assert [r["tenant"] for r in report_of(again.stdout)["results"] if r["tenant"]] == [lost]
         assert pg_rows(name) == reference
+
+
+def task_units(seen: str, queue: str) -> list[list[Any]]:
+    """The databases of each tenant-router task the monitor saw sent to `queue` (kombu's Redis
+    messages carry the Celery body base64-encoded)."""
+    import base64
+
+    out = []
+    for line in seen.splitlines():
+        if "LPUSH" not in line.upper() or queue not in line:
+            continue
+        for body in re.findall(r'body\\?"\s*:\s*\\?"([A-Za-z0-9+/=]+)', line):
+            decoded = json.loads(base64.b64decode(body))
+            task = decoded[1].get("task") if isinstance(decoded, list) and len(decoded) == 3 else None
+            if task and task["kind"] == "migrate":
+                out.append(task["units"])
+    return out
+
+
+def test_a_lost_worker_s_bundle_fails_its_running_database_and_the_others_finish_the_rest(
+    site: Workers, paused: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pending databases travel several to a task: when the worker is lost, the database it was in
+    fails and those of its bundle it never began go to another worker."""
+    monkeypatch.setenv("TENANT_ROUTER_CELERY_BUNDLE", "4")
+    with POSTGRES.databases(8, prefix="trcel") as pg:
+        monitor = Monitor()
+        fleet = slow_run(site, tmp_path, pg)
+        try:
+            started = fleet.wait_for(tenant_pausing)
+            name = pg[int(started["tenant"][1:])]
+            os.killpg(parent_of(pid_of(paused / f"{name}.pid")), 9)
+            code, stdout, stderr = fleet.finish(timeout=180)
+        finally:
+            fleet.kill()
+            seen = monitor.stop()
+        lost = started["tenant"]
+        bundles = task_units(seen, site.queue)
+        mine = next(b for b in bundles if any(unit[1] == lost for unit in b))
+        assert len(mine) > 1, bundles  # the lost worker held databases it had not begun
+        status = {r["tenant"]: r for r in report_of(stdout)["results"] if r["tenant"]}
+        assert code == ExitCode.FAILED, stderr
+        assert status[lost]["status"] == "failed" and "lost: no heartbeat" in status[lost]["error"]
+        assert {t: r["status"] for t, r in status.items() if t != lost} == dict.fromkeys(
+            set(status) - {lost}, "migrated"
+        )
+        reference = pg_rows(pg[(pg.index(name) + 1) % 8])
+        assert all(pg_rows(n) == reference for n in pg if n != name)
 
 
 def test_a_killed_pool_process_is_redelivered_and_its_database_reported_once(
@@ -383,7 +436,7 @@ def test_sigint_revokes_what_has_not_started_and_stops_the_rest_at_a_boundary(
         monitor = Monitor()
         fleet = slow_run(site, tmp_path, pg)
         try:
-            fleet.wait_for(is_event("step_started", step="patients.0004_pause"))
+            fleet.wait_for(tenant_pausing)
             fleet.proc.send_signal(signal.SIGINT)
             code, stdout, stderr = fleet.finish(timeout=120)
         finally:
@@ -397,6 +450,9 @@ def test_sigint_revokes_what_has_not_started_and_stops_the_rest_at_a_boundary(
         assert report["interrupted"] is True
         assert "not_started" in status.values(), status  # revoked before a worker took them
         assert set(status.values()) <= {"migrated", "interrupted", "not_started"}
+        # no database began after the interrupt (the two workers were in one each, or about to be),
+        # not even the next one of a bundle a worker holds
+        assert sum(state != "not_started" for state in status.values()) <= 2, status
         before = {n: pg_rows(n) for n in pg}
         time.sleep(3)  # nothing revoked runs later
         assert {n: pg_rows(n) for n in pg} == before

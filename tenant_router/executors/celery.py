@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import itertools
 import os
 import re
 import secrets
@@ -43,6 +44,13 @@ from . import wire
 
 PROBE_SECONDS = 2.0  # how long the workers have to answer `inspect` when the run starts
 GRACE_SECONDS = 5.0  # after Ctrl-C, how long a revoked task may still turn out to have started
+# Pending databases travel in bundles (a task costs the run ~5 ms to send and the worker a receive,
+# an acknowledgement and two replies, which add up next to a small tenant's migration): up to
+# TENANT_ROUTER_CELERY_BUNDLE (default 8; 1: one database a task) databases of one server, and never
+# more than the queue divided by the tasks in flight, so bundles shrink at the tail and the workers
+# finish together. Not with --fail-fast or --max-failures: a bundle's next database could start
+# before the run heard of a failure elsewhere, and those stop after an exact count.
+BUNDLE_MAX = 8
 
 
 def _seconds(name: str, default: float) -> float:
@@ -50,6 +58,16 @@ def _seconds(name: str, default: float) -> float:
         return float(os.environ.get(name, default))
     except ValueError:
         raise UsageError(f"{name} must be a number of seconds, got {os.environ[name]!r}.") from None
+
+
+def _count(name: str, default: int) -> int:
+    try:
+        value = int(os.environ.get(name, default))
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise UsageError(f"{name} must be a whole number, 1 or more, got {os.environ[name]!r}.")
+    return value
 
 
 def load_app(path: str | None) -> Any:
@@ -86,6 +104,7 @@ class Flight:
     started: float | None = None
     worker: str | None = None
     beat: float = 0.0
+    begun: set[DbKey] = field(default_factory=set)  # databases the worker said anything of
     finished: set[DbKey] = field(default_factory=set)
 
 
@@ -115,6 +134,11 @@ class CeleryExecutor:
             "graphs": {orm: assistants.get(orm).graph_fingerprint() for orm in assistants.orms()},
         }
         self.flights: dict[int, Flight] = {}
+        self.queue_of_tasks: deque[Task] = deque()
+        self.bundle_max = _count("TENANT_ROUTER_CELERY_BUNDLE", BUNDLE_MAX)
+        if report.fail_fast or report.max_failures is not None:
+            self.bundle_max = 1
+        self.bundle_ids = itertools.count(3_000_000_000)
         self.load: Counter[str | None] = Counter()
         self.window = 2  # tasks in the broker at once, until the workers say how many they run
         self.probe: _Probe | None = None
@@ -134,7 +158,7 @@ class CeleryExecutor:
     # -- the loop ------------------------------------------------------------------------------
     def run(self, tasks: Iterable[Task]) -> list[tuple[DbKey, Verdict]]:
         """Send every task to the workers; return the verdicts of the inspect tasks."""
-        queue = deque(tasks)
+        queue = self.queue_of_tasks = deque(tasks)
         pending: list[tuple[DbKey, Verdict]] = []
         if self.probe is None and queue:
             self.probe = _Probe(self.app, self.queue)
@@ -159,6 +183,10 @@ class CeleryExecutor:
             if queue:
                 queue.clear()
                 self._revoke([f for f in self.flights.values() if f.started is None])
+            if stop_requested() and self.interrupted_at is None:  # the CLI's first Ctrl-C or SIGTERM
+                self.interrupted_at = time.monotonic()  # revoked tasks are given up on after a grace
+                self._revoke([f for f in self.flights.values() if f.started is None])
+                self._ask_to_stop([f for f in self.flights.values() if f.started is not None])
             return
         while queue and len(self.flights) < self.window:
             task = self._next(queue)
@@ -176,12 +204,24 @@ class CeleryExecutor:
             self.load[task.host] += 1
 
     def _next(self, queue: deque[Task]) -> Task | None:
-        """The first queued task whose server is under the connection cap (across all workers)."""
+        """The first queued task whose server is under the connection cap (across all workers), with
+        the next queued databases of its server when it migrates one and the queue is long."""
         for index, task in enumerate(queue):
             if self.max_per_host is None or task.host is None or self.load[task.host] < self.max_per_host:
                 del queue[index]
-                return task
+                return self._bundle(task, queue)
         return None
+
+    def _bundle(self, task: Task, queue: deque[Task]) -> Task:
+        size = min(self.bundle_max, -(-(len(queue) + 1) // self.window))
+        if task.kind != "migrate" or size < 2:
+            return task
+        taken = [t for t in itertools.islice(queue, 4 * size) if t.kind == "migrate" and t.host == task.host]
+        taken = taken[: size - 1]
+        for other in taken:
+            queue.remove(other)
+        units = task.units + tuple(k for t in taken for k in t.units)
+        return Task(task.id, "migrate", units, task.host)
 
     def _receive(self) -> dict[str, Any] | None:
         try:
@@ -223,6 +263,7 @@ class CeleryExecutor:
         key = (event.orm, event.tenant, event.alias)
         if key not in flight.task.units or key in flight.finished:
             return  # a redelivered task repeating a database already settled: reported once
+        flight.begun.add(key)
         if isinstance(event, DONE_EVENTS):
             flight.finished.add(key)
         self.report.emit(event)
@@ -238,6 +279,7 @@ class CeleryExecutor:
             self.heard = now
         for flight in list(self.flights.values()):
             if flight.started is not None and now - flight.beat > self.lost_after:
+                self._requeue_unbegun(flight)
                 self._fail_unfinished(
                     flight,
                     f"Celery worker {flight.worker} lost: no heartbeat for {now - flight.beat:.0f} s "
@@ -273,9 +315,18 @@ class CeleryExecutor:
         if self.flights.pop(flight.task.id, None) is not None:
             self.load[flight.task.host] -= 1
 
-    def _fail_unfinished(self, flight: Flight, error: str, status: Status = Status.FAILED) -> None:
+    def _requeue_unbegun(self, flight: Flight) -> None:
+        """A lost worker's bundle: the databases it never began go to the front of the queue."""
+        unbegun = tuple(k for k in flight.task.units if k not in flight.begun)
+        if flight.task.kind == "migrate" and unbegun and not self.report.stopping:
+            self.queue_of_tasks.appendleft(Task(next(self.bundle_ids), "migrate", unbegun, flight.task.host))
+            flight.finished.update(unbegun)  # not this flight's to fail any more
+
+    def _fail_unfinished(
+        self, flight: Flight, error: str, status: Status = Status.FAILED, *, begun_only: bool = False
+    ) -> None:
         for key in flight.task.units:
-            if key in flight.finished:
+            if key in flight.finished or (begun_only and key not in flight.begun):
                 continue
             row = self.report.results.get(key)
             step = row.running_step if row else None
@@ -313,8 +364,10 @@ class CeleryExecutor:
         if aborting:
             started = [f for f in self.flights.values() if f.started is not None]
             self._revoke(started, kill=True)
-            for flight in started:
-                self._fail_unfinished(flight, "aborted by a second interrupt", Status.INTERRUPTED)
+            for flight in started:  # a bundle's databases never begun are reported not started
+                self._fail_unfinished(
+                    flight, "aborted by a second interrupt", Status.INTERRUPTED, begun_only=True
+                )
             for flight in list(self.flights.values()):
                 self._release(flight)
             return
@@ -328,7 +381,7 @@ class CeleryExecutor:
         self._ask_to_stop([f for f in flights if f.started is not None])
         for flight in flights:
             if flight.started is not None:
-                self._fail_unfinished(flight, f"{why} while it ran on {flight.worker}")
+                self._fail_unfinished(flight, f"{why} while it ran on {flight.worker}", begun_only=True)
             self._release(flight)
 
     def _refusal(self, message: dict[str, Any], flight: Flight) -> ExecutorError:
