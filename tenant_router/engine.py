@@ -22,7 +22,14 @@ from .assistants import Assistants, AssistantSetup
 from .config import OrmSpec, RouterConfig, load_config
 from .errors import ExecutorError, ScratchDatabaseError, TenantRouterError, UsageError
 from .events import MigrationEvent, RunStarted, Status
-from .executors import DEFAULT_MAX_RSS_MB, DEFAULT_TASKS_PER_WORKER, Executor, ExecutorOptions, make_executor
+from .executors import (
+    DEFAULT_MAX_RSS_MB,
+    DEFAULT_TASKS_PER_WORKER,
+    Executor,
+    ExecutorOptions,
+    make_executor,
+    open_early,
+)
 from .journal import Journal, header_for
 from .orm_backends.base import BaseOrmMigrationAsst
 from .preflight import Inspection, Unreachable, Verdict
@@ -106,9 +113,15 @@ def migrate_tenants(
     planned = _planned(specs, assistants, reserved=not target)
     if redo is not None:
         planned = [key for key in planned if key[1] is None or key in redo]
+    early = open_early(options)  # a wrong Celery app or its broker down: one line, nothing touched
     if journal_dir is not None:  # opened once every argument is known to be good
         databases = [key for key in planned if key[1] is not None]
-        journal = Journal(Path(journal_dir), header_for(tenants, databases, **(journal_meta or {})))
+        try:
+            journal = Journal(Path(journal_dir), header_for(tenants, databases, **(journal_meta or {})))
+        except BaseException:
+            if early is not None:
+                early.close()
+            raise
         report.journal = journal
         report.add_listener(journal.record)
     report.emit(RunStarted(len(planned), tuple(s.key for s in specs)))
@@ -123,7 +136,7 @@ def migrate_tenants(
         if databases and not report.stopping:
             for spec in specs:
                 assistants.get(spec.key).prepare()  # workers fork with the graphs already loaded
-            runner = make_executor(options, assistants, report, setup)
+            runner = make_executor(options, assistants, report, setup, early)
             verdicts = preflight(databases, assistants, runner, settle=True)
             _refuse_irreversible(verdicts)
             pending = [k for k in databases if k[0] not in verdicts or _needs_work(verdicts[k[0]].get(k))]
@@ -142,6 +155,8 @@ def migrate_tenants(
     finally:
         if runner is not None:
             runner.close()
+        elif early is not None:
+            early.close()
         assistants.close()
         if cancel.stop_requested():
             report.interrupted = True

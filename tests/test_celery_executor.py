@@ -245,6 +245,28 @@ def test_an_unreachable_broker_is_one_line_and_exit_7(site: Workers, tmp_path: P
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize(
+    ("app", "env", "code", "line"),
+    [
+        ("no_such_module:app", {}, ExitCode.CONFIG, "error: --celery-app 'no_such_module:app': cannot import"),
+        ("clinic.celery:app", {"CELERY_BROKER_URL": "redis://127.0.0.1:6399/0"}, ExitCode.EXECUTOR,
+         "error: Celery broker redis://127.0.0.1:6399/0 unreachable: "),
+    ],
+)  # fmt: skip
+def test_a_wrong_celery_app_or_a_broker_down_touches_no_database_not_even_the_reserved_one(
+    site: Workers, tmp_path: Path, app: str, env: dict[str, str], code: int, line: str
+) -> None:
+    fresh = Workers(clinic_copy(tmp_path), new_queue(), site.db)  # its reserved database is not made yet
+    with POSTGRES.databases(1, prefix="trcel") as pg:
+        write_django_tenants(fresh.example, {"a": pg_entry(pg[0])})
+        argv = args(fresh, tmp_path / "j", "--executor", "celery", "--celery-app", app, json_lines=False)
+        done = run(fresh, argv, **env)
+        assert pg_rows(pg[0]) == []
+    assert done.returncode == code, done.stderr
+    assert line in done.stderr and "Traceback" not in done.stderr
+    assert list((fresh.example / "var").glob("*.sqlite3")) == []  # central was not migrated first
+
+
 def test_workers_on_other_code_are_refused(site: Workers, tmp_path: Path) -> None:
     other = Workers(clinic_copy(tmp_path), new_queue(), site.db)  # no 0004_pause: another graph
     try:

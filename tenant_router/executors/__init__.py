@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from ..assistants import Assistants, AssistantSetup
 from ..errors import UsageError
@@ -22,6 +23,7 @@ __all__ = [
     "Executor",
     "ExecutorOptions",
     "make_executor",
+    "open_early",
     "resolve_jobs",
 ]
 
@@ -55,17 +57,30 @@ def resolve_jobs(jobs: int | None) -> int:
     return jobs or os.cpu_count() or 1
 
 
-def make_executor(
-    options: ExecutorOptions, assistants: Assistants, report: MigrationReport, setup: AssistantSetup
-) -> Executor:
-    """The executor `options` names, ready to run tasks bound as `setup` says."""
-    if options.name == "celery":
-        from .celery import CeleryExecutor  # Celery is an extra: imported only when asked for
+def open_early(options: ExecutorOptions) -> Any:
+    """What an executor needs from outside this process, opened before the run touches a database:
+    for Celery, the project's app and its broker (a wrong app or a broker down is one line, nothing
+    touched). None for the others. Pass it to make_executor; close() it if no executor is made."""
+    if options.name != "celery":
+        return None
+    from .celery import Broker  # Celery is an extra: imported only when asked for
 
-        return CeleryExecutor(
-            assistants, report, setup, app=options.celery_app, queue=options.queue or DEFAULT_QUEUE,
-            max_per_host=options.max_per_host,
-        )  # fmt: skip
+    return Broker(options.celery_app, options.queue or DEFAULT_QUEUE)
+
+
+def make_executor(
+    options: ExecutorOptions,
+    assistants: Assistants,
+    report: MigrationReport,
+    setup: AssistantSetup,
+    early: Any = None,
+) -> Executor:
+    """The executor `options` names, ready to run tasks bound as `setup` says (`early`: open_early's)."""
+    if options.name == "celery":
+        from .celery import CeleryExecutor
+
+        broker = early or open_early(options)
+        return CeleryExecutor(assistants, report, setup, broker=broker, max_per_host=options.max_per_host)
     jobs = resolve_jobs(options.jobs)
     if jobs == 1:
         from .inprocess import InProcessExecutor

@@ -94,6 +94,36 @@ def load_app(path: str | None) -> Any:
     return app
 
 
+class Broker:
+    """The project's Celery app and a connection to its broker, opened when the run starts: a wrong
+    --celery-app or an unreachable broker is one line before any database is touched, and the
+    workers are asked who consumes the queue while the run migrates its reserved databases."""
+
+    def __init__(self, app: str | None, queue: str) -> None:
+        self.app, self.app_path, self.queue = load_app(app), app or celery_app_path(), queue
+        self.connection = self.app.connection_for_write()
+        # kombu shows a password as **; the host says which broker: no credentials at all
+        self.name = re.sub(r"//[^@/]*@", "//", mask_url(self.connection.as_uri(include_password=False)))
+        try:
+            self.connection.ensure_connection(max_retries=2, interval_start=0.2, timeout=5)
+        except Exception as exc:
+            raise broker_error(self.name, exc) from exc
+        self.probe = _Probe(self.app, queue)
+
+    def close(self) -> None:
+        """Release the connection (the executor's close does it when one was made)."""
+        with contextlib.suppress(Exception):
+            self.connection.release()
+
+
+def broker_error(name: str, exc: BaseException) -> ExecutorError:
+    """The one line for a broker that cannot be reached."""
+    return ExecutorError(
+        f"Celery broker {name} unreachable: {one_line_error(exc)}",
+        hint="Check the broker (CELERY_BROKER_URL) is up and reachable from this host.",
+    )
+
+
 @dataclass(eq=False)
 class Flight:
     """A task sent to the broker and not finished yet."""
@@ -117,12 +147,11 @@ class CeleryExecutor:
         report: MigrationReport,
         setup: AssistantSetup,
         *,
-        app: str | None,
-        queue: str,
+        broker: Broker,
         max_per_host: int | None = None,
     ) -> None:
-        self.app, self.report, self.queue, self.max_per_host = load_app(app), report, queue, max_per_host
-        self.app_path = app or celery_app_path()
+        self.app, self.report, self.queue, self.max_per_host = broker.app, report, broker.queue, max_per_host
+        self.app_path = broker.app_path
         self.lost_after = _seconds("TENANT_ROUTER_CELERY_LOST_AFTER", 30.0)
         self.run_id = secrets.token_hex(6)
         self.reply_name = f"tenant_router.reply.{self.run_id}"
@@ -141,16 +170,13 @@ class CeleryExecutor:
         self.bundle_ids = itertools.count(3_000_000_000)
         self.load: Counter[str | None] = Counter()
         self.window = 2  # tasks in the broker at once, until the workers say how many they run
-        self.probe: _Probe | None = None
+        self.probe: _Probe | None = broker.probe
         self.interrupted_at: float | None = None
         self.heard = time.monotonic()  # when a worker last said anything
         self.broker_lost = False
         self.asked: set[int] = set()  # tasks asked to stop: their stop queues are deleted at the end
-        self.connection = self.app.connection_for_write()
-        # kombu shows a password as **; the host says which broker: no credentials at all
-        self.broker = re.sub(r"//[^@/]*@", "//", mask_url(self.connection.as_uri(include_password=False)))
+        self.connection, self.broker = broker.connection, broker.name
         try:
-            self.connection.ensure_connection(max_retries=2, interval_start=0.2, timeout=5)
             self.replies = self.connection.SimpleQueue(self.reply_name, no_ack=True, serializer="json")
         except Exception as exc:
             raise self._broker_error(exc) from exc
@@ -396,10 +422,7 @@ class CeleryExecutor:
 
     def _broker_error(self, exc: BaseException) -> ExecutorError:
         self.broker_lost = True  # nothing more is sent: revoking or stopping would only wait for it
-        return ExecutorError(
-            f"Celery broker {self.broker} unreachable: {one_line_error(exc)}",
-            hint="Check the broker (CELERY_BROKER_URL) is up and reachable from this host.",
-        )
+        return broker_error(self.broker, exc)
 
     def close(self) -> None:
         """Revoke what is left, delete the run's queues and release the connection."""
