@@ -104,7 +104,7 @@ def migrate_tenants(
     _check_limits(canary, max_failures, max_connections_per_host, lock_timeout)
     limits, policy = step_limits(lock_wait, lock_retries, lock_retry_delay, statement_timeout)
     cancel.reset()
-    forget_db_configs()
+    forget_db_configs(keep=options.name != "celery")  # Celery: settings stay on the workers
     requeue = Requeue(policy, on_event)
     report = MigrationReport(requeue, fail_fast=fail_fast, max_failures=max_failures)
     requeue.report = report

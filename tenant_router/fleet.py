@@ -173,7 +173,7 @@ def reading_fleet(
     specs = config.orms(orm)
     tenants = select_tenants(config.tenant_ids(), tenant, exclude, shard)
     options.check()
-    forget_db_configs()
+    forget_db_configs(keep=options.name != "celery")  # Celery: settings stay on the workers
     report = MigrationReport()  # collects the "skipped" rows; nothing is emitted anywhere
     setup = AssistantSetup(tuple(target))
     assistants = Assistants.for_run(config, specs, setup, report, tenants)

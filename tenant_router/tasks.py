@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -36,8 +37,10 @@ def host_of(assistants: Assistants, key: DbKey) -> str | None:
     orm, tenant, alias = key
     if alias is None:
         return None
-    asst = assistants.get(orm)
-    return asst.manager.host_key(db_config_of(asst, tenant, alias))
+    known = (orm, tenant, alias)
+    if known not in _HOSTS:
+        db_config_of(assistants.get(orm), tenant, alias)  # notes the host
+    return _HOSTS[known]
 
 
 def batched(
@@ -95,24 +98,38 @@ def db_config_of(asst: BaseOrmMigrationAsst, tenant: str | None, alias: str) -> 
 def find_db_config(asst: BaseOrmMigrationAsst, tenant: str | None, alias: str) -> dict[str, Any] | None:
     """Like db_config_of, None when the tenant has no such database; computed once per run.
 
-    Merging and URL parsing add up over thousands of tenants; forked workers inherit the memo.
+    Merging and URL parsing add up over thousands of tenants; forked workers inherit the memo. A run
+    whose databases are migrated on other machines keeps only each database's server (see
+    forget_db_configs): the settings would be half a kilobyte per database held for nothing.
     """
     key = (asst.manager.orm_key, tenant, alias)
-    if key not in _DB_CONFIGS:
-        _DB_CONFIGS[key] = (
+    found = _DB_CONFIGS.get(key, _UNKNOWN)
+    if found is _UNKNOWN:
+        found = (
             asst.manager.reserved_db_config(alias)
             if tenant is None
             else asst.manager.tenant_db_config(tenant, alias)
         )
-    return _DB_CONFIGS[key]
+        if found is not None:
+            host = asst.manager.host_key(found)
+            _HOSTS[key] = None if host is None else sys.intern(host)
+        if _KEEP[0]:
+            _DB_CONFIGS[key] = found
+    return found
 
 
-def forget_db_configs() -> None:
-    """Start a run with an empty memo (the configuration may have changed since the last one)."""
+def forget_db_configs(*, keep: bool = True) -> None:
+    """Start a run with an empty memo (the configuration may have changed since the last one);
+    keep=False: remember each database's server only, compute its settings when asked."""
     _DB_CONFIGS.clear()
+    _HOSTS.clear()
+    _KEEP[0] = keep
 
 
+_UNKNOWN: Any = object()
 _DB_CONFIGS: dict[tuple[str, str | None, str], dict[str, Any] | None] = {}
+_HOSTS: dict[tuple[str, str | None, str], str | None] = {}
+_KEEP = [True]
 
 
 def inspect(

@@ -274,7 +274,11 @@ class CeleryExecutor:
             self._event(flight, message["e"])
         elif kind == "done":
             self._release(flight)
-            return [(wire.decode_key(k), wire.decode_verdict(v)) for k, v in message["pending"]]
+            own = {key: key for key in flight.task.units}  # the run's key objects, not copies
+            return [
+                (own.get(key, key), wire.decode_verdict(v))
+                for key, v in ((wire.decode_key(k), v) for k, v in message["pending"])
+            ]
         elif kind == "crashed":
             self._fail_unfinished(flight, f"worker error on {flight.worker}: {message.get('error')}")
             self._release(flight)

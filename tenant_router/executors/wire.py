@@ -8,6 +8,7 @@ password that found its way into an error text is masked there too.
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import fields
 from typing import Any, get_args
 
@@ -17,6 +18,9 @@ from ..redact import REDACTOR
 from ..report import DbKey
 
 _EVENTS: dict[str, Any] = {cls.kind: cls for cls in get_args(MigrationEvent)}
+#: Names repeated across thousands of databases (a run keeps them in its report rows and verdicts):
+#: one string each in the run's process, not one per database.
+_SHARED = frozenset({"orm", "alias", "step", "current"})
 
 
 def dumps(message: dict[str, Any]) -> str:
@@ -45,6 +49,8 @@ def decode_event(data: dict[str, Any]) -> MigrationEvent:
             value = Status(value)
         elif isinstance(value, list):
             value = tuple(value)
+        elif item.name in _SHARED and isinstance(value, str):
+            value = sys.intern(value)
         values[item.name] = value
     event: MigrationEvent = cls(**values)
     return event
@@ -69,7 +75,12 @@ def decode_verdict(data: dict[str, Any] | None) -> Verdict:
         return None
     if "unreachable" in data:
         return Unreachable(data["unreachable"], data["label"], data.get("message"))
-    return Inspection(tuple(data["pending"]), data["current"], tuple(data["irreversible"]))
+    current = data["current"]
+    return Inspection(
+        tuple(data["pending"]),
+        None if current is None else sys.intern(current),
+        tuple(data["irreversible"]),
+    )
 
 
 def encode_key(key: DbKey) -> list[str | None]:
