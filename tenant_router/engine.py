@@ -131,7 +131,9 @@ def migrate_tenants(
         if not target:  # a rollback is for the selected tenants; shared databases stay as they are
             _migrate_reserved_and_coarse(specs, assistants, report)
         databases = [
-            key for key in _tenant_units(specs, assistants, tenants, report) if redo is None or key in redo
+            key
+            for key in _tenant_units(specs, assistants, tenants, report, planned)
+            if redo is None or key in redo
         ]
         if databases and not report.stopping:
             for spec in specs:
@@ -312,9 +314,15 @@ def _migrate_reserved_and_coarse(
 
 
 def _tenant_units(
-    specs: list[OrmSpec], assistants: Assistants, tenants: list[str], report: MigrationReport
+    specs: list[OrmSpec],
+    assistants: Assistants,
+    tenants: list[str],
+    report: MigrationReport,
+    planned: Sequence[DbKey] = (),
 ) -> Iterator[DbKey]:
-    """(orm, tenant, alias) of every configured tenant database; the unconfigured are skipped."""
+    """(orm, tenant, alias) of every configured tenant database; the unconfigured are skipped. Keys
+    equal to one of `planned` are that object (a run of many tenants holds one tuple per database)."""
+    same = {key: key for key in planned}
     for spec in specs:
         asst = assistants.get(spec.key)
         if asst.is_coarse():
@@ -324,10 +332,12 @@ def _tenant_units(
             continue
         for t in tenants:
             for alias in asst.manager.template_aliases:
-                if find_db_config(asst, t, alias) is None:
+                fresh: DbKey = (spec.key, t, alias)
+                key = same.get(fresh, fresh)  # also the memo's key
+                if find_db_config(asst, t, alias, key) is None:
                     report.for_orm(spec.key).skipped(t, alias, f"no {spec.key}.{alias} entry")
                 else:
-                    yield spec.key, t, alias
+                    yield key
 
 
 def _inspectable(asst: BaseOrmMigrationAsst) -> bool:

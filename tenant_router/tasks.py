@@ -37,10 +37,9 @@ def host_of(assistants: Assistants, key: DbKey) -> str | None:
     orm, tenant, alias = key
     if alias is None:
         return None
-    known = (orm, tenant, alias)
-    if known not in _HOSTS:
-        db_config_of(assistants.get(orm), tenant, alias)  # notes the host
-    return _HOSTS[known]
+    if key not in _HOSTS:
+        find_db_config(assistants.get(orm), tenant, alias, key)  # notes the host
+    return _HOSTS[key]
 
 
 def batched(
@@ -95,14 +94,17 @@ def db_config_of(asst: BaseOrmMigrationAsst, tenant: str | None, alias: str) -> 
     return db_config
 
 
-def find_db_config(asst: BaseOrmMigrationAsst, tenant: str | None, alias: str) -> dict[str, Any] | None:
+def find_db_config(
+    asst: BaseOrmMigrationAsst, tenant: str | None, alias: str, key: DbKey | None = None
+) -> dict[str, Any] | None:
     """Like db_config_of, None when the tenant has no such database; computed once per run.
 
     Merging and URL parsing add up over thousands of tenants; forked workers inherit the memo. A run
     whose databases are migrated on other machines keeps only each database's server (see
-    forget_db_configs): the settings would be half a kilobyte per database held for nothing.
+    forget_db_configs): the settings would be half a kilobyte per database held for nothing. `key`:
+    the caller's (orm, tenant, alias), kept as the memo's key instead of a copy.
     """
-    key = (asst.manager.orm_key, tenant, alias)
+    key = key or (asst.manager.orm_key, tenant, alias)
     found = _DB_CONFIGS.get(key, _UNKNOWN)
     if found is _UNKNOWN:
         found = (
@@ -127,8 +129,8 @@ def forget_db_configs(*, keep: bool = True) -> None:
 
 
 _UNKNOWN: Any = object()
-_DB_CONFIGS: dict[tuple[str, str | None, str], dict[str, Any] | None] = {}
-_HOSTS: dict[tuple[str, str | None, str], str | None] = {}
+_DB_CONFIGS: dict[DbKey, dict[str, Any] | None] = {}
+_HOSTS: dict[DbKey, str | None] = {}
 _KEEP = [True]
 
 

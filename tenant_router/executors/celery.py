@@ -18,6 +18,8 @@ refuse the run (their migration graph's digest differs); a broker that goes away
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import importlib
 import itertools
 import os
@@ -136,6 +138,11 @@ class Flight:
     beat: float = 0.0
     begun: set[DbKey] = field(default_factory=set)  # databases the worker said anything of
     finished: set[DbKey] = field(default_factory=set)
+
+    @functools.cached_property
+    def own(self) -> dict[DbKey, DbKey]:
+        """The task's databases, by value, to the run's own key objects."""
+        return {key: key for key in self.task.units}
 
 
 class CeleryExecutor:
@@ -274,7 +281,7 @@ class CeleryExecutor:
             self._event(flight, message["e"])
         elif kind == "done":
             self._release(flight)
-            own = {key: key for key in flight.task.units}  # the run's key objects, not copies
+            own = flight.own  # the run's key objects, not the reply's copies
             return [
                 (own.get(key, key), wire.decode_verdict(v))
                 for key, v in ((wire.decode_key(k), v) for k, v in message["pending"])
@@ -291,9 +298,12 @@ class CeleryExecutor:
         if isinstance(event, RunStarted):
             return
         key = (event.orm, event.tenant, event.alias)
-        if key not in flight.task.units or key in flight.finished:
+        own = flight.own.get(key)
+        if own is None or key in flight.finished:
             return  # a redelivered task repeating a database already settled: reported once
-        flight.begun.add(key)
+        flight.begun.add(own)
+        if own is not key:  # the report keeps the run's own strings, not the reply's copies
+            event = dataclasses.replace(event, orm=own[0], tenant=own[1], alias=own[2])
         if isinstance(event, DONE_EVENTS):
             flight.finished.add(key)
         self.report.emit(event)
