@@ -213,12 +213,12 @@ class CeleryExecutor:
 
     def _dispatch(self, queue: deque[Task]) -> None:
         if self.report.stopping:
-            if queue:
+            interrupt = stop_requested() and self.interrupted_at is None  # the CLI's first Ctrl-C/SIGTERM
+            if queue or interrupt:
                 queue.clear()
                 self._revoke([f for f in self.flights.values() if f.started is None])
-            if stop_requested() and self.interrupted_at is None:  # the CLI's first Ctrl-C or SIGTERM
-                self.interrupted_at = time.monotonic()  # revoked tasks are given up on after a grace
-                self._revoke([f for f in self.flights.values() if f.started is None])
+            if interrupt:  # running tasks stop at a boundary; revoked ones are given up after a grace
+                self.interrupted_at = time.monotonic()
                 self._ask_to_stop([f for f in self.flights.values() if f.started is not None])
             return
         while queue and len(self.flights) < self.window:
