@@ -21,7 +21,7 @@ from . import cancel
 from .assistants import Assistants, AssistantSetup
 from .config import OrmSpec, RouterConfig, load_config
 from .errors import ExecutorError, ScratchDatabaseError, TenantRouterError, UsageError
-from .events import MigrationEvent, RunStarted, Status
+from .events import FAILED_OR_BUSY, MigrationEvent, RunStarted, Status
 from .executors import (
     DEFAULT_MAX_RSS_MB,
     DEFAULT_TASKS_PER_WORKER,
@@ -142,6 +142,7 @@ def migrate_tenants(
             verdicts = preflight(databases, assistants, runner, settle=True)
             _refuse_irreversible(verdicts)
             pending = [k for k in databases if k[0] not in verdicts or _needs_work(verdicts[k[0]].get(k))]
+            del verdicts  # one per database: not kept while the pending ones migrate
             if refuse_drift:
                 local = runner if options.name == "processes" else None  # Celery replies carry no schemas
                 pending = _refuse_drifted(config, assistants, local, report, pending)
@@ -278,8 +279,7 @@ def _migrate_in_waves(
                 runner.run(Task(next(ids), "migrate", (k,), host_of(assistants, k)) for k in keys)
                 keys = requeue.next_round(spec.key)
         if canary and number == 0:  # the pre-flight's verdicts count too (an unreachable canary)
-            bad = (Status.FAILED, Status.BUSY)
-            failed = {r.tenant for r in report.rows() if r.tenant in first and r.status in bad}
+            failed = {r.tenant for r in report.rows() if r.tenant in first and r.status in FAILED_OR_BUSY}
             if failed:
                 report.stop(
                     f"--canary: {len(failed)} of the first {len(canary)} tenant(s) failed or stayed busy"

@@ -25,6 +25,11 @@ class Status(StrEnum):
     DRIFTED = "drifted"  # `--refuse-drift`: its schema differs from its migrations; nothing was done to it
 
 
+#: Tried and not brought to its target: an error, or a lock it never got (what stops a run after a
+#: reserved database or a canary, and what migrate_to_all() raises for).
+FAILED_OR_BUSY = frozenset({Status.FAILED, Status.BUSY})
+
+
 @dataclass(frozen=True, slots=True)
 class RunStarted:
     kind: ClassVar[str] = "run_started"

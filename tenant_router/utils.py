@@ -9,7 +9,7 @@ from typing import Any, TextIO
 from .config import load_config
 from .engine import migrate_tenants
 from .errors import TenantMigrationError
-from .events import Status
+from .events import FAILED_OR_BUSY
 from .plaintext import PlainProgress, format_summary
 from .report import MigrationReport
 
@@ -47,7 +47,7 @@ def migrate_to_all(
     for line in format_summary(report):
         write(line)
     if not report.ok:
-        bad = [r for r in report.rows() if r.status in (Status.FAILED, Status.BUSY)]
+        bad = [r for r in report.rows() if r.status in FAILED_OR_BUSY]
         failed = [f"{r.orm} {r.label}" for r in bad]
         unstarted = sum(1 for r in report.rows() if r.status is not None and r.status == "not_started")
         detail = "; ".join(f"{r.orm} {r.label}: {r.error}" for r in bad)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ...cancel import StopAtBoundary, StopBeforeStart, stop_requested
 from ...dberrors import is_lock_timeout, is_statement_timeout
 from ...errors import DatabaseBusy, DatabaseLocked, StepLimitError, UsageError
-from ...events import Status, TenantRetried
+from ...events import FAILED_OR_BUSY, TenantRetried
 from ...locks import database_lock
 from ...lockwait import StepLimits
 from ...preflight import BookkeepingRead, Inspection, read_many
@@ -105,7 +105,7 @@ class BaseOrmMigrationAsst:
                 return
             self.run_database(None, alias, self.manager.reserved_db_config(alias))
             row = self.report.report.results.get((self.manager.orm_key, None, alias))
-            if row is not None and row.status in (Status.FAILED, Status.BUSY):
+            if row is not None and row.status in FAILED_OR_BUSY:
                 self.report.report.stop(f"reserved database {alias!r} of {self.manager.orm_key} {row.status}")
 
     def migrate_tenant(self, tenant: str) -> None:
