@@ -63,7 +63,7 @@ SQLITE_BUSY_CODES = frozenset({5, 6})
 _SQLITE_BUSY_TEXT = ("database is locked", "database table is locked")
 
 
-def _mysql_code(item: BaseException) -> int | None:
+def mysql_code(item: BaseException) -> int | None:
     """The server's error number of a MySQLdb/PyMySQL error, else None."""
     if not type(item).__module__.startswith(("MySQLdb", "pymysql")):
         return None
@@ -75,7 +75,7 @@ def is_lock_timeout(exc: BaseException) -> bool:
     """A statement gave up waiting for a lock: PostgreSQL 55P03, MariaDB/MySQL 1205, SQLite busy."""
     for item in error_chain(exc):
         sqlstate = getattr(item, "sqlstate", None) or getattr(item, "pgcode", None)
-        if sqlstate in LOCK_TIMEOUT_SQLSTATES or _mysql_code(item) in LOCK_TIMEOUT_MYSQL_CODES:
+        if sqlstate in LOCK_TIMEOUT_SQLSTATES or mysql_code(item) in LOCK_TIMEOUT_MYSQL_CODES:
             return True
         if type(item).__module__ == "sqlite3":
             code = getattr(item, "sqlite_errorcode", None)
@@ -90,6 +90,6 @@ def is_statement_timeout(exc: BaseException) -> bool:
         sqlstate = getattr(item, "sqlstate", None) or getattr(item, "pgcode", None)
         if sqlstate == STATEMENT_TIMEOUT_SQLSTATE and "statement timeout" in str(item):
             return True
-        if _mysql_code(item) in STATEMENT_TIMEOUT_MYSQL_CODES:
+        if mysql_code(item) in STATEMENT_TIMEOUT_MYSQL_CODES:
             return True
     return False

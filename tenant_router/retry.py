@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 from .cancel import stop_requested
-from .dberrors import error_chain
+from .dberrors import error_chain, mysql_code
 
 #: Seconds to wait before each retry: five retries over about half a minute.
 RETRY_DELAYS: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 15.0)
@@ -49,8 +49,7 @@ def transient(exc: BaseException, *, answered_before: bool = True) -> bool:
     """
     for error in error_chain(exc):
         state = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
-        mysql = type(error).__module__.startswith(("MySQLdb", "pymysql"))
-        code = error.args[0] if mysql and error.args else None
+        code = mysql_code(error)
         text = str(error).lower()
         if state in _PG_STATES or code in _MYSQL_CODES or any(f in text for f in _TEXTS):
             return True
