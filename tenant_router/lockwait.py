@@ -35,7 +35,8 @@ class StepLimits:
 
 
 def limit_statements(limits: StepLimits, vendor: str, *, mariadb: bool = True) -> list[str]:
-    """The session statements that set `limits` on a `vendor` connection (postgresql, mysql, sqlite)."""
+    """The session statements that set `limits` on a `vendor` connection (postgresql, mysql, mariadb,
+    sqlite)."""
     out: list[str] = []
     if vendor == "postgresql":
         if limits.lock_wait is not None:
@@ -62,9 +63,9 @@ def _ms(seconds: float) -> int:
 
 
 def apply_limits(dbapi: Any, vendor: str, limits: StepLimits) -> None:
-    """Set `limits` for the session of the DB-API connection `dbapi`."""
-    mariadb = "mariadb" in str(getattr(dbapi, "get_server_info", lambda: "mariadb")()).lower()
-    statements = limit_statements(limits, vendor, mariadb=mariadb)
+    """Set `limits` for the session of the DB-API connection `dbapi` (`vendor`: postgresql, mysql,
+    mariadb or sqlite, as the ORM knows it: MariaDB and MySQL name the statement limit differently)."""
+    statements = limit_statements(limits, vendor, mariadb=vendor == "mariadb")
     if not statements:
         return
     cursor = dbapi.cursor()

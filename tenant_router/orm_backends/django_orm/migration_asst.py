@@ -227,7 +227,8 @@ def limited_steps(connection: BaseDatabaseWrapper, run: DatabaseRun, limits: Ste
     if not limits:
         yield
         return
-    guard = StepGuard(limits, connection.vendor, lambda: connection.connection, run)
+    mariadb = connection.vendor == "mysql" and connection.mysql_is_mariadb
+    guard = StepGuard(limits, "mariadb" if mariadb else connection.vendor, lambda: connection.connection, run)
 
     def guarded(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         guard.before(sql)

@@ -87,20 +87,37 @@ class AlembicUpgrade:
     def _steps(self, heads: Sequence[str], context: MigrationContext) -> Iterator[RevisionStep]:
         """The migration function env.py's run_migrations() calls with the database's current heads."""
         self.started, self.migration_ctx = True, context
-        if self.limits and context.connection is not None:
-            self._limit(context.connection)
-        steps = steps_to(self.scripts.script, self.scripts.target, heads)
-        self.run.planned([revision_id(s) for s in steps], ", ".join(heads) or None)
-        for step in steps:
-            self.run.step_started(revision_id(step))
-            yield step  # alembic applies it, then calls _applied inside the same transaction
+        unlimit = self._limit(context.connection) if self.limits and context.connection is not None else None
+        try:
+            steps = steps_to(self.scripts.script, self.scripts.target, heads)
+            self.run.planned([revision_id(s) for s in steps], ", ".join(heads) or None)
+            for step in steps:
+                self.run.step_started(revision_id(step))
+                yield step  # alembic applies it, then calls _applied inside the same transaction
+        finally:
+            if unlimit is not None:  # an env.py that migrates again on this connection: one guard
+                unlimit()
 
-    def _limit(self, connection: Connection) -> None:
-        """Every revision's statements on the connection env.py migrates over run under the limits."""
-        dialect = connection.dialect.name
+    def _limit(self, connection: Connection) -> Callable[[], None]:
+        """Every revision's statements on the connection env.py migrates over run under the limits;
+        returns what takes the limits' listeners off the connection again."""
+        dialect = "mariadb" if getattr(connection.dialect, "is_mariadb", False) else connection.dialect.name
         guard = StepGuard(self.limits, dialect, lambda: connection.connection.dbapi_connection, self.run)
-        event.listen(connection, "before_cursor_execute", lambda c, cur, sql, *rest: guard.before(sql))
-        event.listen(connection, "after_cursor_execute", lambda c, cur, sql, *rest: guard.after(sql))
+
+        def before(conn: Any, cursor: Any, sql: str, *rest: Any) -> None:
+            guard.before(sql)
+
+        def after(conn: Any, cursor: Any, sql: str, *rest: Any) -> None:
+            guard.after(sql)
+
+        event.listen(connection, "before_cursor_execute", before)
+        event.listen(connection, "after_cursor_execute", after)
+
+        def unlimit() -> None:
+            event.remove(connection, "before_cursor_execute", before)
+            event.remove(connection, "after_cursor_execute", after)
+
+        return unlimit
 
     def _applied(self, *, ctx: MigrationContext, step: MigrationInfo, heads: Any, run_args: Any) -> None:
         if step.is_stamp or not step.up_revision_id:
