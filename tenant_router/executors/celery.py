@@ -63,13 +63,10 @@ def _seconds(name: str, default: float) -> float:
 
 
 def _count(name: str, default: int) -> int:
-    try:
-        value = int(os.environ.get(name, default))
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise UsageError(f"{name} must be a whole number, 1 or more, got {os.environ[name]!r}.")
-    return value
+    value = os.environ.get(name, str(default))
+    if not value.isdigit() or int(value) < 1:
+        raise UsageError(f"{name} must be a whole number, 1 or more, got {value!r}.")
+    return int(value)
 
 
 def load_app(path: str | None) -> Any:
@@ -170,7 +167,7 @@ class CeleryExecutor:
             "graphs": {orm: assistants.get(orm).graph_fingerprint() for orm in assistants.orms()},
         }
         self.flights: dict[int, Flight] = {}
-        self.queue_of_tasks: deque[Task] = deque()
+        self.waiting: deque[Task] = deque()  # tasks of the current run() not sent yet
         self.bundle_max = _count("TENANT_ROUTER_CELERY_BUNDLE", BUNDLE_MAX)
         if report.fail_fast or report.max_failures is not None:
             self.bundle_max = 1
@@ -191,14 +188,14 @@ class CeleryExecutor:
     # -- the loop ------------------------------------------------------------------------------
     def run(self, tasks: Iterable[Task]) -> list[tuple[DbKey, Verdict]]:
         """Send every task to the workers; return the verdicts of the inspect tasks."""
-        queue = self.queue_of_tasks = deque(tasks)
+        self.waiting = deque(tasks)
         pending: list[tuple[DbKey, Verdict]] = []
-        if self.probe is None and queue:
+        if self.probe is None and self.waiting:
             self.probe = _Probe(self.app, self.queue)
         while True:
             try:
                 self._check_probe()
-                self._dispatch(queue)
+                self._dispatch()
                 if not self.flights:
                     return pending
                 message = self._receive()
@@ -206,12 +203,13 @@ class CeleryExecutor:
                     pending += self._handle(message)
                 self._watch()
             except KeyboardInterrupt:
-                self._interrupted(queue)
+                self._interrupted()
             except ExecutorError:
                 self._abandon_all("the run was aborted")
                 raise
 
-    def _dispatch(self, queue: deque[Task]) -> None:
+    def _dispatch(self) -> None:
+        queue = self.waiting
         if self.report.stopping:
             interrupt = stop_requested() and self.interrupted_at is None  # the CLI's first Ctrl-C/SIGTERM
             if queue or interrupt:
@@ -222,7 +220,7 @@ class CeleryExecutor:
                 self._ask_to_stop([f for f in self.flights.values() if f.started is not None])
             return
         while queue and len(self.flights) < self.window:
-            task = self._next(queue)
+            task = self._next()
             if task is None:
                 return
             flight = Flight(task, f"tr-{self.run_id}-{task.id}", time.monotonic())
@@ -236,16 +234,17 @@ class CeleryExecutor:
             self.flights[task.id] = flight
             self.load[task.host] += 1
 
-    def _next(self, queue: deque[Task]) -> Task | None:
+    def _next(self) -> Task | None:
         """The first queued task whose server is under the connection cap (across all workers), with
         the next queued databases of its server when it migrates one and the queue is long."""
-        for index, task in enumerate(queue):
+        for index, task in enumerate(self.waiting):
             if self.max_per_host is None or task.host is None or self.load[task.host] < self.max_per_host:
-                del queue[index]
-                return self._bundle(task, queue)
+                del self.waiting[index]
+                return self._bundle(task)
         return None
 
-    def _bundle(self, task: Task, queue: deque[Task]) -> Task:
+    def _bundle(self, task: Task) -> Task:
+        queue = self.waiting
         size = min(self.bundle_max, -(-(len(queue) + 1) // self.window))
         if task.kind != "migrate" or size < 2:
             return task
@@ -302,7 +301,7 @@ class CeleryExecutor:
         if own is None or key in flight.finished:
             return  # a redelivered task repeating a database already settled: reported once
         flight.begun.add(own)
-        if own is not key:  # the report keeps the run's own strings, not the reply's copies
+        if own not in self.report.results:  # its row is made of this event: the run's own strings
             event = dataclasses.replace(event, orm=own[0], tenant=own[1], alias=own[2])
         if isinstance(event, DONE_EVENTS):
             flight.finished.add(key)
@@ -359,7 +358,7 @@ class CeleryExecutor:
         """A lost worker's bundle: the databases it never began go to the front of the queue."""
         unbegun = tuple(k for k in flight.task.units if k not in flight.begun)
         if flight.task.kind == "migrate" and unbegun and not self.report.stopping:
-            self.queue_of_tasks.appendleft(Task(next(self.bundle_ids), "migrate", unbegun, flight.task.host))
+            self.waiting.appendleft(Task(next(self.bundle_ids), "migrate", unbegun, flight.task.host))
             flight.finished.update(unbegun)  # not this flight's to fail any more
 
     def _fail_unfinished(
@@ -394,13 +393,13 @@ class CeleryExecutor:
                 channel.queue_declare(queue=name, auto_delete=False)
                 producer.publish("stop", exchange="", routing_key=name, serializer="json")
 
-    def _interrupted(self, queue: deque[Task]) -> None:
+    def _interrupted(self) -> None:
         """Ctrl-C: revoke what has not started, stop running ones at a boundary; the second one kills."""
         aborting = stop_requested()
         request_stop()
         self.report.interrupted = True
         self.report.stop("interrupted")
-        queue.clear()
+        self.waiting.clear()
         if aborting:
             started = [f for f in self.flights.values() if f.started is not None]
             self._revoke(started, kill=True)
