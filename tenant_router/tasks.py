@@ -115,7 +115,7 @@ def find_db_config(
         if found is not None:
             host = asst.manager.host_key(found)
             _HOSTS[key] = None if host is None else sys.intern(host)
-        if _KEEP[0]:
+        if _keep:
             _DB_CONFIGS[key] = found
     return found
 
@@ -123,15 +123,16 @@ def find_db_config(
 def forget_db_configs(*, keep: bool = True) -> None:
     """Start a run with an empty memo (the configuration may have changed since the last one);
     keep=False: remember each database's server only, compute its settings when asked."""
+    global _keep
     _DB_CONFIGS.clear()
     _HOSTS.clear()
-    _KEEP[0] = keep
+    _keep = keep
 
 
 _UNKNOWN: Any = object()
 _DB_CONFIGS: dict[DbKey, dict[str, Any] | None] = {}
 _HOSTS: dict[DbKey, str | None] = {}
-_KEEP = [True]
+_keep = True
 
 
 def inspect(
