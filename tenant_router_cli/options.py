@@ -23,6 +23,7 @@ PythonPath = Annotated[
 ]
 Json = Annotated[bool, typer.Option("--json", help="JSON Lines on stdout, nothing else.")]
 Traceback = Annotated[bool, typer.Option("--traceback", help="Show tracebacks (passwords masked).")]
+ListTenants = Annotated[bool, typer.Option("--tenants", help="List the databases of each group.")]
 Orm = Annotated[
     list[str] | None, typer.Option("--orm", metavar="KEY", help="Only this ORM key (repeatable).")
 ]

@@ -10,7 +10,7 @@ from tenant_router.drift.run import detect_drift
 
 from ..bootstrap import bootstrap
 from ..exit_codes import ExitCode
-from ..options import Exclude, Jobs, Json, Orm, PythonPath, Settings, Shard, Tenant, Traceback
+from ..options import Exclude, Jobs, Json, ListTenants, Orm, PythonPath, Settings, Shard, Tenant, Traceback
 from ..output import make_output
 from ..render import exit_on_error
 from ..render_drift import render_drift
@@ -23,7 +23,7 @@ def drift(
     tenant: Tenant = None,
     exclude: Exclude = None,
     shard: Shard = None,
-    tenants: Annotated[bool, typer.Option("--tenants", help="List the databases of each group.")] = False,
+    tenants: ListTenants = False,
     strict: Annotated[
         bool, typer.Option("--strict", help="Tables outside the migrations are drift too (else notes).")
     ] = False,

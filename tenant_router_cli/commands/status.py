@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
 from tenant_router.fleet import fleet_status
@@ -16,6 +14,7 @@ from ..options import (
     Executor,
     Jobs,
     Json,
+    ListTenants,
     Orm,
     PythonPath,
     Queue,
@@ -35,7 +34,7 @@ def status(
     tenant: Tenant = None,
     exclude: Exclude = None,
     shard: Shard = None,
-    tenants: Annotated[bool, typer.Option("--tenants", help="List the databases of each group.")] = False,
+    tenants: ListTenants = False,
     jobs: Jobs = 0,
     executor: Executor = "processes",
     celery_app: CeleryApp = None,
