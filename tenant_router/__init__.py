@@ -3,13 +3,11 @@
 Public API (re-exports only).
 """
 
-from .backends import BackendInfo, describe_backends
-from .cancel import request_stop
-from .config import OrmSpec, RouterConfig, load_config
+from .config.backends import BackendInfo, describe_backends
+from .config.loader import load_config
+from .config.model import OrmSpec, RouterConfig
 from .context import current_tenant, tenant_context_bind
 from .drift.report import DriftReport
-from .drift.run import detect_drift
-from .engine import RunInterrupted, migrate_tenants
 from .errors import (
     ConfigurationError,
     ScratchDatabaseError,
@@ -18,9 +16,12 @@ from .errors import (
     TenantRouterError,
     UsageError,
 )
-from .events import MigrationEvent, Status
-from .fleet import FleetStatus, fleet_status
-from .report import MigrationReport, TenantResult
+from .record.events import MigrationEvent, Status
+from .record.report import MigrationReport, TenantResult
+from .run.drift_twin import detect_drift
+from .run.engine import RunInterrupted, migrate_tenants
+from .run.fleet import FleetStatus, fleet_status
+from .safety.cancel import request_stop
 
 __all__ = [
     "BackendInfo",

@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core import checks
 
-from .config import load_config
+from .config.loader import load_config
 from .errors import ConfigurationError
 
 

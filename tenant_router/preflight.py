@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from .errors import TenantRouterError
-from .report import one_line_error
+from .record.report import one_line_error
 
 DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
 _MEMORY = itertools.count()

@@ -6,12 +6,12 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from .config import load_config
-from .engine import migrate_tenants
+from .config.loader import load_config
 from .errors import TenantMigrationError
-from .events import FAILED_OR_BUSY
-from .plaintext import PlainProgress, format_summary
-from .report import MigrationReport
+from .record.events import FAILED_OR_BUSY
+from .record.plaintext import PlainProgress, format_summary
+from .record.report import MigrationReport
+from .run.engine import migrate_tenants
 
 
 def migrate_to_all(

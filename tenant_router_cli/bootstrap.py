@@ -7,9 +7,10 @@ import os
 import sys
 from collections.abc import Sequence
 
-from tenant_router.config import RouterConfig, load_config
+from tenant_router.config.loader import load_config
+from tenant_router.config.model import RouterConfig
 from tenant_router.errors import ConfigurationError, UsageError
-from tenant_router.redact import REDACTOR
+from tenant_router.safety.redact import REDACTOR
 
 
 def setup_django(settings: str | None, pythonpath: Sequence[str] = ()) -> str:

@@ -25,7 +25,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from tenant_router.events import (
+from tenant_router.record.events import (
     MigrationEvent,
     RunStarted,
     Status,
@@ -38,9 +38,9 @@ from tenant_router.events import (
     TenantSkipped,
     TenantStarted,
 )
-from tenant_router.plaintext import STATUS_WORDS, printable
-from tenant_router.redact import REDACTOR
-from tenant_router.report import DbKey, database_label
+from tenant_router.record.keys import DbKey, database_label
+from tenant_router.record.plaintext import STATUS_WORDS, printable
+from tenant_router.safety.redact import REDACTOR
 
 from .output import Output
 from .render import STATUS_STYLES
@@ -119,7 +119,7 @@ class LiveProgress:
             return
         if event.orm not in self.orms:
             self.orms.append(event.orm)
-        key = (event.orm, event.tenant, event.alias)
+        key = DbKey(event.orm, event.tenant, event.alias)
         if isinstance(event, TenantSkipped) and event.status is Status.NOT_STARTED:
             self.not_started[event.orm] += 1  # a count, not a row: a stopped run may leave thousands
             self.rows.pop(key, None)

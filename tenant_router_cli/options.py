@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from tenant_router.selection import PATTERN_HELP
+from tenant_router.run.selection import PATTERN_HELP
 
 Settings = Annotated[
     str | None,

@@ -9,8 +9,8 @@ from typing import TextIO
 
 from rich.console import Console
 
-from tenant_router.plaintext import printable
-from tenant_router.redact import REDACTOR
+from tenant_router.record.plaintext import printable
+from tenant_router.safety.redact import REDACTOR
 
 
 class RedactingStream:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from tenant_router.events import MigrationEvent
-from tenant_router.plaintext import PlainProgress
+from tenant_router.record.events import MigrationEvent
+from tenant_router.record.plaintext import PlainProgress
 
 from .live import LiveProgress
 from .output import Output

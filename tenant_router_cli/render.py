@@ -14,9 +14,8 @@ from rich.table import Table
 from rich.text import Text
 
 from tenant_router.errors import TenantRouterError
-from tenant_router.events import MigrationEvent, Status, event_to_dict
-from tenant_router.fleet import DatabaseState, FleetStatus
-from tenant_router.plaintext import (
+from tenant_router.record.events import MigrationEvent, Status, event_to_dict
+from tenant_router.record.plaintext import (
     INTERRUPTED_LINE,
     STATUS_WORDS,
     format_summary,
@@ -24,8 +23,9 @@ from tenant_router.plaintext import (
     printable,
     summary_counts,
 )
-from tenant_router.redact import REDACTOR, mask_data
-from tenant_router.report import MigrationReport
+from tenant_router.record.report import MigrationReport
+from tenant_router.run.fleet import DatabaseState, FleetStatus
+from tenant_router.safety.redact import REDACTOR, mask_data
 
 from .exit_codes import exit_code_for
 from .output import Output

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tenant_router.drift.report import STATES, DatabaseDrift, DriftReport
-from tenant_router.redact import REDACTOR
+from tenant_router.safety.redact import REDACTOR
 
 from .output import Output
 from .render import json_line

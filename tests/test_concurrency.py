@@ -26,8 +26,8 @@ from ops_support import (
 )
 from servers import POSTGRES, Server, require
 
-from tenant_router.journal import find_run, read_run
-from tenant_router.locks import TRY_LOCK_SQL, database_lock
+from tenant_router.record.journal import find_run, read_run
+from tenant_router.safety.locks import TRY_LOCK_SQL, database_lock
 from tenant_router_cli.exit_codes import ExitCode
 
 HEAD = ("patients", "0003_visit_index")

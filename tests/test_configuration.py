@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test.utils import override_settings
 
-from tenant_router.config import load_config
+from tenant_router.config.loader import load_config
 from tenant_router.errors import ConfigurationError
 from tenant_router_cli.exit_codes import ExitCode
 

@@ -9,7 +9,7 @@ import pytest
 from conftest import Database, TenantSite, _activate
 from django.test.utils import override_settings
 
-from tenant_router.selection import select_tenants
+from tenant_router.run.selection import select_tenants
 from tenant_router_cli.exit_codes import ExitCode
 
 # -- item 6: an exact id is itself, even with [ * ? in it -------------------------------------------------

@@ -32,7 +32,7 @@ def test_a_signal_after_the_graceful_stop_still_exits_130(tmp_path: Path) -> Non
     script = textwrap.dedent(
         """
         import os, signal, sys
-        from tenant_router import cancel
+        from tenant_router.safety import cancel
         from tenant_router_cli.output import make_output
         from tenant_router_cli.signals import graceful_interrupts
 

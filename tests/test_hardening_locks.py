@@ -12,7 +12,7 @@ from hardening_support import add_gate, arrivals, pg_query, pg_roles, wait_until
 from ops_support import Streamed, clinic_copy, is_event, migrate_args, report_of, write_django_tenants
 from servers import POSTGRES, Server, require
 
-from tenant_router.locks import TRY_LOCK_SQL, database_lock
+from tenant_router.safety.locks import TRY_LOCK_SQL, database_lock
 from tenant_router_cli.exit_codes import ExitCode
 
 

@@ -16,7 +16,7 @@ from conftest import Database, TenantSite, _activate
 from rich.console import Console
 
 from tenant_router import load_config, migrate_tenants
-from tenant_router.events import (
+from tenant_router.record.events import (
     RunStarted,
     Status,
     StepStarted,
@@ -26,7 +26,7 @@ from tenant_router.events import (
     TenantSkipped,
     TenantStarted,
 )
-from tenant_router.report import MigrationReport
+from tenant_router.record.report import MigrationReport
 from tenant_router_cli.exit_codes import ExitCode
 from tenant_router_cli.live import LiveProgress
 from tenant_router_cli.output import Output
@@ -226,7 +226,7 @@ def test_first_ctrl_c_shows_the_notice_in_the_live_view_not_on_stderr() -> None:
     import os
     import signal
 
-    from tenant_router import cancel
+    from tenant_router.safety import cancel
     from tenant_router_cli.signals import graceful_interrupts
 
     output = terminal(100, 30)

@@ -12,7 +12,7 @@ from conftest import TenantSite
 from django.test.utils import override_settings
 from sqlalchemy_support import SA_ASST
 
-from tenant_router.redact import Redactor, mask_url
+from tenant_router.safety.redact import Redactor, mask_url
 from tenant_router_cli.exit_codes import ExitCode
 
 # Raw (not URL-encoded) passwords: `@`, `%`, `:`, `/`, quotes, backslash, non-ASCII.

@@ -392,7 +392,7 @@ def test_live_view_and_library_twin_show_the_wait_and_the_busy_row(site: Any) ->
     from test_hardening_output import render, terminal, text_of
 
     from tenant_router import load_config, migrate_tenants
-    from tenant_router.events import MigrationEvent, TenantRequeued
+    from tenant_router.record.events import MigrationEvent, TenantRequeued
     from tenant_router_cli.live import LiveProgress
     from tenant_router_cli.render import render_summary
 

@@ -11,9 +11,9 @@ import pytest
 from conftest import TenantSite, _activate, sqlite_site
 from ops_support import EXE, clinic_copy, events, migrate_args, report_of, run, write_django_tenants
 
-from tenant_router.fleet import fleet_status
-from tenant_router.journal import Journal, find_run, header_for, read_run, runs
-from tenant_router.report import MigrationReport
+from tenant_router.record.journal import Journal, find_run, header_for, read_run, runs
+from tenant_router.record.report import MigrationReport
+from tenant_router.run.fleet import fleet_status
 from tenant_router_cli.exit_codes import ExitCode
 
 BROKEN = "CREATE TABLE patients_patient (id integer)"  # patients.0001_initial then fails on it

@@ -9,7 +9,7 @@ from conftest import TenantSite
 from schema import django_rows, schema
 
 from tenant_router import Status, migrate_tenants
-from tenant_router.events import StepApplied, TenantFailed, TenantFinished, TenantStarted
+from tenant_router.record.events import StepApplied, TenantFailed, TenantFinished, TenantStarted
 from tenant_router_cli.exit_codes import ExitCode
 
 

@@ -8,7 +8,7 @@ import pytest
 from conftest import TenantSite
 
 from tenant_router.errors import SelectionError, UsageError
-from tenant_router.selection import select_tenants
+from tenant_router.run.selection import select_tenants
 from tenant_router_cli.exit_codes import ExitCode
 
 IDS = [f"acme-{i}" for i in range(5)] + [f"globex-{i}" for i in range(5)] + ["initech"]

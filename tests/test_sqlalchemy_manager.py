@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from tenant_router.config import RouterConfig, load_config
+from tenant_router.config.loader import load_config
+from tenant_router.config.model import RouterConfig
 from tenant_router.context import tenant_context_bind
 from tenant_router.errors import ConfigurationError
 from tenant_router.orm_backends.sqlalchemy_orm.manager import SqlAlchemyOrmManager, TenantNotBoundError

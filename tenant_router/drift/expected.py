@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..assistants import Assistants
 from ..errors import ScratchDatabaseError, UnknownStateError
-from ..redact import REDACTOR
-from ..report import DbKey, one_line_error
-from ..tasks import db_config_of
+from ..orm_backends.assistants import Assistants
+from ..record.keys import DbKey
+from ..record.report import one_line_error
+from ..safety.redact import REDACTOR
 from .probe import Probe
 from .schema import Schema, fingerprint, read_schema
 
@@ -56,7 +56,7 @@ class ExpectedSchemas:
         orm, tenant, alias = key
         assert alias is not None
         asst = self.assistants.get(orm)
-        db_config = db_config_of(asst, tenant, alias)
+        db_config = self.assistants.db_config(key)
         try:
             with self._scratch(asst, probe.backend, db_config) as scratch:
                 asst.migrate_scratch(scratch, alias, tenant is None, probe.applied)

@@ -9,8 +9,9 @@ from __future__ import annotations
 import contextlib
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..orm_backends.assistants import Assistants
 from ..preflight import (
     BookkeepingRead,
     Inspection,
@@ -19,11 +20,9 @@ from ..preflight import (
     missing_table,
     not_a_sqlite_database,
 )
-from ..report import DbKey, one_line_error
+from ..record.keys import DbKey
+from ..record.report import one_line_error
 from .schema import Schema, backend_of, fingerprint, read_schema
-
-if TYPE_CHECKING:
-    from ..assistants import Assistants
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +41,6 @@ Found = Probe | BaseException | None
 
 def probe_many(units: tuple[DbKey, ...], assistants: Assistants) -> list[tuple[DbKey, Found]]:
     """A Probe per database; None when its ORM cannot read bookkeeping rows; the error when unreachable."""
-    from ..tasks import db_config_of
-
     found: dict[DbKey, Found] = {}
     shared: dict[str, list[tuple[DbKey, BookkeepingRead]]] = {}
     for key in units:
@@ -51,7 +48,7 @@ def probe_many(units: tuple[DbKey, ...], assistants: Assistants) -> list[tuple[D
         assert alias is not None
         asst = assistants.get(orm)
         try:
-            read = asst.bookkeeping_read(tenant or "", alias, db_config_of(asst, tenant, alias))
+            read = asst.bookkeeping_read(tenant or "", alias, assistants.db_config(key))
         except Exception as exc:
             found[key] = exc
             continue

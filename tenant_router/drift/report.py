@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..report import database_label
+from ..record.keys import database_label
 from .diff import Difference
 
 #: How groups are ordered and named.

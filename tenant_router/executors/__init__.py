@@ -6,9 +6,9 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from ..assistants import Assistants, AssistantSetup
 from ..errors import UsageError
-from ..report import MigrationReport
+from ..orm_backends.assistants import Assistants, AssistantSetup
+from ..record.report import MigrationReport
 from .base import Executor
 from .processes import DEFAULT_MAX_RSS_MB, DEFAULT_TASKS_PER_WORKER
 

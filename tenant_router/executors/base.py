@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from ..preflight import Verdict
-from ..report import DbKey
-from ..tasks import Task
+from ..record.keys import DbKey
+from .tasks import Task
 
 
 class Executor(Protocol):

@@ -32,17 +32,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..assistants import Assistants, AssistantSetup
-from ..cancel import request_stop, stop_requested
-from ..celery import TASK_NAME
-from ..config import celery_app_path
+from ..config.environment import celery_app_path
 from ..errors import ConfigurationError, ExecutorError, UsageError
-from ..events import DONE_EVENTS, RunStarted, Status, TenantFailed
+from ..orm_backends.assistants import Assistants, AssistantSetup
 from ..preflight import Verdict
-from ..redact import mask_url
-from ..report import DbKey, MigrationReport, one_line_error
-from ..tasks import Task
+from ..record.events import DONE_EVENTS, RunStarted, Status, TenantFailed
+from ..record.keys import DbKey
+from ..record.report import MigrationReport, one_line_error
+from ..safety.cancel import request_stop, stop_requested
+from ..safety.redact import mask_url
 from . import wire
+from .celery_worker import TASK_NAME
+from .tasks import Task
 
 PROBE_SECONDS = 2.0  # how long the workers have to answer `inspect` when the run starts
 GRACE_SECONDS = 5.0  # after Ctrl-C, how long a revoked task may still turn out to have started
@@ -296,13 +297,13 @@ class CeleryExecutor:
         event = wire.decode_event(data)
         if isinstance(event, RunStarted):
             return
-        key = (event.orm, event.tenant, event.alias)
+        key = DbKey(event.orm, event.tenant, event.alias)
         own = flight.own.get(key)
         if own is None or key in flight.finished:
             return  # a redelivered task repeating a database already settled: reported once
         flight.begun.add(own)
         if own not in self.report.results:  # its row is made of this event: the run's own strings
-            event = dataclasses.replace(event, orm=own[0], tenant=own[1], alias=own[2])
+            event = dataclasses.replace(event, orm=own.orm, tenant=own.tenant, alias=own.alias)
         if isinstance(event, DONE_EVENTS):
             flight.finished.add(key)
         self.report.emit(event)

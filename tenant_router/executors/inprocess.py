@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..assistants import Assistants
+from ..orm_backends.assistants import Assistants
 from ..preflight import Verdict
-from ..report import DbKey, MigrationReport
-from ..tasks import Task, execute
+from ..record.keys import DbKey
+from ..record.report import MigrationReport
+from .tasks import Task, execute
 
 
 class InProcessExecutor:

@@ -19,12 +19,13 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from ..assistants import Assistants
-from ..cancel import request_stop, stop_requested
-from ..events import DONE_EVENTS, Status, TenantFailed
+from ..orm_backends.assistants import Assistants
 from ..preflight import Verdict
-from ..report import DbKey, MigrationReport, one_line_error
-from ..tasks import Task, execute
+from ..record.events import DONE_EVENTS, Status, TenantFailed
+from ..record.keys import DbKey
+from ..record.report import MigrationReport, one_line_error
+from ..safety.cancel import request_stop, stop_requested
+from .tasks import Task, execute
 
 DEFAULT_TASKS_PER_WORKER = 200
 DEFAULT_MAX_RSS_MB = 200

@@ -12,10 +12,10 @@ import sys
 from dataclasses import fields
 from typing import Any, get_args
 
-from ..events import MigrationEvent, Status
 from ..preflight import Inspection, Unreachable, Verdict
-from ..redact import REDACTOR
-from ..report import DbKey
+from ..record.events import MigrationEvent, Status
+from ..record.keys import DbKey
+from ..safety.redact import REDACTOR
 
 _EVENTS: dict[str, Any] = {cls.kind: cls for cls in get_args(MigrationEvent)}
 #: Names repeated across thousands of databases (a run keeps them in its report rows and verdicts):
@@ -91,4 +91,4 @@ def encode_key(key: DbKey) -> list[str | None]:
 def decode_key(data: list[Any]) -> DbKey:
     """The inverse of encode_key."""
     orm, tenant, alias = data
-    return (orm, tenant, alias)
+    return DbKey(orm, tenant, alias)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from tenant_router.drift.run import detect_drift
+from tenant_router.run.drift_twin import detect_drift
 
 from ..bootstrap import bootstrap
 from ..exit_codes import ExitCode

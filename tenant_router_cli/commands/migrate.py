@@ -7,13 +7,13 @@ from typing import Annotated
 
 import typer
 
-from tenant_router.engine import RunAborted, RunInterrupted, migrate_tenants
 from tenant_router.errors import UsageError
-from tenant_router.events import Status
 from tenant_router.executors import DEFAULT_MAX_RSS_MB, DEFAULT_TASKS_PER_WORKER
-from tenant_router.fleet import FleetStatus, fleet_status
-from tenant_router.journal import find_run, journal_dir
-from tenant_router.report import SETTLED, MigrationReport
+from tenant_router.record.events import Status
+from tenant_router.record.journal import find_run, journal_dir
+from tenant_router.record.report import SETTLED, MigrationReport
+from tenant_router.run.engine import RunAborted, RunInterrupted, migrate_tenants
+from tenant_router.run.fleet import FleetStatus, fleet_status
 
 from ..bootstrap import bootstrap
 from ..exit_codes import EXIT_CODES_HELP, ExitCode

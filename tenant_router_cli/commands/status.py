@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tenant_router.fleet import fleet_status
+from tenant_router.run.fleet import fleet_status
 
 from ..bootstrap import bootstrap
 from ..exit_codes import ExitCode

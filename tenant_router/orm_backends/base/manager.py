@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from ...redact import mask_settings
-
-if TYPE_CHECKING:
-    from ...config import OrmSpec, RouterConfig
+from ...config.model import OrmSpec, RouterConfig
+from ...safety.redact import mask_settings
 
 
 def merge_db_config(template: Mapping[str, Any], entry: Mapping[str, Any]) -> dict[str, Any]:

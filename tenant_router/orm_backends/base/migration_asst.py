@@ -23,15 +23,16 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ...cancel import StopAtBoundary, StopBeforeStart, stop_requested
-from ...dberrors import is_lock_timeout, is_statement_timeout
 from ...errors import DatabaseBusy, DatabaseLocked, StepLimitError, UsageError
-from ...events import FAILED_OR_BUSY, TenantRetried
-from ...locks import database_lock
-from ...lockwait import StepLimits
 from ...preflight import BookkeepingRead, Inspection, read_many
-from ...report import DatabaseRun, MigrationReport, OrmReport, one_line_error
-from ...retry import delay_before, pause, transient
+from ...record.events import FAILED_OR_BUSY, TenantRetried
+from ...record.keys import DbKey
+from ...record.report import DatabaseRun, MigrationReport, OrmReport, one_line_error
+from ...safety.cancel import StopAtBoundary, StopBeforeStart, stop_requested
+from ...safety.dberrors import is_lock_timeout, is_statement_timeout
+from ...safety.locks import database_lock
+from ...safety.lockwait import StepLimits
+from ...safety.retry import delay_before, pause, transient
 
 if TYPE_CHECKING:
     from .manager import BaseOrmManager
@@ -104,7 +105,7 @@ class BaseOrmMigrationAsst:
             if self.report.stopping:
                 return
             self.run_database(None, alias, self.manager.reserved_db_config(alias))
-            row = self.report.report.results.get((self.manager.orm_key, None, alias))
+            row = self.report.report.results.get(DbKey(self.manager.orm_key, None, alias))
             if row is not None and row.status in FAILED_OR_BUSY:
                 self.report.report.stop(f"reserved database {alias!r} of {self.manager.orm_key} {row.status}")
 

@@ -133,7 +133,8 @@ _reading = _Reading()
 def _read_runtime() -> _Runtime:
     from django.conf import settings
 
-    from ...config import load_config, load_orm_specs
+    from ...config.loader import load_config
+    from ...config.orm_settings import load_orm_specs
     from .manager import DjangoOrmManager
 
     allow = bool(getattr(settings, ALLOW_SETTING, False))

@@ -12,9 +12,10 @@ from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils.module_loading import import_string
 
-from ...config import OrmSpec, reject_unknown_keys
+from ...config.model import OrmSpec
+from ...config.orm_settings import reject_unknown_keys
 from ...errors import ConfigurationError
-from ...redact import REDACTOR, mask_settings, mask_url
+from ...safety.redact import REDACTOR, mask_settings, mask_url
 from ..base import BaseOrmManager, merge_db_config
 
 DB_KEYS = frozenset(

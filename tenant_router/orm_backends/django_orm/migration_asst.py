@@ -21,9 +21,9 @@ from django.utils.module_loading import module_has_submodule
 
 from ...context import tenant_context_bind
 from ...errors import TenantRouterError, UsageError
-from ...lockwait import StepGuard, StepLimits
 from ...preflight import BookkeepingRead
-from ...report import DatabaseRun
+from ...record.report import DatabaseRun
+from ...safety.lockwait import StepGuard, StepLimits
 from ..base import BaseOrmMigrationAsst
 from .binding import PinnedDatabases, install, open_wrapper, pinned_databases
 from .graph import (

@@ -10,7 +10,7 @@ from django.core.signals import setting_changed
 from django.db import router as django_router
 from django.dispatch import receiver
 
-from ...config import OrmSpec
+from ...config.model import OrmSpec
 from ...errors import ConfigurationError
 from .binding import install
 from .manager import DjangoOrmManager, Strategy
@@ -29,7 +29,7 @@ def runtime_spec() -> tuple[OrmSpec | None, Strategy | None]:
     if _runtime is None:
         from django.conf import settings
 
-        from ...config import load_orm_specs
+        from ...config.orm_settings import load_orm_specs
 
         specs = load_orm_specs(settings)
         spec = next((s for s in specs if issubclass(s.manager_class, DjangoOrmManager)), None)

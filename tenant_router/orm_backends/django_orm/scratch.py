@@ -7,7 +7,7 @@ from typing import Any
 from django.db.migrations.recorder import MigrationRecorder
 
 from ...errors import UnknownStateError
-from ...report import DatabaseRun, MigrationReport
+from ...record.report import DatabaseRun, MigrationReport
 from .binding import PinnedDatabases, open_wrapper, pinned_databases
 from .graph import Key, disk_graph, planner
 from .router import migration_routing

@@ -11,10 +11,11 @@ import sqlalchemy
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from ...config import OrmSpec, RouterConfig, reject_unknown_keys
+from ...config.model import OrmSpec, RouterConfig
+from ...config.orm_settings import reject_unknown_keys
 from ...context import current_binding
 from ...errors import ConfigurationError, TenantRouterError
-from ...redact import REDACTOR, mask_url
+from ...safety.redact import REDACTOR, mask_url
 from ..base import BaseOrmManager
 from .urls import ENTRY_KEYS, build_url, describe_url, merge_entry, render
 

@@ -24,9 +24,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 
 from ...errors import TenantRouterError, UsageError
-from ...lockwait import StepGuard, StepLimits
 from ...preflight import BookkeepingRead
-from ...report import DatabaseRun, one_line_error
+from ...record.report import DatabaseRun, one_line_error
+from ...safety.lockwait import StepGuard, StepLimits
 from ..base import BaseOrmMigrationAsst
 from .manager import SqlAlchemyOrmManager
 from .preflight import bookkeeping_read

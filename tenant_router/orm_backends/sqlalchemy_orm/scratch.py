@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from ...errors import UnknownStateError
-from ...report import DatabaseRun, MigrationReport
+from ...record.report import DatabaseRun, MigrationReport
 
 
 def scratch_url(url: str, name: str | None, overrides: dict[str, Any]) -> str:

@@ -14,7 +14,7 @@ from alembic.runtime.migration import RevisionStep
 from alembic.script import ScriptDirectory
 
 from ...errors import ConfigurationError
-from ...redact import REDACTOR
+from ...safety.redact import REDACTOR
 
 _PACKAGE_FORM = re.compile(r"^[A-Za-z_][\w.]*:[^/\\]")  # "myapp.db:migrations", not "C:\..."
 

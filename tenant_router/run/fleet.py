@@ -10,14 +10,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from .assistants import Assistants, AssistantSetup
-from .config import OrmSpec, RouterConfig, load_config
+from ..config.loader import load_config
+from ..config.model import OrmSpec, RouterConfig
+from ..executors import Executor, ExecutorOptions, make_executor
+from ..orm_backends.assistants import Assistants, AssistantSetup
+from ..preflight import Inspection, Unreachable
+from ..record.keys import DbKey, database_label
+from ..record.report import MigrationReport
 from .engine import _tenant_units, preflight
-from .executors import Executor, ExecutorOptions, make_executor
-from .preflight import Inspection, Unreachable
-from .report import MigrationReport, database_label
 from .selection import select_tenants
-from .tasks import DbKey, forget_db_configs
 
 
 @dataclass(frozen=True)
@@ -132,13 +133,13 @@ def fleet_status(
     with reading_fleet(config, selection, options, target=target) as fleet:
         verdicts = preflight(fleet.keys, fleet.assistants, fleet.runner, settle=False)
     specs, keys, assistants, report = fleet.specs, fleet.keys, fleet.assistants, fleet.report
-    rows = [_row(key, verdicts.get(key[0], {}).get(key)) for key in keys]
+    rows = [_row(key, verdicts.get(key.orm, {}).get(key)) for key in keys]
     rows += [DatabaseState(r.orm, r.tenant, r.alias, "skipped") for r in report.rows()]
     order = {key: i for i, key in enumerate(keys)}
     rows.sort(
         key=lambda r: (
             specs.index(next(s for s in specs if s.key == r.orm)),
-            order.get((r.orm, r.tenant, r.alias), 0),
+            order.get(DbKey(r.orm, r.tenant, r.alias), 0),
         )
     )
     return FleetStatus(rows, [s.key for s in specs if not assistants.get(s.key).is_coarse()])
@@ -173,15 +174,16 @@ def reading_fleet(
     specs = config.orms(orm)
     tenants = select_tenants(config.tenant_ids(), tenant, exclude, shard)
     options.check()
-    forget_db_configs(keep=options.name != "celery")  # Celery: settings stay on the workers
     report = MigrationReport()  # collects the "skipped" rows; nothing is emitted anywhere
     setup = AssistantSetup(tuple(target))
-    assistants = Assistants.for_run(config, specs, setup, report, tenants)
+    assistants = Assistants.for_run(
+        config, specs, setup, report, tenants, keep_settings=options.name != "celery"
+    )  # Celery: settings stay on the workers
     keys: list[DbKey] = []
     for spec in specs:
         asst = assistants.get(spec.key)
         if not target and not asst.is_coarse():
-            keys += [(spec.key, None, alias) for alias in asst.manager.reserved_aliases]
+            keys += [DbKey(spec.key, None, alias) for alias in asst.manager.reserved_aliases]
     keys += list(_tenant_units(specs, assistants, tenants, report))
     runner = make_executor(options, assistants, report, setup)
     try:

@@ -14,11 +14,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .errors import UsageError
-from .events import MigrationEvent, Status, TenantBusy, TenantFailed, TenantRequeued
-from .lockwait import StepLimits
-from .report import DbKey, MigrationReport
-from .retry import pause
+from ..errors import UsageError
+from ..record.events import MigrationEvent, Status, TenantBusy, TenantFailed, TenantRequeued
+from ..record.keys import DbKey
+from ..record.report import MigrationReport
+from ..safety.lockwait import StepLimits
+from ..safety.retry import pause
 
 #: --lock-retries when --lock-wait is given and it is not.
 DEFAULT_LOCK_RETRIES = 3
@@ -55,7 +56,7 @@ class Requeue:
             self._answer(event, self.report)
 
     def _answer(self, busy: TenantBusy, report: MigrationReport) -> None:
-        key = (busy.orm, busy.tenant, busy.alias)
+        key = DbKey(busy.orm, busy.tenant, busy.alias)
         self.last[key] = busy
         retry = self.tries.get(key, 0) + 1
         if busy.tenant is None or retry > self.policy.retries or report.stopping:
@@ -79,7 +80,7 @@ class Requeue:
         return {
             key: due
             for key, due in self.due.items()
-            if key[0] == orm and (key not in results or results[key].status is None)
+            if key.orm == orm and (key not in results or results[key].status is None)
         }
 
     def next_round(self, orm: str) -> list[DbKey]:

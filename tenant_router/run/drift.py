@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from ..assistants import Assistants
+from ..drift.diff import compare
+from ..drift.expected import Expected, ExpectedSchemas
+from ..drift.probe import Probe
+from ..drift.report import DatabaseDrift
+from ..executors.tasks import batched
+from ..orm_backends.assistants import Assistants
 from ..preflight import Unreachable
-from ..report import DbKey
-from ..tasks import batched
-from .diff import compare
-from .expected import Expected, ExpectedSchemas
-from .probe import Probe
-from .report import DatabaseDrift
+from ..record.keys import DbKey
 
 
 class Runner(Protocol):
@@ -28,7 +28,7 @@ def check_databases(
     strict: bool = False,
 ) -> list[DatabaseDrift]:
     """Classify every database of `keys` (alias None: unknown, its ORM migrates whole tenants)."""
-    tasks = batched("drift", [k for k in keys if k[2] is not None], assistants, 2_000_000_000)
+    tasks = batched("drift", [k for k in keys if k.alias is not None], assistants, 2_000_000_000)
     found: dict[DbKey, Any] = dict(runner.run(tasks))
     expected = ExpectedSchemas(assistants, scratch)
     return [classify(key, found.get(key), expected, strict) for key in keys]

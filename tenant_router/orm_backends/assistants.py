@@ -7,15 +7,17 @@ broker message).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .config import OrmSpec, RouterConfig
-from .errors import ConfigurationError, UsageError
-from .lockwait import StepLimits
-from .orm_backends.base import BaseOrmMigrationAsst
-from .report import MigrationReport
+from ..config.model import OrmSpec, RouterConfig
+from ..errors import ConfigurationError, UsageError
+from ..record.keys import DbKey
+from ..record.report import MigrationReport
+from ..safety.lockwait import StepLimits
+from .base import BaseOrmMigrationAsst
 
 
 def build_assistant(spec: OrmSpec, config: RouterConfig) -> BaseOrmMigrationAsst:
@@ -68,9 +70,22 @@ class AssistantSetup:
 class Assistants:
     """The assistants of one process, built once from the run's configuration."""
 
-    def __init__(self, config: RouterConfig, built: dict[str, BaseOrmMigrationAsst] | None = None) -> None:
+    def __init__(
+        self,
+        config: RouterConfig,
+        built: dict[str, BaseOrmMigrationAsst] | None = None,
+        *,
+        keep_settings: bool = True,
+    ) -> None:
         self.config = config
         self._built = dict(built or {})
+        # Each database's merged settings, computed once per run (merging and URL parsing add up over
+        # thousands of tenants; forked workers inherit the memo). keep_settings=False: a run whose
+        # databases are migrated on other machines keeps only each database's server, for the
+        # per-server cap (the settings would be half a kilobyte per database held for nothing).
+        self._settings: dict[DbKey, dict[str, Any] | None] = {}
+        self._hosts: dict[DbKey, str | None] = {}
+        self._keep_settings = keep_settings
 
     @classmethod
     def for_run(
@@ -80,9 +95,12 @@ class Assistants:
         setup: AssistantSetup,
         report: MigrationReport,
         tenants: Sequence[str] | None,
+        *,
+        keep_settings: bool = True,
     ) -> Assistants:
         """Build and bind the assistants of `specs` as `setup` says."""
-        assistants = cls(config, {spec.key: build_assistant(spec, config) for spec in specs})
+        built = {spec.key: build_assistant(spec, config) for spec in specs}
+        assistants = cls(config, built, keep_settings=keep_settings)
         for spec in specs:
             orm_report = report.for_orm(spec.key)
             assistants.get(spec.key).bind(
@@ -104,6 +122,41 @@ class Assistants:
             self._built[orm] = build_assistant(spec, self.config)
         return self._built[orm]
 
+    def find_db_config(self, key: DbKey) -> dict[str, Any] | None:
+        """A database's settings (tenant None: a reserved one), None when the tenant has no such
+        database; computed once per run. `key` is kept as the memo's key. Don't modify the result."""
+        found = self._settings.get(key, _UNKNOWN)
+        if found is _UNKNOWN:
+            orm, tenant, alias = key
+            assert alias is not None
+            manager = self.get(orm).manager
+            found = (
+                manager.reserved_db_config(alias)
+                if tenant is None
+                else manager.tenant_db_config(tenant, alias)
+            )
+            if found is not None:
+                host = manager.host_key(found)
+                self._hosts[key] = None if host is None else sys.intern(host)
+            if self._keep_settings:
+                self._settings[key] = found
+        return found
+
+    def db_config(self, key: DbKey) -> dict[str, Any]:
+        """A configured database's settings (see find_db_config)."""
+        found = self.find_db_config(key)
+        assert found is not None, key
+        return found
+
+    def host_of(self, key: DbKey) -> str | None:
+        """The server a database lives on, for the per-server connection cap (None: SQLite, or a row
+        that stands for a whole tenant)."""
+        if key.alias is None:
+            return None
+        if key not in self._hosts:
+            self.find_db_config(key)  # notes the host
+        return self._hosts.get(key)
+
     def orms(self) -> list[str]:
         """The ORM keys built so far, in the order they were built."""
         return list(self._built)
@@ -113,3 +166,6 @@ class Assistants:
         for asst in self._built.values():
             asst.close()
             asst.manager.close()
+
+
+_UNKNOWN: Any = object()

@@ -9,8 +9,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from .cancel import StopAtBoundary, StopBeforeStart, stop_requested
-from .errors import DatabaseBusy, DatabaseLocked
+from ..errors import DatabaseBusy, DatabaseLocked
+from ..safety.cancel import StopAtBoundary, StopBeforeStart, stop_requested
+from ..safety.redact import REDACTOR
 from .events import (
     MigrationEvent,
     RunStarted,
@@ -26,21 +27,11 @@ from .events import (
     TenantSkipped,
     TenantStarted,
 )
-from .redact import REDACTOR
+from .keys import DbKey, database_label
 
-DbKey = tuple[
-    str, str | None, str | None
-]  # (orm, tenant, alias): tenant None = reserved, alias None = whole tenant
 #: Steps that leave the database's current migration where it was: an unapply, a post_migrate repair.
 NOT_CURRENT = (" (backwards)", " (repair)")
 SETTLED = frozenset({Status.MIGRATED, Status.UP_TO_DATE, Status.SKIPPED})
-
-
-def database_label(tenant: str | None, alias: str | None) -> str:
-    """How people name a database: "tenant-1/default", "central (reserved)", "tenant-1"."""
-    if tenant is None:
-        return f"{alias} (reserved)" if alias else "(all tenants)"
-    return f"{tenant}/{alias}" if alias else tenant
 
 
 def _ignore(event: MigrationEvent) -> None:
@@ -67,8 +58,8 @@ class TenantResult:
 
     @property
     def key(self) -> DbKey:
-        """(orm, tenant, alias)."""
-        return (self.orm, self.tenant, self.alias)
+        """DbKey(orm, tenant, alias)."""
+        return DbKey(self.orm, self.tenant, self.alias)
 
     @property
     def label(self) -> str:
@@ -128,7 +119,7 @@ class MigrationReport:
         self._listeners.append(listener)
 
     def _row(self, orm: str, tenant: str | None, alias: str | None) -> TenantResult:
-        key = (orm, tenant, alias)
+        key = DbKey(orm, tenant, alias)
         row = self.results.get(key)
         if row is None:
             row = self.results[key] = TenantResult(orm, tenant, alias)

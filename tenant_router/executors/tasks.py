@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import itertools
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .assistants import Assistants
-from .dberrors import connect_failure_label
-from .events import Status, TenantFailed, TenantFinished, TenantRetried
-from .orm_backends.base import BaseOrmMigrationAsst
-from .preflight import BookkeepingRead, Inspection, PreflightError, Unreachable, Verdict, read_many
-from .report import DbKey, MigrationReport, one_line_error
-from .retry import answered, delay_before, has_answered, pause, server_of, transient
+from ..orm_backends.assistants import Assistants
+from ..preflight import BookkeepingRead, Inspection, PreflightError, Unreachable, Verdict, read_many
+from ..record.events import Status, TenantFailed, TenantFinished, TenantRetried
+from ..record.keys import DbKey
+from ..record.report import MigrationReport, one_line_error
+from ..safety.dberrors import connect_failure_label
+from ..safety.retry import answered, delay_before, has_answered, pause, server_of, transient
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,16 +31,6 @@ class Task:
 BATCH = 25
 
 
-def host_of(assistants: Assistants, key: DbKey) -> str | None:
-    """The server a database lives on, for the per-server connection cap (None: reserved-less/SQLite)."""
-    orm, tenant, alias = key
-    if alias is None:
-        return None
-    if key not in _HOSTS:
-        find_db_config(assistants.get(orm), tenant, alias, key)  # notes the host
-    return _HOSTS[key]
-
-
 def batched(
     kind: Literal["inspect", "drift"],
     keys: list[DbKey],
@@ -53,7 +42,7 @@ def batched(
     read over one connection), BATCH tenants a task, one server a task (the cap counts tasks)."""
     by_tenant: dict[tuple[str | None, str | None], list[DbKey]] = {}
     for key in keys:
-        by_tenant.setdefault((key[1], host_of(assistants, key)), []).append(key)
+        by_tenant.setdefault((key.tenant, assistants.host_of(key)), []).append(key)
     by_host: dict[str | None, list[list[DbKey]]] = {}
     for (_, host), group in by_tenant.items():
         by_host.setdefault(host, []).append(group)
@@ -70,11 +59,12 @@ def execute(task: Task, assistants: Assistants, report: MigrationReport) -> list
     if task.kind == "inspect":
         return inspect(task.units, assistants, report if task.settle else None)
     if task.kind == "drift":
-        from .drift.probe import probe_many
+        from ..drift.probe import probe_many
 
         found = probe_many(task.units, assistants)
         return [(key, _unreachable(p) if isinstance(p, BaseException) else p) for key, p in found]
-    for orm, tenant, alias in task.units:
+    for key in task.units:
+        orm, tenant, alias = key
         asst = assistants.get(orm)
         orm_report = asst.report = report.for_orm(orm)
         if alias is None:
@@ -82,57 +72,8 @@ def execute(task: Task, assistants: Assistants, report: MigrationReport) -> list
             with orm_report.tenant(tenant):
                 asst.migrate_tenant(tenant)
             continue
-        db_config = db_config_of(asst, tenant, alias)
-        asst.run_database(tenant, alias, db_config)
+        asst.run_database(tenant, alias, assistants.db_config(key))
     return []
-
-
-def db_config_of(asst: BaseOrmMigrationAsst, tenant: str | None, alias: str) -> dict[str, Any]:
-    """A configured database's settings (tenant None: a reserved one); don't modify the result."""
-    db_config = find_db_config(asst, tenant, alias)
-    assert db_config is not None, (tenant, alias)
-    return db_config
-
-
-def find_db_config(
-    asst: BaseOrmMigrationAsst, tenant: str | None, alias: str, key: DbKey | None = None
-) -> dict[str, Any] | None:
-    """Like db_config_of, None when the tenant has no such database; computed once per run.
-
-    Merging and URL parsing add up over thousands of tenants; forked workers inherit the memo. A run
-    whose databases are migrated on other machines keeps only each database's server (see
-    forget_db_configs): the settings would be half a kilobyte per database held for nothing. `key`:
-    the caller's (orm, tenant, alias), kept as the memo's key instead of a copy.
-    """
-    key = key or (asst.manager.orm_key, tenant, alias)
-    found = _DB_CONFIGS.get(key, _UNKNOWN)
-    if found is _UNKNOWN:
-        found = (
-            asst.manager.reserved_db_config(alias)
-            if tenant is None
-            else asst.manager.tenant_db_config(tenant, alias)
-        )
-        if found is not None:
-            host = asst.manager.host_key(found)
-            _HOSTS[key] = None if host is None else sys.intern(host)
-        if _keep:
-            _DB_CONFIGS[key] = found
-    return found
-
-
-def forget_db_configs(*, keep: bool = True) -> None:
-    """Start a run with an empty memo (the configuration may have changed since the last one);
-    keep=False: remember each database's server only, compute its settings when asked."""
-    global _keep
-    _DB_CONFIGS.clear()
-    _HOSTS.clear()
-    _keep = keep
-
-
-_UNKNOWN: Any = object()
-_DB_CONFIGS: dict[DbKey, dict[str, Any] | None] = {}
-_HOSTS: dict[DbKey, str | None] = {}
-_keep = True
 
 
 def inspect(
@@ -145,7 +86,7 @@ def inspect(
         orm, tenant, alias = key
         assert alias is not None
         asst = assistants.get(orm)
-        db_config = db_config_of(asst, tenant, alias)
+        db_config = assistants.db_config(key)
         read = _call(asst.bookkeeping_read, tenant or "", alias, db_config)
         if isinstance(read, BookkeepingRead):
             shared.setdefault(read.identity, []).append((key, read))

@@ -17,8 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from .errors import ConfigurationError, UsageError
+from ..errors import ConfigurationError, UsageError
 from .events import FINAL_EVENTS, MigrationEvent, Status, TenantFailed, TenantFinished, TenantRequeued
+from .keys import DbKey
 from .report import MigrationReport
 
 SETTING = "TENANT_ROUTER_JOURNAL_DIR"
@@ -116,14 +117,14 @@ class RunRecord:
         """False when the run died before writing its closing line."""
         return self.footer is not None
 
-    def databases_to_redo(self) -> list[tuple[str, str | None, str | None]] | None:
+    def databases_to_redo(self) -> list[DbKey] | None:
         """(orm, tenant, alias) of every tenant database that failed, was locked or interrupted, or
         never finished; one that finished (migrated, up to date, skipped) is not redone. None for a
         journal that does not list its databases (then whole tenants are redone: tenants_to_redo)."""
         planned = self.header.get("databases")
         if planned is None:
             return None
-        keys = [(orm, tenant, alias) for orm, tenant, alias in planned]
+        keys = [DbKey(orm, tenant, alias) for orm, tenant, alias in planned]
         return [k for k in keys if k not in self.outcomes or Status(self.outcomes[k]["status"]) in REDO]
 
     def tenants_to_redo(self) -> list[str]:

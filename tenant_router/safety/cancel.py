@@ -9,7 +9,7 @@ from __future__ import annotations
 import multiprocessing
 from multiprocessing.synchronize import Event
 
-from .errors import TenantRouterError
+from ..errors import TenantRouterError
 
 _flag: Event | None = None
 

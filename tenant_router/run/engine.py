@@ -17,12 +17,10 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import cancel
-from .assistants import Assistants, AssistantSetup
-from .config import OrmSpec, RouterConfig, load_config
-from .errors import ExecutorError, ScratchDatabaseError, TenantRouterError, UsageError
-from .events import FAILED_OR_BUSY, MigrationEvent, RunStarted, Status
-from .executors import (
+from ..config.loader import load_config
+from ..config.model import OrmSpec, RouterConfig
+from ..errors import ExecutorError, ScratchDatabaseError, TenantRouterError, UsageError
+from ..executors import (
     DEFAULT_MAX_RSS_MB,
     DEFAULT_TASKS_PER_WORKER,
     Executor,
@@ -30,13 +28,17 @@ from .executors import (
     make_executor,
     open_early,
 )
-from .journal import Journal, header_for
-from .orm_backends.base import BaseOrmMigrationAsst
-from .preflight import Inspection, Unreachable, Verdict
-from .report import MigrationReport, _ignore
+from ..executors.tasks import Task, batched
+from ..orm_backends.assistants import Assistants, AssistantSetup
+from ..orm_backends.base import BaseOrmMigrationAsst
+from ..preflight import Inspection, Unreachable, Verdict
+from ..record.events import FAILED_OR_BUSY, MigrationEvent, RunStarted, Status
+from ..record.journal import Journal, header_for
+from ..record.keys import DbKey
+from ..record.report import MigrationReport, _ignore
+from ..safety import cancel
 from .requeue import Requeue, step_limits
 from .selection import select_tenants
-from .tasks import DbKey, Task, batched, find_db_config, forget_db_configs, host_of
 
 
 class RunInterrupted(TenantRouterError):
@@ -94,9 +96,9 @@ def migrate_tenants(
     tenants = select_tenants(config.tenant_ids(), tenant, exclude, shard)
     if only is not None:
         tenants = [t for t in tenants if t in set(only)]
-    redo = None if only_databases is None else {tuple(key) for key in only_databases}
+    redo = None if only_databases is None else {DbKey(*key) for key in only_databases}
     if redo is not None:  # --only-failed: the databases of the last run that did not finish, no other
-        tenants = [t for t in tenants if any(key[1] == t for key in redo)]
+        tenants = [t for t in tenants if any(key.tenant == t for key in redo)]
     options = ExecutorOptions(
         executor, jobs, max_connections_per_host, worker_tasks, worker_max_rss_mb, celery_app, queue
     )
@@ -104,18 +106,19 @@ def migrate_tenants(
     _check_limits(canary, max_failures, max_connections_per_host, lock_timeout)
     limits, policy = step_limits(lock_wait, lock_retries, lock_retry_delay, statement_timeout)
     cancel.reset()
-    forget_db_configs(keep=options.name != "celery")  # Celery: settings stay on the workers
     requeue = Requeue(policy, on_event)
     report = MigrationReport(requeue, fail_fast=fail_fast, max_failures=max_failures)
     requeue.report = report
     setup = AssistantSetup(tuple(target), lock_timeout, limits.lock_wait, limits.statement_timeout)
-    assistants = Assistants.for_run(config, specs, setup, report, tenants)
+    assistants = Assistants.for_run(
+        config, specs, setup, report, tenants, keep_settings=options.name != "celery"
+    )  # Celery: settings stay on the workers
     planned = _planned(specs, assistants, reserved=not target)
     if redo is not None:
-        planned = [key for key in planned if key[1] is None or key in redo]
+        planned = [key for key in planned if key.tenant is None or key in redo]
     early = open_early(options)  # a wrong Celery app or its broker down: one line, nothing touched
     if journal_dir is not None:  # opened once every argument is known to be good
-        databases = [key for key in planned if key[1] is not None]
+        databases = [key for key in planned if key.tenant is not None]
         try:
             journal = Journal(Path(journal_dir), header_for(tenants, databases, **(journal_meta or {})))
         except BaseException:
@@ -141,7 +144,7 @@ def migrate_tenants(
             runner = make_executor(options, assistants, report, setup, early)
             verdicts = preflight(databases, assistants, runner, settle=True)
             _refuse_irreversible(verdicts)
-            pending = [k for k in databases if k[0] not in verdicts or _needs_work(verdicts[k[0]].get(k))]
+            pending = [k for k in databases if k.orm not in verdicts or _needs_work(verdicts[k.orm].get(k))]
             del verdicts  # one per database: not kept while the pending ones migrate
             if refuse_drift:
                 local = runner if options.name == "processes" else None  # Celery replies carry no schemas
@@ -196,7 +199,7 @@ def _planned(specs: list[OrmSpec], assistants: Assistants, *, reserved: bool) ->
     planned: list[DbKey] = []
     for spec in specs:
         planned += [
-            (spec.key, t, a)
+            DbKey(spec.key, t, a)
             for t, a in assistants.get(spec.key).planned_databases()
             if reserved or not (t is None and a is not None)
         ]
@@ -238,15 +241,15 @@ def _refuse_drifted(
     """--refuse-drift: the pending databases whose schema drifted are reported DRIFTED and left alone.
 
     Schemas are read by `runner`, or in this process when None (the run's executor is remote)."""
-    from .drift.check import check_databases
-    from .events import TenantFailed
-    from .executors.inprocess import InProcessExecutor
+    from ..executors.inprocess import InProcessExecutor
+    from ..record.events import TenantFailed
+    from .drift import check_databases
 
     drifted = set()
     reader = runner or InProcessExecutor(assistants, report)
     for row in check_databases(pending, assistants, reader, config.drift_scratch):
         if row.state == "drifted":
-            key = (row.orm, row.tenant, row.alias)
+            key = DbKey(row.orm, row.tenant, row.alias)
             drifted.add(key)
             report.emit(TenantFailed(*key, row.explain(), None, 0.0, None, Status.DRIFTED))
     return [key for key in pending if key not in drifted]
@@ -266,7 +269,7 @@ def _migrate_in_waves(
     ids = iter(range(1_000_000, 10**9))
     first = set(canary)
     waves = (
-        [[k for k in pending if k[1] in first], [k for k in pending if k[1] not in first]]
+        [[k for k in pending if k.tenant in first], [k for k in pending if k.tenant not in first]]
         if canary
         else [pending]
     )
@@ -274,9 +277,9 @@ def _migrate_in_waves(
         for spec in specs:  # one ORM at a time, so each tenant's ORMs are migrated in settings order
             if report.stopping:
                 return
-            keys = [k for k in wave if k[0] == spec.key]
+            keys = [k for k in wave if k.orm == spec.key]
             while keys and not report.stopping:
-                runner.run(Task(next(ids), "migrate", (k,), host_of(assistants, k)) for k in keys)
+                runner.run(Task(next(ids), "migrate", (k,), assistants.host_of(k)) for k in keys)
                 keys = requeue.next_round(spec.key)
         if canary and number == 0:  # the pre-flight's verdicts count too (an unreachable canary)
             failed = {r.tenant for r in report.rows() if r.tenant in first and r.status in FAILED_OR_BUSY}
@@ -290,11 +293,11 @@ def preflight(
     databases: list[DbKey], assistants: Assistants, runner: Executor, *, settle: bool
 ) -> dict[str, dict[DbKey, Verdict]]:
     """Verdicts per ORM for every database whose assistant can inspect it (batched per tenant)."""
-    keys = [k for k in databases if k[2] is not None and _inspectable(assistants.get(k[0]))]
+    keys = [k for k in databases if k.alias is not None and _inspectable(assistants.get(k.orm))]
     tasks = batched("inspect", keys, assistants, 1, settle)
     verdicts: dict[str, dict[DbKey, Verdict]] = {}
     for key, verdict in runner.run(tasks):
-        verdicts.setdefault(key[0], {})[key] = verdict
+        verdicts.setdefault(key.orm, {})[key] = verdict
     return verdicts
 
 
@@ -328,13 +331,13 @@ def _tenant_units(
         if asst.is_coarse():
             continue
         if asst.is_per_tenant():
-            yield from ((spec.key, t, None) for t in tenants)
+            yield from (DbKey(spec.key, t, None) for t in tenants)
             continue
         for t in tenants:
             for alias in asst.manager.template_aliases:
-                fresh: DbKey = (spec.key, t, alias)
+                fresh = DbKey(spec.key, t, alias)
                 key = same.get(fresh, fresh)  # also the memo's key
-                if find_db_config(asst, t, alias, key) is None:
+                if assistants.find_db_config(key) is None:
                     report.for_orm(spec.key).skipped(t, alias, f"no {spec.key}.{alias} entry")
                 else:
                     yield key
@@ -348,7 +351,7 @@ def _inspectable(asst: BaseOrmMigrationAsst) -> bool:
     )
 
 
-def _mark_not_started(report: MigrationReport, planned: list[tuple[str, str | None, str | None]]) -> None:
+def _mark_not_started(report: MigrationReport, planned: list[DbKey]) -> None:
     """Every planned database the run never reached gets a NOT_STARTED row."""
     reason = report.stop_reason or "not reached"
     seen_orms = {r.orm for r in report.rows()}

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-from .errors import SelectionError, UsageError
+from ..errors import SelectionError, UsageError
 
 GLOB_CHARS = frozenset("*?[")
 PATTERN_HELP = (

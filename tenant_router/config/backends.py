@@ -6,8 +6,10 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .config import BUILTIN_MANAGERS, ORM_SETTINGS, RouterConfig, load_orm_spec, load_tenant_config
-from .errors import ConfigurationError
+from ..errors import ConfigurationError
+from .model import ORM_SETTINGS, RouterConfig
+from .orm_settings import BUILTIN_MANAGERS, load_orm_spec
+from .tenant_document import load_tenant_config
 
 
 @dataclass

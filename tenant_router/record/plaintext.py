@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from ..safety.redact import REDACTOR
 from .events import (
     MigrationEvent,
     RunStarted,
@@ -17,8 +18,8 @@ from .events import (
     TenantSkipped,
     TenantStarted,
 )
-from .redact import REDACTOR
-from .report import MigrationReport, database_label
+from .keys import database_label
+from .report import MigrationReport
 
 #: Characters that move the cursor, end a line, colour or reorder text on a terminal (C0, DEL, C1,
 #: Unicode line separators and bidirectional controls): never written raw from user-supplied strings.

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..config import RouterConfig, load_config
+from ..config.loader import load_config
+from ..config.model import RouterConfig
+from ..drift.report import DatabaseDrift, DriftReport
 from ..executors import ExecutorOptions
-from ..fleet import reading_fleet
-from .check import check_databases
-from .report import DatabaseDrift, DriftReport
+from ..record.keys import DbKey
+from .drift import check_databases
+from .fleet import reading_fleet
 
 
 def detect_drift(
@@ -32,5 +34,5 @@ def detect_drift(
     rows += [DatabaseDrift(r.orm, r.tenant, r.alias, "skipped", error=r.reason) for r in report.rows()]
     order = {key: i for i, key in enumerate(keys)}
     orms = [s.key for s in specs]
-    rows.sort(key=lambda r: (orms.index(r.orm), order.get((r.orm, r.tenant, r.alias), len(order))))
+    rows.sort(key=lambda r: (orms.index(r.orm), order.get(DbKey(r.orm, r.tenant, r.alias), len(order))))
     return DriftReport(rows, [s.key for s in specs if not assistants.get(s.key).is_coarse()], strict)
