@@ -21,7 +21,7 @@ __all__ = [
     "DEFAULT_TASKS_PER_WORKER",
     "EXECUTORS",
     "Executor",
-    "ExecutorOptions",
+    "ExecutorSpec",
     "make_executor",
     "open_early",
     "resolve_jobs",
@@ -29,7 +29,7 @@ __all__ = [
 
 
 @dataclass(frozen=True, slots=True)
-class ExecutorOptions:
+class ExecutorSpec:
     """Which executor carries the run's tasks out, and its limits."""
 
     name: str = "processes"  # or "celery"
@@ -57,7 +57,7 @@ def resolve_jobs(jobs: int | None) -> int:
     return jobs or os.cpu_count() or 1
 
 
-def open_early(options: ExecutorOptions) -> Any:
+def open_early(options: ExecutorSpec) -> Any:
     """What an executor needs from outside this process, opened before the run touches a database:
     for Celery, the project's app and its broker (a wrong app or a broker down is one line, nothing
     touched). None for the others. Pass it to make_executor; close() it if no executor is made."""
@@ -69,7 +69,7 @@ def open_early(options: ExecutorOptions) -> Any:
 
 
 def make_executor(
-    options: ExecutorOptions,
+    options: ExecutorSpec,
     assistants: Assistants,
     report: MigrationReport,
     setup: AssistantSetup,

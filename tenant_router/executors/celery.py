@@ -172,7 +172,6 @@ class CeleryExecutor:
         self.bundle_max = _count("TENANT_ROUTER_CELERY_BUNDLE", BUNDLE_MAX)
         if report.fail_fast or report.max_failures is not None:
             self.bundle_max = 1
-        self.bundle_ids = itertools.count(3_000_000_000)
         self.load: Counter[str | None] = Counter()
         self.window = 2  # tasks in the broker at once, until the workers say how many they run
         self.probe: _Probe | None = broker.probe
@@ -254,7 +253,7 @@ class CeleryExecutor:
         for other in taken:
             queue.remove(other)
         units = task.units + tuple(k for t in taken for k in t.units)
-        return Task(task.id, "migrate", units, task.host)
+        return Task("migrate", units, task.host, id=task.id)
 
     def _receive(self) -> dict[str, Any] | None:
         try:
@@ -359,7 +358,7 @@ class CeleryExecutor:
         """A lost worker's bundle: the databases it never began go to the front of the queue."""
         unbegun = tuple(k for k in flight.task.units if k not in flight.begun)
         if flight.task.kind == "migrate" and unbegun and not self.report.stopping:
-            self.waiting.appendleft(Task(next(self.bundle_ids), "migrate", unbegun, flight.task.host))
+            self.waiting.appendleft(Task("migrate", unbegun, flight.task.host))
             flight.finished.update(unbegun)  # not this flight's to fail any more
 
     def _fail_unfinished(

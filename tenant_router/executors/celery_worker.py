@@ -111,11 +111,11 @@ def _carry_out(reply: _Reply, message: dict[str, Any]) -> None:
             return
     spec = message["task"]
     task = Task(
-        spec["id"],
         spec["kind"],
         tuple(wire.decode_key(k) for k in spec["units"]),
         spec["host"],
         spec["settle"],
+        id=spec["id"],
     )
     cancel.reset()
     beat = _Heartbeat(reply)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..orm_backends.assistants import Assistants
@@ -15,16 +15,25 @@ from ..record.report import MigrationReport, one_line_error
 from ..safety.dberrors import connect_failure_label
 from ..safety.retry import answered, delay_before, has_answered, pause, server_of, transient
 
+TaskKind = Literal["inspect", "migrate", "drift"]
+#: The one allocator of task ids: unique among this process's tasks (a run's replies and stop requests
+#: name their task by it), whichever phase or executor makes the task.
+_task_ids = itertools.count(1)
+
+
+def _next_task_id() -> int:
+    return next(_task_ids)
+
 
 @dataclass(frozen=True, slots=True)
 class Task:
     """Inspect (pre-flight), migrate, or read the real schema of (drift) some databases."""
 
-    id: int
-    kind: Literal["inspect", "migrate", "drift"]
+    kind: TaskKind
     units: tuple[DbKey, ...]
     host: str | None = None  # the server these databases live on, for the connection cap
     settle: bool = True  # inspect: report up-to-date and unreachable databases as settled
+    id: int = field(default_factory=_next_task_id)  # a worker rebuilding a task passes the run's id
 
 
 #: Tenants per read-only task (pre-flight, drift): few messages, still spread over the workers.
@@ -35,7 +44,6 @@ def batched(
     kind: Literal["inspect", "drift"],
     keys: list[DbKey],
     assistants: Assistants,
-    first_id: int,
     settle: bool = True,
 ) -> list[Task]:
     """Read-only tasks over `keys`: a tenant's databases on one server in one task (those it shares are
@@ -46,9 +54,8 @@ def batched(
     by_host: dict[str | None, list[list[DbKey]]] = {}
     for (_, host), group in by_tenant.items():
         by_host.setdefault(host, []).append(group)
-    ids = itertools.count(first_id)
     return [
-        Task(next(ids), kind, tuple(k for group in groups[i : i + BATCH] for k in group), host, settle)
+        Task(kind, tuple(k for group in groups[i : i + BATCH] for k in group), host, settle)
         for host, groups in by_host.items()
         for i in range(0, len(groups), BATCH)
     ]

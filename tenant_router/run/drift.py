@@ -28,7 +28,7 @@ def check_databases(
     strict: bool = False,
 ) -> list[DatabaseDrift]:
     """Classify every database of `keys` (alias None: unknown, its ORM migrates whole tenants)."""
-    tasks = batched("drift", [k for k in keys if k.alias is not None], assistants, 2_000_000_000)
+    tasks = batched("drift", [k for k in keys if k.alias is not None], assistants)
     found: dict[DbKey, Any] = dict(runner.run(tasks))
     expected = ExpectedSchemas(assistants, scratch)
     return [classify(key, found.get(key), expected, strict) for key in keys]

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from ..config.loader import load_config
 from ..config.model import RouterConfig
 from ..drift.report import DatabaseDrift, DriftReport
-from ..executors import ExecutorOptions
+from ..executors import ExecutorSpec
 from ..record.keys import DbKey
 from .drift import check_databases
 from .fleet import reading_fleet
@@ -25,7 +25,7 @@ def detect_drift(
 ) -> DriftReport:
     """Compare every selected database's real schema with the one its applied migrations promise."""
     config = config or load_config()
-    options = ExecutorOptions("processes", jobs)  # drift reads stay on this machine's worker processes
+    options = ExecutorSpec("processes", jobs)  # drift reads stay on this machine's worker processes
     with reading_fleet(config, (orm, tenant, exclude, shard), options) as fleet:
         rows = check_databases(
             fleet.keys, fleet.assistants, fleet.runner, config.drift_scratch, strict=strict

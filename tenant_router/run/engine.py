@@ -24,7 +24,7 @@ from ..executors import (
     DEFAULT_MAX_RSS_MB,
     DEFAULT_TASKS_PER_WORKER,
     Executor,
-    ExecutorOptions,
+    ExecutorSpec,
     make_executor,
     open_early,
 )
@@ -99,7 +99,7 @@ def migrate_tenants(
     redo = None if only_databases is None else {DbKey(*key) for key in only_databases}
     if redo is not None:  # --only-failed: the databases of the last run that did not finish, no other
         tenants = [t for t in tenants if any(key.tenant == t for key in redo)]
-    options = ExecutorOptions(
+    options = ExecutorSpec(
         executor, jobs, max_connections_per_host, worker_tasks, worker_max_rss_mb, celery_app, queue
     )
     options.check()
@@ -266,7 +266,6 @@ def _migrate_in_waves(
 ) -> None:
     """Canary tenants first (stop if any fails or stays busy), then the rest; one ORM at a time within
     a wave, its busy databases taken again (rounds) before the next ORM starts."""
-    ids = iter(range(1_000_000, 10**9))
     first = set(canary)
     waves = (
         [[k for k in pending if k.tenant in first], [k for k in pending if k.tenant not in first]]
@@ -279,7 +278,7 @@ def _migrate_in_waves(
                 return
             keys = [k for k in wave if k.orm == spec.key]
             while keys and not report.stopping:
-                runner.run(Task(next(ids), "migrate", (k,), assistants.host_of(k)) for k in keys)
+                runner.run(Task("migrate", (k,), assistants.host_of(k)) for k in keys)
                 keys = requeue.next_round(spec.key)
         if canary and number == 0:  # the pre-flight's verdicts count too (an unreachable canary)
             failed = {r.tenant for r in report.rows() if r.tenant in first and r.status in FAILED_OR_BUSY}
@@ -294,7 +293,7 @@ def preflight(
 ) -> dict[str, dict[DbKey, Verdict]]:
     """Verdicts per ORM for every database whose assistant can inspect it (batched per tenant)."""
     keys = [k for k in databases if k.alias is not None and _inspectable(assistants.get(k.orm))]
-    tasks = batched("inspect", keys, assistants, 1, settle)
+    tasks = batched("inspect", keys, assistants, settle)
     verdicts: dict[str, dict[DbKey, Verdict]] = {}
     for key, verdict in runner.run(tasks):
         verdicts.setdefault(key.orm, {})[key] = verdict

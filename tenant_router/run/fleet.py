@@ -12,7 +12,7 @@ from typing import Any
 
 from ..config.loader import load_config
 from ..config.model import OrmSpec, RouterConfig
-from ..executors import Executor, ExecutorOptions, make_executor
+from ..executors import Executor, ExecutorSpec, make_executor
 from ..orm_backends.assistants import Assistants, AssistantSetup
 from ..preflight import Inspection, Unreachable
 from ..record.keys import DbKey, database_label
@@ -128,7 +128,7 @@ def fleet_status(
     queue: str | None = None,
 ) -> FleetStatus:
     """Read every selected database's bookkeeping and say what a migrate run would do; touch nothing."""
-    options = ExecutorOptions(executor, jobs, celery_app=celery_app, queue=queue)
+    options = ExecutorSpec(executor, jobs, celery_app=celery_app, queue=queue)
     selection = (orm, tenant, exclude, shard)
     with reading_fleet(config, selection, options, target=target) as fleet:
         verdicts = preflight(fleet.keys, fleet.assistants, fleet.runner, settle=False)
@@ -160,7 +160,7 @@ class FleetRead:
 def reading_fleet(
     config: RouterConfig | None,
     selection: tuple[Sequence[str], Sequence[str], Sequence[str], str | None],
-    options: ExecutorOptions,
+    options: ExecutorSpec,
     *,
     target: Sequence[str] = (),
 ) -> Iterator[FleetRead]:
