@@ -1,52 +1,127 @@
 """tenant-router: one database per tenant, across ORMs, migrated safely and fast.
 
-Public API (re-exports only).
+The public API (re-exports only): the library twins of the commands and their request objects, what a
+run reports, the tenant binding, and the pieces a front end renders with (the CLI imports nothing else).
 """
 
+from .api import detect_drift, fleet_status, migrate_tenants
 from .config.backends import BackendInfo, describe_backends
 from .config.loader import load_config
 from .config.model import OrmSpec, RouterConfig
 from .context import current_tenant, tenant_context_bind
-from .drift.report import DriftReport
+from .drift.report import STATES as DRIFT_STATES
+from .drift.report import DatabaseDrift, DriftReport
 from .errors import (
     ConfigurationError,
+    ExecutorError,
     ScratchDatabaseError,
     SelectionError,
     TenantMigrationError,
     TenantRouterError,
     UsageError,
 )
-from .record.events import MigrationEvent, Status
-from .record.report import MigrationReport, TenantResult
-from .run.drift_twin import detect_drift
-from .run.engine import RunInterrupted, migrate_tenants
-from .run.fleet import FleetStatus, fleet_status
-from .safety.cancel import request_stop
+from .executors import DEFAULT_MAX_RSS_MB, DEFAULT_TASKS_PER_WORKER, ExecutorSpec
+from .record.events import (
+    MigrationEvent,
+    RunStarted,
+    Status,
+    StepApplied,
+    StepStarted,
+    TenantBusy,
+    TenantFailed,
+    TenantFinished,
+    TenantPlanned,
+    TenantRequeued,
+    TenantRetried,
+    TenantSkipped,
+    TenantStarted,
+    event_to_dict,
+)
+from .record.journal import RunRecord, find_run, journal_dir, runs
+from .record.keys import DbKey, database_label
+from .record.plaintext import (
+    INTERRUPTED_LINE,
+    STATUS_WORDS,
+    PlainProgress,
+    format_summary,
+    not_started_line,
+    printable,
+    summary_counts,
+)
+from .record.report import SETTLED, MigrationReport, TenantResult
+from .run.engine import RunAborted, RunInterrupted
+from .run.requests import JournalSpec, LockPolicy, RunPolicy, Selection
+from .run.selection import PATTERN_HELP
+from .run.status import DatabaseState, FleetStatus
+from .safety.cancel import request_stop, stop_requested
+from .safety.redact import REDACTOR, mask_data
 
 __all__ = [
+    "DEFAULT_MAX_RSS_MB",
+    "DEFAULT_TASKS_PER_WORKER",
+    "DRIFT_STATES",
+    "INTERRUPTED_LINE",
+    "PATTERN_HELP",
+    "REDACTOR",
+    "SETTLED",
+    "STATUS_WORDS",
     "BackendInfo",
     "ConfigurationError",
+    "DatabaseDrift",
+    "DatabaseState",
+    "DbKey",
     "DriftReport",
+    "ExecutorError",
+    "ExecutorSpec",
     "FleetStatus",
+    "JournalSpec",
+    "LockPolicy",
     "MigrationEvent",
     "MigrationReport",
     "OrmSpec",
+    "PlainProgress",
     "RouterConfig",
+    "RunAborted",
     "RunInterrupted",
+    "RunPolicy",
+    "RunRecord",
+    "RunStarted",
     "ScratchDatabaseError",
+    "Selection",
     "SelectionError",
     "Status",
+    "StepApplied",
+    "StepStarted",
+    "TenantBusy",
+    "TenantFailed",
+    "TenantFinished",
     "TenantMigrationError",
+    "TenantPlanned",
+    "TenantRequeued",
     "TenantResult",
+    "TenantRetried",
     "TenantRouterError",
+    "TenantSkipped",
+    "TenantStarted",
     "UsageError",
     "current_tenant",
+    "database_label",
     "describe_backends",
     "detect_drift",
+    "event_to_dict",
+    "find_run",
     "fleet_status",
+    "format_summary",
+    "journal_dir",
     "load_config",
+    "mask_data",
     "migrate_tenants",
+    "not_started_line",
+    "printable",
     "request_stop",
+    "runs",
+    "stop_requested",
+    "summary_counts",
     "tenant_context_bind",
 ]
 __version__ = "0.1.0"

@@ -1,33 +1,35 @@
-"""`migrate_to_all()`: the seed's one-liner for `manage.py shell`, a thin wrapper over the engine."""
+"""`migrate_to_all()`: the seed's one-liner for `manage.py shell`, a thin wrapper over `api.migrate_tenants`."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TextIO
 
+from .api import migrate_tenants
 from .config.loader import load_config
 from .errors import TenantMigrationError
+from .executors import ExecutorSpec
 from .record.events import FAILED_OR_BUSY
 from .record.plaintext import PlainProgress, format_summary
 from .record.report import MigrationReport
-from .run.engine import migrate_tenants
+from .run.requests import RunPolicy, Selection
+
+_EVERYTHING = Selection()
+_DEFAULT_POLICY = RunPolicy()
+_IN_PROCESS = ExecutorSpec()
 
 
 def migrate_to_all(
+    selection: Selection = _EVERYTHING,
+    policy: RunPolicy = _DEFAULT_POLICY,
     *,
-    orm: Sequence[str] = (),
-    tenant: Sequence[str] = (),
-    exclude: Sequence[str] = (),
-    fail_fast: bool = False,
+    executor: ExecutorSpec = _IN_PROCESS,
     stdout: TextIO | None = None,
     verbosity: int = 1,
-    **options: Any,
 ) -> MigrationReport:
     """Migrate every ORM of every tenant, print a plain report, and raise if any tenant failed.
 
-    Other keyword arguments (jobs, lock_timeout, lock_wait, lock_retries, target, ...) go to
-    `migrate_tenants`.
+    `selection`, `policy` and `executor` are migrate_tenants()'s (see tenant_router.api).
     """
     out = stdout or sys.stdout
 
@@ -37,12 +39,10 @@ def migrate_to_all(
 
     report = migrate_tenants(
         load_config(),
-        orm=orm,
-        tenant=tenant,
-        exclude=exclude,
-        fail_fast=fail_fast,
+        selection,
+        policy,
+        executor=executor,
         on_event=PlainProgress(write, verbosity=verbosity),
-        **options,
     )
     for line in format_summary(report):
         write(line)

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from tenant_router.safety.redact import REDACTOR
+from tenant_router import REDACTOR
 
 from .commands.drift import drift
 from .commands.list_backends import list_backends

@@ -7,10 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from tenant_router.config.loader import load_config
-from tenant_router.config.model import RouterConfig
-from tenant_router.errors import ConfigurationError, UsageError
-from tenant_router.safety.redact import REDACTOR
+from tenant_router import REDACTOR, ConfigurationError, RouterConfig, UsageError, load_config
 
 
 def setup_django(settings: str | None, pythonpath: Sequence[str] = ()) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from tenant_router.errors import ConfigurationError, ExecutorError, TenantRouterError, UsageError
+from tenant_router import ConfigurationError, ExecutorError, TenantRouterError, UsageError
 
 
 class ExitCode(IntEnum):

@@ -25,7 +25,10 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from tenant_router.record.events import (
+from tenant_router import (
+    REDACTOR,
+    STATUS_WORDS,
+    DbKey,
     MigrationEvent,
     RunStarted,
     Status,
@@ -37,10 +40,9 @@ from tenant_router.record.events import (
     TenantRequeued,
     TenantSkipped,
     TenantStarted,
+    database_label,
+    printable,
 )
-from tenant_router.record.keys import DbKey, database_label
-from tenant_router.record.plaintext import STATUS_WORDS, printable
-from tenant_router.safety.redact import REDACTOR
 
 from .output import Output
 from .render import STATUS_STYLES

@@ -1,4 +1,4 @@
-"""Options shared by every command."""
+"""The commands' options, declared once (shared ones first, then `migrate`'s own)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from tenant_router.run.selection import PATTERN_HELP
+from tenant_router import DEFAULT_MAX_RSS_MB, DEFAULT_TASKS_PER_WORKER, PATTERN_HELP
 
 Settings = Annotated[
     str | None,
@@ -75,3 +75,115 @@ Queue = Annotated[
         "--queue", metavar="NAME", help="The queue the Celery workers consume (default tenant_router)."
     ),
 ]
+
+# -- migrate's own ---------------------------------------------------------------------------------
+Opt = typer.Option
+Migration = Annotated[
+    str | None,
+    typer.Argument(
+        metavar="MIGRATION", show_default=False, help="With --target APP_LABEL: the migration name (or zero)."
+    ),
+]
+Target = Annotated[
+    str | None,
+    Opt(
+        "--target",
+        metavar="APP_LABEL|REV",
+        help="Roll forward or back to this migration: --target APP_LABEL MIGRATION (Django) or --target REV (Alembic); needs --orm.",
+    ),
+]
+Plan = Annotated[bool, Opt("--plan", help="Show what would run, per group of databases; touch nothing.")]
+Check = Annotated[bool, Opt("--check", help="Exit 4 when anything is pending, else 0; touch nothing.")]
+Canary = Annotated[
+    int, Opt("--canary", metavar="K", help="Migrate K tenants first; stop if any of them fails.")
+]
+FailFast = Annotated[
+    bool, Opt("--fail-fast", help="Stop at the first failure; the rest are reported not started.")
+]
+MaxFailures = Annotated[
+    int | None, Opt("--max-failures", metavar="N", help="Start no new tenant after N failures.")
+]
+OnlyFailed = Annotated[
+    str | None,
+    Opt(
+        "--only-failed",
+        metavar="[RUN_ID]",
+        help="Only the tenants that failed or never finished in the last (or given) run.",
+    ),
+]
+MaxPerHost = Annotated[
+    int | None,
+    Opt("--max-connections-per-host", metavar="N", help="At most N databases of one server at once."),
+]
+LockTimeout = Annotated[
+    float,
+    Opt("--lock-timeout", metavar="SECONDS", help="Wait this long for a database another run is migrating."),
+]
+LockWait = Annotated[
+    float | None,
+    Opt(
+        "--lock-wait",
+        metavar="SECONDS",
+        help="A migration step waits at most this long for a table lock, then its database is retried later (lock-safe on live tenants).",
+    ),
+]
+LockRetries = Annotated[
+    int | None,
+    Opt(
+        "--lock-retries",
+        metavar="N",
+        help="With --lock-wait: retry a busy database N times (default 3), then report it busy.",
+    ),
+]
+LockRetryDelay = Annotated[
+    float | None,
+    Opt(
+        "--lock-retry-delay",
+        metavar="SECONDS",
+        help="With --lock-wait: the first retry's back-off (default 5), doubled for each next one.",
+    ),
+]
+StatementTimeout = Annotated[
+    float | None,
+    Opt(
+        "--statement-timeout",
+        metavar="SECONDS",
+        help="A migration statement that runs longer fails its database (not retried).",
+    ),
+]
+Journal = Annotated[
+    str | None,
+    Opt(
+        "--journal",
+        metavar="DIR",
+        help="Journal folder (default TENANT_ROUTER_JOURNAL_DIR, else BASE_DIR/.tenant-router/journal).",
+    ),
+]
+NoJournal = Annotated[bool, Opt("--no-journal", help="Write no journal.")]
+WorkerTasks = Annotated[
+    int, Opt("--worker-tasks", metavar="N", help="Replace a worker after N tasks (memory stays flat).")
+]
+WorkerMaxRss = Annotated[
+    float, Opt("--worker-max-rss", metavar="MB", help="Replace a worker above this resident memory.")
+]
+RefuseDrift = Annotated[
+    bool,
+    Opt(
+        "--refuse-drift",
+        help="Check pending databases for schema drift first; leave drifted ones alone (exit 6).",
+    ),
+]
+NoProgress = Annotated[bool, Opt("--no-progress", help="No live table, even on a terminal.")]
+Verbose = Annotated[
+    int,
+    Opt(
+        "--verbose",
+        "-v",
+        count=True,
+        show_default=False,
+        help="More lines (-v: every migration applied).",
+    ),
+]
+Quiet = Annotated[bool, Opt("--quiet", "-q", help="Only failures and the summary.")]
+DEFAULT_WORKER_TASKS = DEFAULT_TASKS_PER_WORKER
+DEFAULT_WORKER_MAX_RSS = DEFAULT_MAX_RSS_MB

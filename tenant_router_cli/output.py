@@ -9,8 +9,7 @@ from typing import TextIO
 
 from rich.console import Console
 
-from tenant_router.record.plaintext import printable
-from tenant_router.safety.redact import REDACTOR
+from tenant_router import REDACTOR, printable
 
 
 class RedactingStream:

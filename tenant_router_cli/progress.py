@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from tenant_router.record.events import MigrationEvent
-from tenant_router.record.plaintext import PlainProgress
+from tenant_router import MigrationEvent, PlainProgress
 
 from .live import LiveProgress
 from .output import Output

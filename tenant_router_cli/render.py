@@ -13,19 +13,23 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from tenant_router.errors import TenantRouterError
-from tenant_router.record.events import MigrationEvent, Status, event_to_dict
-from tenant_router.record.plaintext import (
+from tenant_router import (
     INTERRUPTED_LINE,
+    REDACTOR,
     STATUS_WORDS,
+    DatabaseState,
+    FleetStatus,
+    MigrationEvent,
+    MigrationReport,
+    Status,
+    TenantRouterError,
+    event_to_dict,
     format_summary,
+    mask_data,
     not_started_line,
     printable,
     summary_counts,
 )
-from tenant_router.record.report import MigrationReport
-from tenant_router.run.fleet import DatabaseState, FleetStatus
-from tenant_router.safety.redact import REDACTOR, mask_data
 
 from .exit_codes import exit_code_for
 from .output import Output

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from tenant_router.drift.report import STATES, DatabaseDrift, DriftReport
-from tenant_router.safety.redact import REDACTOR
+from tenant_router import DRIFT_STATES, REDACTOR, DatabaseDrift, DriftReport
 
 from .output import Output
 from .render import json_line
@@ -23,7 +22,7 @@ def render_drift(output: Output, report: DriftReport, *, json_output: bool, tena
         if tenants:
             for group in report.groups(orm):
                 short = f" [{group.fingerprint[:12]}]" if group.fingerprint else ""
-                line(f"  {len(group.databases)} {STATES[group.state]}{short}:")
+                line(f"  {len(group.databases)} {DRIFT_STATES[group.state]}{short}:")
                 for db in group.databases:
                     line(f"    {db.label}{_detail(db)}")
         for db in report.drifted:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-from tenant_router.safety.cancel import request_stop, stop_requested
+from tenant_router import request_stop, stop_requested
 
 from .exit_codes import ExitCode
 from .output import Output

@@ -9,7 +9,7 @@ import pytest
 from conftest import TenantSite
 from django.test.utils import override_settings
 
-from tenant_router import Status, migrate_tenants
+from tenant_router import Selection, Status, migrate_tenants
 from tenant_router.errors import TenantMigrationError
 from tenant_router.utils import migrate_to_all
 from tenant_router_cli.exit_codes import ExitCode
@@ -101,7 +101,7 @@ def test_migrate_to_all_raises_naming_every_failed_tenant(site: TenantSite) -> N
 
 def test_events_arrive_in_order(site: TenantSite) -> None:
     events: list = []
-    migrate_tenants(tenant=["tenant-1"], on_event=events.append)
+    migrate_tenants(selection=Selection(tenants=("tenant-1",)), on_event=events.append)
 
     kinds = [e.kind for e in events]
     assert kinds[0] == "run_started" and kinds[-1] == "tenant_finished"

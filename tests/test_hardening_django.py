@@ -53,7 +53,7 @@ import json, sys
 sys.path.insert(0, {folder!r})
 from tenant_router import ConfigurationError, migrate_tenants
 try:
-    report = migrate_tenants(jobs=1)
+    report = migrate_tenants()  # in this process (the library's default)
 except ConfigurationError as exc:
     print(json.dumps({{"error": exc.message, "hint": exc.hint}}))
     sys.exit(3)

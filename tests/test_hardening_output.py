@@ -103,7 +103,7 @@ def test_live_view_and_summary_escape_hostile_ids(hostile: TenantSite) -> None:
     """The live view (which crashed on `[/x]`) and the terminal summary, through a real run."""
     output = terminal(200, 60)
     live = LiveProgress(output)
-    report = migrate_tenants(load_config(), jobs=1, on_event=live)
+    report = migrate_tenants(load_config(), on_event=live)
     render_summary(output, report)
 
     assert report.ok

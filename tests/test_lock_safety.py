@@ -387,11 +387,11 @@ def test_lock_options_are_checked_before_anything_is_touched(
 
 
 def test_live_view_and_library_twin_show_the_wait_and_the_busy_row(site: Any) -> None:
-    """migrate_tenants(lock_wait=...): the live row says `waiting` with its retry, then `busy`; the
+    """migrate_tenants(policy=RunPolicy(locks=LockPolicy(wait=...))): the live row says `waiting` with its retry, then `busy`; the
     terminal summary has a busy row; the report's JSON says busy, at the last good boundary."""
     from test_hardening_output import render, terminal, text_of
 
-    from tenant_router import load_config, migrate_tenants
+    from tenant_router import LockPolicy, RunPolicy, load_config, migrate_tenants
     from tenant_router.record.events import MigrationEvent, TenantRequeued
     from tenant_router_cli.live import LiveProgress
     from tenant_router_cli.render import render_summary
@@ -409,9 +409,8 @@ def test_live_view_and_library_twin_show_the_wait_and_the_busy_row(site: Any) ->
     writer.execute("CREATE TABLE app_data (id INTEGER)")
     writer.execute("BEGIN IMMEDIATE")
     try:
-        report = migrate_tenants(
-            load_config(), lock_wait=0.2, lock_retries=2, lock_retry_delay=0.05, on_event=on_event
-        )
+        locks = LockPolicy(wait=0.2, retries=2, retry_delay=0.05)
+        report = migrate_tenants(load_config(), policy=RunPolicy(locks=locks), on_event=on_event)
     finally:
         writer.rollback()
         writer.close()

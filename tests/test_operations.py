@@ -11,9 +11,9 @@ import pytest
 from conftest import TenantSite, _activate, sqlite_site
 from ops_support import EXE, clinic_copy, events, migrate_args, report_of, run, write_django_tenants
 
+from tenant_router import ExecutorSpec, Selection, fleet_status
 from tenant_router.record.journal import Journal, find_run, header_for, read_run, runs
 from tenant_router.record.report import MigrationReport
-from tenant_router.run.fleet import fleet_status
 from tenant_router_cli.exit_codes import ExitCode
 
 BROKEN = "CREATE TABLE patients_patient (id integer)"  # patients.0001_initial then fails on it
@@ -131,7 +131,7 @@ def test_status_json_groups(mixed: TenantSite) -> None:
 
 
 def test_status_library_twin_and_selection(mixed: TenantSite) -> None:
-    found = fleet_status(tenant=["tenant-3", "tenant-4"])
+    found = fleet_status(selection=Selection(tenants=("tenant-3", "tenant-4")))
 
     assert (
         found.summary("django_orm")
@@ -143,7 +143,9 @@ def test_status_library_twin_and_selection(mixed: TenantSite) -> None:
         "tenant-3/default": "pending",
         "tenant-4/default": "unreachable",
     }
-    only = fleet_status(exclude=["tenant-[34]"], jobs=2)  # through worker processes
+    only = fleet_status(
+        selection=Selection(exclude=("tenant-[34]",)), executor=ExecutorSpec(jobs=2)
+    )  # through worker processes
     assert only.summary("django_orm") == "3 at head" and not only.pending and not only.unreachable
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from conftest import TenantSite
 from schema import django_rows, schema
 
-from tenant_router import Status, migrate_tenants
+from tenant_router import ExecutorSpec, Selection, Status, migrate_tenants
 from tenant_router.record.events import StepApplied, TenantFailed, TenantFinished, TenantStarted
 from tenant_router_cli.exit_codes import ExitCode
 
@@ -72,13 +72,13 @@ def test_a_killed_worker_fails_its_tenant_and_the_rest_finish(site: TenantSite) 
 
 
 def test_preflight_settles_current_and_unreachable_databases_without_migrating(site: TenantSite) -> None:
-    migrate_tenants(tenant=["tenant-1", "tenant-2"])
+    migrate_tenants(selection=Selection(tenants=("tenant-1", "tenant-2")))
     site.db("tenant-2").execute("DELETE FROM django_migrations WHERE app = 'killer'")  # one behind
     site.databases[2].entry["NAME"] = str(site.tmp / "missing-dir" / "t3.sqlite3")
     site.write()
     events: list[Any] = []
 
-    report = migrate_tenants(jobs=2, on_event=events.append)
+    report = migrate_tenants(executor=ExecutorSpec(jobs=2), on_event=events.append)
 
     def of(tenant: str) -> list[Any]:
         return [e for e in events if getattr(e, "tenant", None) == tenant]
@@ -100,7 +100,7 @@ def test_connection_cap_keeps_one_database_per_server_at_a_time(
     site = server_site_factory(4)
     events: list[Any] = []
 
-    migrate_tenants(jobs=2, max_connections_per_host=1, on_event=events.append)
+    migrate_tenants(executor=ExecutorSpec(jobs=2, max_per_host=1), on_event=events.append)
 
     running = 0
     for event in events:
@@ -130,7 +130,7 @@ def test_no_connection_left_open_after_a_parallel_run(server_site_factory: Any, 
 
 
 def test_workers_replaced_after_every_task_still_migrate_everything(site: TenantSite) -> None:
-    report = migrate_tenants(jobs=2, worker_tasks=1)
+    report = migrate_tenants(executor=ExecutorSpec(jobs=2, worker_tasks=1))
 
     assert report.ok, [(r.label, r.error) for r in report.failures]
     assert [r.status for r in report.rows() if r.tenant] == [Status.MIGRATED] * 3

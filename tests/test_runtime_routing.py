@@ -9,7 +9,7 @@ from conftest import TenantSite
 from django.db import connections
 from patients.models import Patient, Ward
 
-from tenant_router import Status, current_tenant, migrate_tenants, tenant_context_bind
+from tenant_router import Selection, Status, current_tenant, migrate_tenants, tenant_context_bind
 
 
 def test_bound_tenant_reads_and_writes_its_own_database(site: TenantSite) -> None:
@@ -65,7 +65,7 @@ def test_migration_never_reuses_a_connection_an_older_configuration_registered(
     fresh = sqlite_site(tmp_path / "fresh")
     (tmp_path / "fresh").mkdir()
     for active in _activate(fresh):  # same tenant ids, new databases
-        report = migrate_tenants(tenant=["tenant-2"])
+        report = migrate_tenants(selection=Selection(tenants=("tenant-2",)))
         assert [r.status for r in report.rows() if r.tenant] == [Status.MIGRATED]
         assert "patients_ward" in active.db("tenant-2").table_names()
     connections.close_all()

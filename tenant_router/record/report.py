@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,8 +94,11 @@ class MigrationReport:
         *,
         fail_fast: bool = False,
         max_failures: int | None = None,
+        responders: Sequence[Callable[[MigrationEvent, MigrationReport], None]] = (),
     ) -> None:
         self._on_event = on_event
+        # called with each event once the callback has seen it, and may emit in turn (the run's requeue)
+        self._responders = tuple(responders)
         self.fail_fast, self.max_failures = fail_fast, max_failures
         self.results: dict[DbKey, TenantResult] = {}
         self.stop_reason: str | None = None
@@ -113,6 +116,8 @@ class MigrationReport:
         for listener in self._listeners:
             listener(event)
         self._on_event(event)
+        for responder in self._responders:
+            responder(event, self)
 
     def add_listener(self, listener: Callable[[MigrationEvent], None]) -> None:
         """Also pass every event to `listener` (before the callback): the journal listens this way."""

@@ -1,18 +1,27 @@
-"""Drift, the run's part: probe databases on the worker pool, build expected schemas, classify."""
+"""Drift, the run's part: probe databases on the worker pool, build expected schemas, classify.
+
+`read_drift` is the pass behind `tenant-router drift` (`api.detect_drift`); `check_databases` is also
+what `migrate --refuse-drift` runs over the pending databases.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from ..config.model import RouterConfig
 from ..drift.diff import compare
 from ..drift.expected import Expected, ExpectedSchemas
 from ..drift.probe import Probe
-from ..drift.report import DatabaseDrift
+from ..drift.report import DatabaseDrift, DriftReport
+from ..errors import UsageError
+from ..executors import ExecutorSpec
 from ..executors.tasks import batched
 from ..orm_backends.assistants import Assistants
 from ..preflight import Unreachable
 from ..record.keys import DbKey
+from .fleet import reading_fleet
+from .requests import Selection
 
 
 class Runner(Protocol):
@@ -52,3 +61,21 @@ def classify(key: DbKey, found: Any, expected: ExpectedSchemas, strict: bool) ->
     return DatabaseDrift(
         *key, state, found.fingerprint, want.fingerprint, pending, current, tuple(differences), notes
     )
+
+
+def read_drift(
+    config: RouterConfig | None, selection: Selection, strict: bool, executor: ExecutorSpec
+) -> DriftReport:
+    """Compare every selected database's real schema with the one its applied migrations promise."""
+    if executor.name != "processes":  # schemas are compared here: the reads stay on this machine
+        raise UsageError("drift reads schemas on this machine: --executor celery does not apply to it.")
+    with reading_fleet(config, selection, executor) as fleet:
+        rows = check_databases(
+            fleet.keys, fleet.assistants, fleet.runner, fleet.assistants.config.drift_scratch, strict=strict
+        )
+    specs, keys, assistants, report = fleet.specs, fleet.keys, fleet.assistants, fleet.report
+    rows += [DatabaseDrift(r.orm, r.tenant, r.alias, "skipped", error=r.reason) for r in report.rows()]
+    order = {key: i for i, key in enumerate(keys)}
+    orms = [s.key for s in specs]
+    rows.sort(key=lambda r: (orms.index(r.orm), order.get(DbKey(r.orm, r.tenant, r.alias), len(order))))
+    return DriftReport(rows, [s.key for s in specs if not assistants.get(s.key).is_coarse()], strict)

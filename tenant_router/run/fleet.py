@@ -1,148 +1,91 @@
-"""The fleet at a glance: what every database has pending, read by the pre-flight, nothing migrated.
+"""One read of the fleet, shared by migrate, status and drift: select, build assistants, list the keys.
 
-`fleet_status()` is the library twin of `tenant-router status`, `migrate --plan` and `migrate --check`.
+`Fleet.select` resolves a Selection against the configuration; `Fleet.bind` builds and binds the
+assistants; `planned` and `tenant_databases` name every database a run visits. `reading_fleet` adds an
+executor for the read-only passes (status, --plan, drift): nothing emitted, nothing migrated.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from ..config.loader import load_config
 from ..config.model import OrmSpec, RouterConfig
 from ..executors import Executor, ExecutorSpec, make_executor
 from ..orm_backends.assistants import Assistants, AssistantSetup
-from ..preflight import Inspection, Unreachable
-from ..record.keys import DbKey, database_label
+from ..record.keys import DbKey
 from ..record.report import MigrationReport
-from .engine import _tenant_units, preflight
-from .selection import select_tenants
-
-
-@dataclass(frozen=True)
-class DatabaseState:
-    """One database as the pre-flight found it."""
-
-    orm: str
-    tenant: str | None
-    alias: str | None
-    state: str  # "at_head", "pending", "unreachable", "unknown" (the ORM cannot tell), "skipped"
-    pending: tuple[str, ...] = ()
-    current: str | None = None
-    error: str | None = None
-
-    @property
-    def label(self) -> str:
-        """tenant/alias, or "alias (reserved)"."""
-        return database_label(self.tenant, self.alias)
+from .requests import Selection
 
 
 @dataclass
-class Group:
-    """Databases in the same state with the same pending steps."""
+class Fleet:
+    """The selected ORMs and tenants of one run, and (once bound) their assistants."""
 
-    state: str
-    pending: tuple[str, ...]
-    databases: list[DatabaseState] = field(default_factory=list)
+    config: RouterConfig
+    specs: list[OrmSpec]
+    tenants: list[str]
+    assistants: Assistants | None = None
 
-    def describe(self) -> str:
-        """`37 pending shop.0042_x (+2 more)`."""
-        n = len(self.databases)
-        if self.state == "pending":
-            more = f" (+{len(self.pending) - 1} more)" if len(self.pending) > 1 else ""
-            return f"{n} pending {self.pending[0]}{more}"
-        return f"{n} {self.state.replace('_', ' ')}"
+    @classmethod
+    def select(cls, config: RouterConfig | None, selection: Selection) -> Fleet:
+        """Resolve `selection` (SelectionError, UsageError); Django is set up and the settings read when
+        no `config` is given."""
+        config = config or load_config()
+        specs, tenants = selection.resolve(config)
+        return cls(config, specs, tenants)
 
-
-@dataclass
-class FleetStatus:
-    """Every selected database's state, in configuration order."""
-
-    rows: list[DatabaseState]
-    orms: list[str]
-
-    def groups(self, orm: str) -> list[Group]:
-        """At head first, then pending groups (largest first), unknown, unreachable, skipped."""
-        groups: dict[tuple[str, tuple[str, ...]], Group] = {}
-        for row in self.rows:
-            if row.orm == orm:
-                key = (row.state, row.pending)
-                groups.setdefault(key, Group(row.state, row.pending)).databases.append(row)
-        order = {"at_head": 0, "pending": 1, "unknown": 2, "unreachable": 3, "skipped": 4}
-        return sorted(groups.values(), key=lambda g: (order[g.state], -len(g.databases)))
-
-    def summary(self, orm: str) -> str:
-        """`412 at head, 37 pending shop.0042 (+2 more), 3 unreachable`."""
-        return ", ".join(g.describe() for g in self.groups(orm)) or "no databases"
-
-    @property
-    def pending(self) -> bool:
-        """Anything to migrate (or that cannot be told apart from it)."""
-        return any(r.state in ("pending", "unknown") for r in self.rows)
-
-    @property
-    def unreachable(self) -> bool:
-        """Any database the pre-flight could not read."""
-        return any(r.state == "unreachable" for r in self.rows)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: per ORM, its groups and their databases."""
-        return {
-            "pending": self.pending,
-            "unreachable": self.unreachable,
-            "orms": [
-                {
-                    "orm": orm,
-                    "summary": self.summary(orm),
-                    "groups": [
-                        {
-                            "state": g.state,
-                            "pending": list(g.pending),
-                            "count": len(g.databases),
-                            "databases": [
-                                {"tenant": d.tenant, "alias": d.alias, "current": d.current, "error": d.error}
-                                for d in g.databases
-                            ],
-                        }
-                        for g in self.groups(orm)
-                    ],
-                }
-                for orm in self.orms
-            ],
-        }
-
-
-def fleet_status(
-    config: RouterConfig | None = None,
-    *,
-    orm: Sequence[str] = (),
-    tenant: Sequence[str] = (),
-    exclude: Sequence[str] = (),
-    shard: str | None = None,
-    target: Sequence[str] = (),
-    jobs: int | None = 1,
-    executor: str = "processes",
-    celery_app: str | None = None,
-    queue: str | None = None,
-) -> FleetStatus:
-    """Read every selected database's bookkeeping and say what a migrate run would do; touch nothing."""
-    options = ExecutorSpec(executor, jobs, celery_app=celery_app, queue=queue)
-    selection = (orm, tenant, exclude, shard)
-    with reading_fleet(config, selection, options, target=target) as fleet:
-        verdicts = preflight(fleet.keys, fleet.assistants, fleet.runner, settle=False)
-    specs, keys, assistants, report = fleet.specs, fleet.keys, fleet.assistants, fleet.report
-    rows = [_row(key, verdicts.get(key.orm, {}).get(key)) for key in keys]
-    rows += [DatabaseState(r.orm, r.tenant, r.alias, "skipped") for r in report.rows()]
-    order = {key: i for i, key in enumerate(keys)}
-    rows.sort(
-        key=lambda r: (
-            specs.index(next(s for s in specs if s.key == r.orm)),
-            order.get(DbKey(r.orm, r.tenant, r.alias), 0),
+    def bind(self, setup: AssistantSetup, report: MigrationReport, executor: ExecutorSpec) -> Assistants:
+        """Build the assistants, bound to `report` as `setup` says (Celery: settings stay on the workers)."""
+        self.assistants = Assistants.for_run(
+            self.config, self.specs, setup, report, self.tenants, keep_settings=executor.name != "celery"
         )
-    )
-    return FleetStatus(rows, [s.key for s in specs if not assistants.get(s.key).is_coarse()])
+        return self.assistants
+
+    @property
+    def bound(self) -> Assistants:
+        """The assistants (after bind)."""
+        assert self.assistants is not None, "Fleet.bind() first"
+        return self.assistants
+
+    def planned(self, *, reserved: bool) -> list[DbKey]:
+        """Every database this run expects to visit, reserved ones only when `reserved`."""
+        planned: list[DbKey] = []
+        for spec in self.specs:
+            planned += [
+                DbKey(spec.key, t, a)
+                for t, a in self.bound.get(spec.key).planned_databases()
+                if reserved or not (t is None and a is not None)
+            ]
+        return planned
+
+    def tenant_databases(self, report: MigrationReport, planned: Sequence[DbKey] = ()) -> Iterator[DbKey]:
+        """Every configured tenant database; the unconfigured are reported skipped. Keys equal to one of
+        `planned` are that object (a run of many tenants holds one tuple per database)."""
+        same = {key: key for key in planned}
+        assistants = self.bound
+        for spec in self.specs:
+            asst = assistants.get(spec.key)
+            if asst.is_coarse():
+                continue
+            if asst.is_per_tenant():
+                yield from (DbKey(spec.key, t, None) for t in self.tenants)
+                continue
+            for t in self.tenants:
+                for alias in asst.manager.template_aliases:
+                    fresh = DbKey(spec.key, t, alias)
+                    key = same.get(fresh, fresh)  # also the memo's key
+                    if assistants.find_db_config(key) is None:
+                        report.for_orm(spec.key).skipped(t, alias, f"no {spec.key}.{alias} entry")
+                    else:
+                        yield key
+
+    def prepare(self) -> None:
+        """Load the migration graphs once (before workers fork)."""
+        for spec in self.specs:
+            self.bound.get(spec.key).prepare()
 
 
 @dataclass
@@ -159,49 +102,30 @@ class FleetRead:
 @contextmanager
 def reading_fleet(
     config: RouterConfig | None,
-    selection: tuple[Sequence[str], Sequence[str], Sequence[str], str | None],
-    options: ExecutorSpec,
+    selection: Selection,
+    executor: ExecutorSpec,
     *,
     target: Sequence[str] = (),
 ) -> Iterator[FleetRead]:
     """The selected databases, their assistants (graphs loaded) and an executor; closed afterwards.
 
-    `selection` is (orm, tenant, exclude, shard) as the commands take them. Shared by `status`/`--plan`
-    and `drift`: a read-only pass over every database, nothing emitted, nothing migrated.
+    Shared by `status`/`--plan` and `drift`: a read-only pass over every database.
     """
-    orm, tenant, exclude, shard = selection
-    config = config or load_config()
-    specs = config.orms(orm)
-    tenants = select_tenants(config.tenant_ids(), tenant, exclude, shard)
-    options.check()
+    fleet = Fleet.select(config, selection)
+    executor.check()
     report = MigrationReport()  # collects the "skipped" rows; nothing is emitted anywhere
     setup = AssistantSetup(tuple(target))
-    assistants = Assistants.for_run(
-        config, specs, setup, report, tenants, keep_settings=options.name != "celery"
-    )  # Celery: settings stay on the workers
+    assistants = fleet.bind(setup, report, executor)
     keys: list[DbKey] = []
-    for spec in specs:
+    for spec in fleet.specs:
         asst = assistants.get(spec.key)
         if not target and not asst.is_coarse():
             keys += [DbKey(spec.key, None, alias) for alias in asst.manager.reserved_aliases]
-    keys += list(_tenant_units(specs, assistants, tenants, report))
-    runner = make_executor(options, assistants, report, setup)
+    keys += list(fleet.tenant_databases(report))
+    runner = make_executor(executor, assistants, report, setup)
     try:
-        for spec in specs:
-            assistants.get(spec.key).prepare()
-        yield FleetRead(specs, assistants, runner, keys, report)
+        fleet.prepare()
+        yield FleetRead(fleet.specs, assistants, runner, keys, report)
     finally:
         runner.close()
         assistants.close()
-
-
-def _row(key: DbKey, verdict: Inspection | Unreachable | None) -> DatabaseState:
-    orm, tenant, alias = key
-    if isinstance(verdict, Unreachable):
-        auth = verdict.label != "unreachable"  # the group says unreachable; say why when it is the login
-        error = f"{verdict.label}: {verdict.error}" if auth else verdict.error
-        return DatabaseState(orm, tenant, alias, "unreachable", error=error)
-    if verdict is None:
-        return DatabaseState(orm, tenant, alias, "unknown")
-    state = "at_head" if verdict.up_to_date else "pending"
-    return DatabaseState(orm, tenant, alias, state, verdict.pending, verdict.current)

@@ -1,24 +1,21 @@
 """Busy databases go to the back of the queue: retried with growing back-off while the fleet goes on.
 
 Whoever carried a database out (this process, a worker process, a Celery worker) reports a step that
-never got its lock as a TenantBusy event, the database left at a migration boundary. This tap, between
-the report and the run's callback, answers each one as it passes: TenantRequeued (retry k of N after a
-delay that counts from now), or, with no retries left, the final TenantFailed with status `busy`. The
-run takes the requeued databases again once their delay is over (rounds, see engine.py).
+never got its lock as a TenantBusy event, the database left at a migration boundary. The run's report
+hands each event to this responder once the run's callback has seen it, and it answers each TenantBusy:
+TenantRequeued (retry k of N after a delay that counts from now), or, with no retries left, the final
+TenantFailed with status `busy`. The run takes the requeued databases again once their delay is over
+(rounds, see phases.py).
 """
 
 from __future__ import annotations
 
-import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..errors import UsageError
 from ..record.events import MigrationEvent, Status, TenantBusy, TenantFailed, TenantRequeued
 from ..record.keys import DbKey
 from ..record.report import MigrationReport
-from ..safety.lockwait import StepLimits
 from ..safety.retry import pause
 
 #: --lock-retries when --lock-wait is given and it is not.
@@ -42,18 +39,16 @@ class RetryPolicy:
 class Requeue:
     """The run's record of busy databases: which wait, since when, after how many tries."""
 
-    def __init__(self, policy: RetryPolicy, forward: Callable[[MigrationEvent], None]) -> None:
-        self.policy, self.forward = policy, forward
-        self.report: MigrationReport | None = None
+    def __init__(self, policy: RetryPolicy) -> None:
+        self.policy = policy
         self.tries: dict[DbKey, int] = {}  # retries already granted
         self.due: dict[DbKey, float] = {}  # requeued, not yet taken again: when its delay is over
         self.last: dict[DbKey, TenantBusy] = {}
 
-    def __call__(self, event: MigrationEvent) -> None:
-        """The run's callback, in front of `forward`: passes every event on, answers TenantBusy."""
-        self.forward(event)
-        if isinstance(event, TenantBusy) and self.report is not None:
-            self._answer(event, self.report)
+    def answer(self, event: MigrationEvent, report: MigrationReport) -> None:
+        """The report's responder (after the run's callback has seen `event`): answers TenantBusy."""
+        if isinstance(event, TenantBusy):
+            self._answer(event, report)
 
     def _answer(self, busy: TenantBusy, report: MigrationReport) -> None:
         key = DbKey(busy.orm, busy.tenant, busy.alias)
@@ -74,18 +69,18 @@ class Requeue:
         error = f"gave up after {tries} attempt(s){why}: {busy.error}"
         report.emit(TenantFailed(*key, error, busy.step, busy.seconds, None, Status.BUSY, busy.current))
 
-    def waiting(self, orm: str) -> dict[DbKey, float]:
+    def waiting(self, orm: str, report: MigrationReport) -> dict[DbKey, float]:
         """Requeued databases of `orm` still to be taken again, with when each may be."""
-        results = self.report.results if self.report is not None else {}
+        results = report.results
         return {
             key: due
             for key, due in self.due.items()
             if key.orm == orm and (key not in results or results[key].status is None)
         }
 
-    def next_round(self, orm: str) -> list[DbKey]:
+    def next_round(self, orm: str, report: MigrationReport) -> list[DbKey]:
         """Requeued databases of `orm` whose back-off is over, waiting for the first one if need be."""
-        waiting = self.waiting(orm)
+        waiting = self.waiting(orm, report)
         if not waiting:
             return []
         if not pause(max(min(waiting.values()) - time.monotonic(), 0.0)):
@@ -104,28 +99,3 @@ class Requeue:
             row = report.results.get(key)
             if row is not None and row.status is None:
                 self._settle(key, report, why)
-
-
-def step_limits(
-    lock_wait: float | None, retries: int | None, retry_delay: float | None, statement_timeout: float | None
-) -> tuple[StepLimits, RetryPolicy]:
-    """Check --lock-wait, --lock-retries, --lock-retry-delay and --statement-timeout (UsageError)."""
-    for name, value in (("--lock-wait", lock_wait), ("--statement-timeout", statement_timeout)):
-        if value is not None and not (math.isfinite(value) and value > 0):
-            raise UsageError(f"{name} must be a finite number of seconds above 0, got {value:g}.")
-    if retry_delay is not None and not (math.isfinite(retry_delay) and retry_delay >= 0):
-        raise UsageError(
-            f"--lock-retry-delay must be a finite number of seconds, 0 or more, got {retry_delay:g}."
-        )
-    if retries is not None and retries < 0:
-        raise UsageError(f"--lock-retries must be 0 or more, got {retries}.")
-    if lock_wait is None and (retries is not None or retry_delay is not None):
-        raise UsageError(
-            "--lock-retries and --lock-retry-delay need --lock-wait.",
-            hint="For example --lock-wait 3 --lock-retries 5: a step waits at most 3 s for a lock.",
-        )
-    policy = RetryPolicy(
-        DEFAULT_LOCK_RETRIES if retries is None else retries,
-        DEFAULT_LOCK_RETRY_DELAY if retry_delay is None else retry_delay,
-    )
-    return StepLimits(lock_wait, statement_timeout), policy

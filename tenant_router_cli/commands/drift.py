@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from tenant_router.run.drift_twin import detect_drift
+from tenant_router import ExecutorSpec, Selection, detect_drift
 
 from ..bootstrap import bootstrap
 from ..exit_codes import ExitCode
@@ -40,14 +40,7 @@ def drift(
     output = make_output(progress=False)
     with exit_on_error(output, json_output=json_output, show_traceback=show_traceback):
         config = bootstrap(settings, pythonpath or ())
-        found = detect_drift(
-            config,
-            orm=orm or (),
-            tenant=tenant or (),
-            exclude=exclude or (),
-            shard=shard,
-            strict=strict,
-            jobs=jobs,
-        )
+        selection = Selection(tuple(orm or ()), tuple(tenant or ()), tuple(exclude or ()), shard)
+        found = detect_drift(config, selection, strict=strict, executor=ExecutorSpec(jobs=jobs))
     render_drift(output, found, json_output=json_output, tenants=tenants)
     raise typer.Exit(ExitCode.DRIFT if found.drifted else ExitCode.FAILED if found.unchecked else ExitCode.OK)

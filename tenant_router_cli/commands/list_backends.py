@@ -6,7 +6,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from tenant_router.config.backends import BackendInfo, describe_backends
+from tenant_router import BackendInfo, describe_backends
 
 from ..bootstrap import setup_django
 from ..exit_codes import ExitCode

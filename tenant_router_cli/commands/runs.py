@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from tenant_router.record.journal import journal_dir
-from tenant_router.record.journal import runs as journal_runs
+from tenant_router import journal_dir
+from tenant_router import runs as journal_runs
 
 from ..bootstrap import setup_django
 from ..exit_codes import ExitCode

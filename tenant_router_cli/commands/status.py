@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tenant_router.run.fleet import fleet_status
+from tenant_router import ExecutorSpec, Selection, fleet_status
 
 from ..bootstrap import bootstrap
 from ..exit_codes import ExitCode
@@ -50,9 +50,8 @@ def status(
     output = make_output(progress=False)
     with exit_on_error(output, json_output=json_output, show_traceback=show_traceback):
         config = bootstrap(settings, pythonpath or ())
-        found = fleet_status(
-            config, orm=orm or (), tenant=tenant or (), exclude=exclude or (), shard=shard, jobs=jobs,
-            executor=executor, celery_app=celery_app, queue=queue,
-        )  # fmt: skip
+        selection = Selection(tuple(orm or ()), tuple(tenant or ()), tuple(exclude or ()), shard)
+        reader = ExecutorSpec(executor, jobs, celery_app=celery_app, queue=queue)
+        found = fleet_status(config, selection, executor=reader)
     render_status(output, found, json_output=json_output, tenants=tenants)
     raise typer.Exit(ExitCode.FAILED if found.unreachable else ExitCode.OK)

@@ -1,0 +1,153 @@
+"""The phases of a migrate run, each finished before the next starts (see engine.py for the order).
+
+1. coarse assistants (those that take over a whole ORM) run as they are, and every reserved database is
+   migrated, in TENANT_ROUTER_ORM_SETTINGS order, in this process; a reserved failure stops the run;
+2. pre-flight: each (ORM, tenant, alias) database's bookkeeping table is read and compared with the
+   migration graph; up-to-date and unreachable databases are settled here (also `status`'s read);
+3. the pending databases are migrated in waves (canary tenants first), one ORM after the other (a
+   tenant's ORMs keep their order), by the run's executor; busy ones are taken again in rounds.
+"""
+
+from __future__ import annotations
+
+from ..config.model import OrmSpec, RouterConfig
+from ..errors import UsageError
+from ..executors import Executor
+from ..executors.inprocess import InProcessExecutor
+from ..executors.tasks import Task, batched
+from ..orm_backends.assistants import Assistants
+from ..orm_backends.base import BaseOrmMigrationAsst
+from ..preflight import Inspection, Unreachable, Verdict
+from ..record.events import FAILED_OR_BUSY, Status, TenantFailed
+from ..record.keys import DbKey
+from ..record.report import MigrationReport
+from .drift import check_databases
+from .requeue import Requeue
+
+
+def migrate_reserved_and_coarse(
+    specs: list[OrmSpec], assistants: Assistants, report: MigrationReport
+) -> None:
+    """Phase 1, in this process and in ORM order."""
+    for spec in specs:
+        if report.stopping:
+            return
+        asst = assistants.get(spec.key)
+        if asst.is_coarse():
+            with report.for_orm(spec.key).tenant(None):  # one row for the ORM if it reports none
+                asst.perform_migrate()
+        else:
+            asst.migrate_reserved()
+
+
+def preflight(
+    databases: list[DbKey], assistants: Assistants, runner: Executor, *, settle: bool
+) -> dict[str, dict[DbKey, Verdict]]:
+    """Verdicts per ORM for every database whose assistant can inspect it (batched per tenant)."""
+    keys = [k for k in databases if k.alias is not None and _inspectable(assistants.get(k.orm))]
+    tasks = batched("inspect", keys, assistants, settle)
+    verdicts: dict[str, dict[DbKey, Verdict]] = {}
+    for key, verdict in runner.run(tasks):
+        verdicts.setdefault(key.orm, {})[key] = verdict
+    return verdicts
+
+
+def needs_work(verdict: Verdict) -> bool:
+    """Unknown, or pending steps; unreachable databases were settled by the pre-flight."""
+    if isinstance(verdict, Unreachable):
+        return False
+    return verdict is None or not verdict.up_to_date
+
+
+def refuse_irreversible(verdicts: dict[str, dict[DbKey, Verdict]]) -> None:
+    """A rollback through a migration that cannot be reversed is refused before anything runs."""
+    found: dict[str, list[str]] = {}
+    for by_key in verdicts.values():
+        for (_orm, tenant, alias), verdict in by_key.items():
+            if isinstance(verdict, Inspection):
+                for step in verdict.irreversible:
+                    found.setdefault(step, []).append(f"{tenant}/{alias}")
+    if found:
+        step, where = next(iter(found.items()))
+        more = f" (and {len(found) - 1} more migration(s))" if len(found) > 1 else ""
+        raise UsageError(
+            f"Cannot roll back: migration {step} is irreversible{more}; {len(where)} database(s) would "
+            f"need it reversed, e.g. {where[0]}. Nothing was touched.",
+            hint="Pick a target after it, or give the migration a reverse (reverse_code / reverse_sql).",
+        )
+
+
+def refuse_drifted(
+    config: RouterConfig,
+    assistants: Assistants,
+    runner: Executor | None,
+    report: MigrationReport,
+    pending: list[DbKey],
+) -> list[DbKey]:
+    """--refuse-drift: the pending databases whose schema drifted are reported DRIFTED and left alone.
+
+    Schemas are read by `runner`, or in this process when None (the run's executor is remote)."""
+
+    drifted = set()
+    reader = runner or InProcessExecutor(assistants, report)
+    for row in check_databases(pending, assistants, reader, config.drift_scratch):
+        if row.state == "drifted":
+            key = DbKey(row.orm, row.tenant, row.alias)
+            drifted.add(key)
+            report.emit(TenantFailed(*key, row.explain(), None, 0.0, None, Status.DRIFTED))
+    return [key for key in pending if key not in drifted]
+
+
+def migrate_in_waves(
+    specs: list[OrmSpec],
+    assistants: Assistants,
+    runner: Executor,
+    report: MigrationReport,
+    pending: list[DbKey],
+    canary: list[str],
+    requeue: Requeue,
+) -> None:
+    """Canary tenants first (stop if any fails or stays busy), then the rest; one ORM at a time within
+    a wave, its busy databases taken again (rounds) before the next ORM starts."""
+    first = set(canary)
+    waves = (
+        [[k for k in pending if k.tenant in first], [k for k in pending if k.tenant not in first]]
+        if canary
+        else [pending]
+    )
+    for number, wave in enumerate(waves):
+        for spec in specs:  # one ORM at a time, so each tenant's ORMs are migrated in settings order
+            if report.stopping:
+                return
+            keys = [k for k in wave if k.orm == spec.key]
+            while keys and not report.stopping:
+                runner.run(Task("migrate", (k,), assistants.host_of(k)) for k in keys)
+                keys = requeue.next_round(spec.key, report)
+        if canary and number == 0:  # the pre-flight's verdicts count too (an unreachable canary)
+            failed = {r.tenant for r in report.rows() if r.tenant in first and r.status in FAILED_OR_BUSY}
+            if failed:
+                report.stop(
+                    f"--canary: {len(failed)} of the first {len(canary)} tenant(s) failed or stayed busy"
+                )
+
+
+def _inspectable(asst: BaseOrmMigrationAsst) -> bool:
+    base = BaseOrmMigrationAsst
+    return (
+        type(asst).bookkeeping_read is not base.bookkeeping_read
+        or type(asst).inspect_database is not base.inspect_database
+    )
+
+
+def mark_not_started(report: MigrationReport, planned: list[DbKey]) -> None:
+    """Every planned database the run never reached gets a NOT_STARTED row."""
+    reason = report.stop_reason or "not reached"
+    seen_orms = {r.orm for r in report.rows()}
+    for orm, tenant, alias in planned:
+        if (orm, tenant, alias) in report.results:
+            continue
+        if tenant is None and alias is None and orm in seen_orms:
+            continue  # a coarse assistant that reported rows of its own
+        if alias is None and any(r.orm == orm and r.tenant == tenant for r in report.rows()):
+            continue
+        report.for_orm(orm).not_started(tenant, alias, reason)
