@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 from ..config.model import RouterConfig
 from ..errors import ExecutorError, ScratchDatabaseError, TenantRouterError
@@ -16,7 +15,6 @@ from ..executors import Executor, ExecutorSpec, make_executor, open_early
 from ..orm_backends.assistants import AssistantSetup
 from ..record.events import MigrationEvent, RunStarted
 from ..record.journal import Journal, header_for
-from ..record.keys import DbKey
 from ..record.report import MigrationReport, _ignore
 from ..safety import cancel
 from . import phases
@@ -68,16 +66,26 @@ def migrate(
     redo = selection.databases
     if redo is not None:
         planned = [key for key in planned if key.tenant is None or key in redo]
+    found, unconfigured = fleet.tenant_databases(planned)  # reported skipped after the reserved ones
     early = open_early(executor)  # a wrong Celery app or its broker down: one line, nothing touched
     if journal is not None:  # opened once every argument is known to be good
-        _open_journal(report, journal, fleet.tenants, planned, early)
+        header = header_for(fleet.tenants, [key for key in planned if key.tenant is not None], **journal.meta)
+        try:
+            report.journal = Journal(journal.folder, header)
+        except BaseException:
+            if early is not None:
+                early.close()
+            raise
+        report.add_listener(report.journal.record)
     report.emit(RunStarted(len(planned), tuple(s.key for s in fleet.specs)))
     runner: Executor | None = None
     aborted: TenantRouterError | None = None
     try:
         if not target:  # a rollback is for the selected tenants; shared databases stay as they are
             phases.migrate_reserved_and_coarse(fleet.specs, assistants, report)
-        databases = [key for key in fleet.tenant_databases(report, planned) if redo is None or key in redo]
+        for key in unconfigured:
+            report.for_orm(key.orm).skipped(key.tenant, key.alias, f"no {key.orm}.{key.alias} entry")
+        databases = [key for key in found if redo is None or key in redo]
         if databases and not report.stopping:
             fleet.prepare()  # workers fork with the graphs already loaded
             runner = make_executor(executor, assistants, report, setup, early)
@@ -118,18 +126,3 @@ def migrate(
     if aborted is not None:
         raise RunAborted(aborted, report) from aborted
     return report
-
-
-def _open_journal(
-    report: MigrationReport, spec: JournalSpec, tenants: list[str], planned: list[DbKey], early: Any
-) -> None:
-    """The run's journal, listening to the report; closes `early` if the folder is not writable."""
-    databases = [key for key in planned if key.tenant is not None]
-    try:
-        journal = Journal(spec.folder, header_for(tenants, databases, **dict(spec.meta)))
-    except BaseException:
-        if early is not None:
-            early.close()
-        raise
-    report.journal = journal
-    report.add_listener(journal.record)

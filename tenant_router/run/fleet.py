@@ -7,7 +7,7 @@ executor for the read-only passes (status, --plan, drift): nothing emitted, noth
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -61,31 +61,38 @@ class Fleet:
             ]
         return planned
 
-    def tenant_databases(self, report: MigrationReport, planned: Sequence[DbKey] = ()) -> Iterator[DbKey]:
-        """Every configured tenant database; the unconfigured are reported skipped. Keys equal to one of
-        `planned` are that object (a run of many tenants holds one tuple per database)."""
+    def tenant_databases(self, planned: Sequence[DbKey] = ()) -> tuple[list[DbKey], list[DbKey]]:
+        """Every configured tenant database, and the tenant databases with no entry for their alias (to
+        be reported skipped). Keys equal to one of `planned` are that object (a run of many tenants
+        holds one tuple per database)."""
         same = {key: key for key in planned}
         assistants = self.bound
+        found: list[DbKey] = []
+        unconfigured: list[DbKey] = []
         for spec in self.specs:
             asst = assistants.get(spec.key)
             if asst.is_coarse():
                 continue
             if asst.is_per_tenant():
-                yield from (DbKey(spec.key, t, None) for t in self.tenants)
+                found += [DbKey(spec.key, t, None) for t in self.tenants]
                 continue
             for t in self.tenants:
                 for alias in asst.manager.template_aliases:
                     fresh = DbKey(spec.key, t, alias)
                     key = same.get(fresh, fresh)  # also the memo's key
-                    if assistants.find_db_config(key) is None:
-                        report.for_orm(spec.key).skipped(t, alias, f"no {spec.key}.{alias} entry")
-                    else:
-                        yield key
+                    (found if assistants.find_db_config(key) is not None else unconfigured).append(key)
+        return found, unconfigured
 
     def prepare(self) -> None:
         """Load the migration graphs once (before workers fork)."""
         for spec in self.specs:
             self.bound.get(spec.key).prepare()
+
+
+def report_skipped(report: MigrationReport, unconfigured: Iterable[DbKey]) -> None:
+    """A `skipped` row for each tenant database whose tenant has no entry for its alias."""
+    for key in unconfigured:
+        report.for_orm(key.orm).skipped(key.tenant, key.alias, f"no {key.orm}.{key.alias} entry")
 
 
 @dataclass
@@ -121,7 +128,9 @@ def reading_fleet(
         asst = assistants.get(spec.key)
         if not target and not asst.is_coarse():
             keys += [DbKey(spec.key, None, alias) for alias in asst.manager.reserved_aliases]
-    keys += list(fleet.tenant_databases(report))
+    found, unconfigured = fleet.tenant_databases()
+    report_skipped(report, unconfigured)
+    keys += found
     runner = make_executor(executor, assistants, report, setup)
     try:
         fleet.prepare()
