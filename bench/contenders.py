@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import subprocess
 from dataclasses import dataclass
@@ -56,6 +57,16 @@ def tenant_router(fleet: Fleet, jobs: int | None, *, django_only: bool = False) 
         not django_only,
         "tenant-router " + shlex.join(args),
     )
+
+
+def tenant_router_from(fleet: Fleet, jobs: int | None, tree: Path) -> Command:
+    """`tenant-router migrate` as `tr` runs it, but the code of another checkout (`--base-tree DIR`):
+    the same machine, fleet and rounds compare two versions (the venv's packages are shared)."""
+    base = tenant_router(fleet, jobs)
+    paths = [*(str(p) for p in fleet.project.pythonpath), str(tree)]
+    env = {**base.env, "PYTHONPATH": os.pathsep.join(paths)}
+    argv = [str(PYTHON), "-m", "tenant_router_cli", *base.argv[1:]]
+    return Command("trbase", argv, env, base.tenants, True, f"PYTHONPATH={tree} {base.shown}")
 
 
 def celery(fleet: Fleet, queue: str, broker: str, app: str) -> Command:

@@ -14,6 +14,7 @@ import statistics
 import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import celery_workers
 import contenders
@@ -23,7 +24,7 @@ from provision import BENCH, REPO, WORK, WORKLOAD, Fleet, Project, make_fleet, p
 from verify import expected_heads, problems, verify
 
 RESULTS = BENCH / "results" / "results.jsonl"
-KNOWN = ("tr", "trdj", "inproc", "shell", "celery", "drift")
+KNOWN = ("tr", "trbase", "trdj", "inproc", "shell", "celery", "drift")
 
 
 def parse_args(argv: Sequence[str] | None, project: Project, default_only: str) -> argparse.Namespace:
@@ -47,6 +48,9 @@ def parse_args(argv: Sequence[str] | None, project: Project, default_only: str) 
         action="store_true",
         help="state current only: provision before the first run, not before every one (a run changes nothing)",
     )
+    parser.add_argument(
+        "--base-tree", help="trbase: run tenant-router from this checkout (another version, same venv)"
+    )
     parser.add_argument("--keep", action="store_true", help="leave the databases in place afterwards")
     parser.add_argument("--no-record", action="store_true", help="do not append to results.jsonl")
     args = parser.parse_args(argv)
@@ -68,6 +72,10 @@ def command_for(name: str, fleet: Fleet, args: argparse.Namespace, workers: Work
         return contenders.celery(fleet, workers.queue, celery_workers.broker_url(), celery_workers.APP)
     if name in ("tr", "trdj"):
         return contenders.tenant_router(fleet, args.jobs, django_only=name == "trdj")
+    if name == "trbase":
+        if not args.base_tree:
+            raise SystemExit("trbase needs --base-tree DIR (a checkout of the version to compare with)")
+        return contenders.tenant_router_from(fleet, args.jobs, Path(args.base_tree).resolve())
     if name == "drift":
         return contenders.drift(fleet, args.jobs)
     if name == "inproc":
