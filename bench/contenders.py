@@ -65,7 +65,7 @@ def tenant_router_from(fleet: Fleet, jobs: int | None, tree: Path) -> Command:
     base = tenant_router(fleet, jobs)
     paths = [*(str(p) for p in fleet.project.pythonpath), str(tree)]
     env = {**base.env, "PYTHONPATH": os.pathsep.join(paths)}
-    argv = [str(PYTHON), "-m", "tenant_router_cli", *base.argv[1:]]
+    argv = [str(PYTHON), "-P", "-m", "tenant_router_cli", *base.argv[1:]]  # -P: not the cwd's copy
     return Command("trbase", argv, env, base.tenants, True, f"PYTHONPATH={tree} {base.shown}")
 
 
