@@ -6,6 +6,7 @@ run reports, the tenant binding, and the pieces a front end renders with (the CL
 
 from .api import detect_drift, fleet_status, migrate_tenants
 from .config.backends import BackendInfo, describe_backends
+from .config.environment import journal_dir
 from .config.loader import load_config
 from .config.model import OrmSpec, RouterConfig
 from .context import current_tenant, tenant_context_bind
@@ -37,7 +38,7 @@ from .record.events import (
     TenantStarted,
     event_to_dict,
 )
-from .record.journal import RunRecord, find_run, journal_dir, runs
+from .record.journal import RunRecord, find_run, runs
 from .record.keys import DbKey, database_label
 from .record.plaintext import (
     INTERRUPTED_LINE,

@@ -2,7 +2,35 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from ..errors import ConfigurationError
+
+JOURNAL_DIR = "TENANT_ROUTER_JOURNAL_DIR"
+ALLOW_TEMPLATE_ACCESS = "TENANT_ROUTER_ALLOW_TEMPLATE_ACCESS"
+
+
+def journal_dir(explicit: str | Path | None = None, settings: Any = None) -> Path:
+    """--journal, else TENANT_ROUTER_JOURNAL_DIR, else BASE_DIR/.tenant-router/journal, else ./.tenant-router/journal."""
+    if explicit is not None:
+        return Path(explicit)
+    if settings is None:
+        from django.conf import settings as django_settings
+
+        settings = django_settings
+    configured = getattr(settings, JOURNAL_DIR, None)
+    if configured:
+        return Path(configured)
+    base = getattr(settings, "BASE_DIR", None)
+    return Path(base or ".") / ".tenant-router" / "journal"
+
+
+def template_access_allowed() -> bool:
+    """TENANT_ROUTER_ALLOW_TEMPLATE_ACCESS: True lets code reach a template alias's own database."""
+    from django.conf import settings
+
+    return bool(getattr(settings, ALLOW_TEMPLATE_ACCESS, False))
 
 
 def celery_app_path() -> str | None:

@@ -22,25 +22,9 @@ from .events import FINAL_EVENTS, MigrationEvent, Status, TenantFailed, TenantFi
 from .keys import DbKey
 from .report import MigrationReport
 
-SETTING = "TENANT_ROUTER_JOURNAL_DIR"
 REDO = frozenset(
     {Status.FAILED, Status.NOT_STARTED, Status.LOCKED, Status.INTERRUPTED, Status.BUSY, Status.DRIFTED}
 )
-
-
-def journal_dir(explicit: str | Path | None = None, settings: Any = None) -> Path:
-    """--journal, else TENANT_ROUTER_JOURNAL_DIR, else BASE_DIR/.tenant-router/journal, else ./.tenant-router/journal."""
-    if explicit is not None:
-        return Path(explicit)
-    if settings is None:
-        from django.conf import settings as django_settings
-
-        settings = django_settings
-    configured = getattr(settings, SETTING, None)
-    if configured:
-        return Path(configured)
-    base = getattr(settings, "BASE_DIR", None)
-    return Path(base or ".") / ".tenant-router" / "journal"
 
 
 def new_run_id() -> str:
@@ -61,7 +45,7 @@ class Journal:
         except OSError as exc:
             raise ConfigurationError(
                 f"Journal folder {str(directory)!r} is not writable: {exc.strerror or exc}.",
-                hint=f"Set {SETTING}, pass --journal DIR, or --no-journal.",
+                hint="Set TENANT_ROUTER_JOURNAL_DIR, pass --journal DIR, or --no-journal.",
                 check_id="E010",
             ) from exc
         self._write({"journal": 1, "run": self.run_id, "started": _now(), **header})

@@ -99,7 +99,7 @@ def migrate(
                 local = runner if executor.name == "processes" else None  # Celery replies carry no schemas
                 pending = phases.refuse_drifted(fleet.config, assistants, local, report, pending)
             canaries = fleet.tenants[: policy.canary] if policy.canary else []
-            phases.migrate_in_waves(fleet.specs, assistants, runner, report, pending, canaries, requeue)
+            phases.migrate_in_waves(assistants, runner, report, pending, canaries, requeue)
     except KeyboardInterrupt:
         report.interrupted = True
         report.stop("interrupted")

@@ -99,7 +99,6 @@ def refuse_drifted(
 
 
 def migrate_in_waves(
-    specs: list[OrmSpec],
     assistants: Assistants,
     runner: Executor,
     report: MigrationReport,
@@ -108,7 +107,8 @@ def migrate_in_waves(
     requeue: Requeue,
 ) -> None:
     """Canary tenants first (stop if any fails or stays busy), then the rest; one ORM at a time within
-    a wave, its busy databases taken again (rounds) before the next ORM starts."""
+    a wave (in the order the run's assistants were built: the settings'), its busy databases taken again
+    (rounds) before the next ORM starts."""
     first = set(canary)
     waves = (
         [[k for k in pending if k.tenant in first], [k for k in pending if k.tenant not in first]]
@@ -116,13 +116,13 @@ def migrate_in_waves(
         else [pending]
     )
     for number, wave in enumerate(waves):
-        for spec in specs:  # one ORM at a time, so each tenant's ORMs are migrated in settings order
+        for orm in assistants.orms():  # one ORM at a time: each tenant's ORMs are migrated in settings order
             if report.stopping:
                 return
-            keys = [k for k in wave if k.orm == spec.key]
+            keys = [k for k in wave if k.orm == orm]
             while keys and not report.stopping:
                 runner.run(Task("migrate", (k,), assistants.host_of(k)) for k in keys)
-                keys = requeue.next_round(spec.key, report)
+                keys = requeue.next_round(orm, report)
         if canary and number == 0:  # the pre-flight's verdicts count too (an unreachable canary)
             failed = {r.tenant for r in report.rows() if r.tenant in first and r.status in FAILED_OR_BUSY}
             if failed:
