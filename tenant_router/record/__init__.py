@@ -1,0 +1,3 @@
+"""What a run emits and keeps: database keys (keys.py), events (events.py), the report folded from them
+(report.py), the run journal (journal.py) and plain-text lines (plaintext.py).
+"""
