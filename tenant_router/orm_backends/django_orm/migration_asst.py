@@ -25,7 +25,7 @@ from ...preflight import BookkeepingRead
 from ...record.report import DatabaseRun
 from ...safety.lockwait import StepGuard, StepLimits
 from ..base import BaseOrmMigrationAsst
-from .binding import PinnedDatabases, install, open_wrapper, pinned_databases
+from .binding import install, pinned_databases
 from .graph import (
     bookkeeping_read,
     disk_graph,
@@ -36,6 +36,7 @@ from .graph import (
     step_name,
 )
 from .manager import DjangoOrmManager
+from .pinned import PinnedDatabases, open_wrapper
 from .post_migrate import REPAIR_STEP, post_migrate_incomplete
 from .router import migration_routing
 from .states import ReplayingExecutor, StartState, StateCache

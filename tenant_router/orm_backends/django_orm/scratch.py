@@ -8,8 +8,9 @@ from django.db.migrations.recorder import MigrationRecorder
 
 from ...errors import UnknownStateError
 from ...record.report import DatabaseRun, MigrationReport
-from .binding import PinnedDatabases, open_wrapper, pinned_databases
+from .binding import pinned_databases
 from .graph import Key, disk_graph, planner
+from .pinned import PinnedDatabases, open_wrapper
 from .router import migration_routing
 
 
