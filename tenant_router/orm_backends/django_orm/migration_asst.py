@@ -27,7 +27,6 @@ from ...safety.lockwait import StepGuard, StepLimits
 from ..base import BaseOrmMigrationAsst
 from .binding import install, pinned_databases
 from .graph import (
-    bookkeeping_read,
     disk_graph,
     latest_applied,
     planner,
@@ -38,6 +37,7 @@ from .graph import (
 from .manager import DjangoOrmManager
 from .pinned import PinnedDatabases, open_wrapper
 from .post_migrate import REPAIR_STEP, post_migrate_incomplete
+from .preflight import bookkeeping_read
 from .router import migration_routing
 from .states import ReplayingExecutor, StartState, StateCache
 
