@@ -17,7 +17,8 @@ from ...errors import TenantRouterError
 from ...record.report import DatabaseRun
 from .graph import latest_applied, step_name
 from .post_migrate import REPAIR_STEP, post_migrate_incomplete
-from .states import ReplayingExecutor, StartState, StateCache
+from .replay import ReplayingExecutor
+from .states import StartState, StateCache
 
 
 class MigrationConflictError(TenantRouterError):
