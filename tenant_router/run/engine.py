@@ -343,11 +343,7 @@ def _tenant_units(
 
 
 def _inspectable(asst: BaseOrmMigrationAsst) -> bool:
-    base = BaseOrmMigrationAsst
-    return (
-        type(asst).bookkeeping_read is not base.bookkeeping_read
-        or type(asst).inspect_database is not base.inspect_database
-    )
+    return asst.inspects()
 
 
 def _mark_not_started(report: MigrationReport, planned: list[DbKey]) -> None:

@@ -13,6 +13,13 @@ The contract, from most to least control:
   reserved database: ``run.tenant is None``); report steps with ``run.planned(...)``,
   ``run.step_started(...)``, ``run.step_applied(...)``.
 
+What the class does is declared in ``capabilities`` (coarse, per tenant or per database; whether the
+pre-flight can inspect its databases): the run reads the declaration, never guesses. A subclass that
+declares none gets the default declaration, made once when the class is created from the hooks it
+defines: ``perform_migrate`` makes it coarse, else ``migrate_tenant`` per tenant, and
+``bookkeeping_read`` or ``inspect_database`` makes it inspect. So the seed's assistant, with only
+``perform_migrate``, is coarse without saying so.
+
 ``OPTIONS.MIGRATION_ASST.OPTIONS`` from the settings arrive as keyword arguments of ``__init__``.
 """
 
@@ -29,6 +36,7 @@ from ...record.keys import DbKey
 from ...record.report import DatabaseRun, MigrationReport, OrmReport
 from ...safety.lockwait import StepLimits
 from . import database_run
+from .capabilities import Capabilities
 from .manager import BaseOrmManager
 
 
@@ -40,6 +48,27 @@ class BaseOrmMigrationAsst:
     LOCKS_ITS_OWN_CONNECTION: ClassVar[bool] = False
     #: How `current` reads for a database with nothing applied (Django's `migrate app zero`).
     NOTHING_APPLIED: ClassVar[str] = "zero"
+    #: What the class does, read by the run through is_coarse(), is_per_tenant() and inspects(). Declare
+    #: it in a subclass; one that does not gets the default declaration (__init_subclass__).
+    capabilities: ClassVar[Capabilities] = Capabilities()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """The default declaration, for a subclass that declares no `capabilities` of its own: made once,
+        here, from the hooks the class defines (perform_migrate: coarse; else migrate_tenant: per tenant;
+        bookkeeping_read or inspect_database: inspects)."""
+        super().__init_subclass__(**kwargs)
+        if "capabilities" in cls.__dict__:
+            return
+
+        def defines(hook: str) -> bool:  # the subclass (or a class between it and this one) defines it
+            return getattr(cls, hook) is not getattr(BaseOrmMigrationAsst, hook)
+
+        coarse = defines("perform_migrate")
+        cls.capabilities = Capabilities(
+            coarse=coarse,
+            per_tenant=not coarse and defines("migrate_tenant"),
+            inspects=defines("bookkeeping_read") or defines("inspect_database"),
+        )
 
     def __init__(self, manager: BaseOrmManager, **options: Any) -> None:
         self._manager = manager
@@ -72,13 +101,18 @@ class BaseOrmMigrationAsst:
 
     @classmethod
     def is_coarse(cls) -> bool:
-        """True when the subclass takes over the whole ORM by overriding perform_migrate."""
-        return cls.perform_migrate is not BaseOrmMigrationAsst.perform_migrate
+        """True when the class takes over the whole ORM (declared: capabilities.coarse)."""
+        return cls.capabilities.coarse
 
     @classmethod
     def is_per_tenant(cls) -> bool:
-        """True when the subclass migrates whole tenants (overrides migrate_tenant)."""
-        return not cls.is_coarse() and cls.migrate_tenant is not BaseOrmMigrationAsst.migrate_tenant
+        """True when the class migrates whole tenants (declared: capabilities.per_tenant)."""
+        return cls.capabilities.per_tenant
+
+    @classmethod
+    def inspects(cls) -> bool:
+        """True when the pre-flight can read what its databases have pending (capabilities.inspects)."""
+        return cls.capabilities.inspects
 
     # -- the hooks --------------------------------------------------------------------------
     def perform_migrate(self) -> None:
@@ -212,6 +246,6 @@ class BaseOrmMigrationAsst:
         if self.is_coarse():
             return [(None, None)]
         units: list[tuple[str | None, str | None]] = [(None, a) for a in self.manager.reserved_aliases]
-        if type(self).migrate_tenant is not BaseOrmMigrationAsst.migrate_tenant:
+        if self.is_per_tenant():
             return units + [(t, None) for t in self.tenants()]
         return units + [(t, a) for t in self.tenants() for a in self.manager.template_aliases]

@@ -19,7 +19,7 @@ from ...errors import UsageError
 from ...preflight import BookkeepingRead
 from ...record.report import DatabaseRun
 from ...safety.lockwait import StepGuard, StepLimits
-from ..base import BaseOrmMigrationAsst
+from ..base import BaseOrmMigrationAsst, Capabilities
 from .binding import install, pinned_databases
 from .graph import disk_graph, planner, resolve_target, rolls_back_whole
 from .manager import DjangoOrmManager
@@ -67,6 +67,7 @@ def _load() -> None:
 class DjangoOrmMigrationAsst(BaseOrmMigrationAsst):
     """Runs Django's MigrationExecutor against each tenant database, like `manage.py migrate` would."""
 
+    capabilities = Capabilities(inspects=True)  # per database; the pre-flight reads django_migrations
     LOCKS_ITS_OWN_CONNECTION = True  # the run lock is held on the connection that migrates
 
     def __init__(self, manager: DjangoOrmManager, *, verbosity: int = 0, share_states: bool = True) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection, make_url
 from ...errors import TenantRouterError, UsageError
 from ...preflight import BookkeepingRead
 from ...record.report import DatabaseRun, one_line_error
-from ..base import BaseOrmMigrationAsst
+from ..base import BaseOrmMigrationAsst, Capabilities
 from .manager import SqlAlchemyOrmManager
 from .preflight import bookkeeping_read
 from .scratch import migrate_scratch, scratch_url
@@ -86,6 +86,7 @@ class AlembicMigrationAsst(BaseOrmMigrationAsst):
         assert isinstance(self.manager, SqlAlchemyOrmManager)
         return self.manager
 
+    capabilities = Capabilities(inspects=True)  # per database; the pre-flight reads VERSION_TABLE
     LOCKS_ITS_OWN_CONNECTION = True  # the run lock is held on the connection handed to env.py
     NOTHING_APPLIED = "base"
 
