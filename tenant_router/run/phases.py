@@ -16,7 +16,6 @@ from ..executors import Executor
 from ..executors.inprocess import InProcessExecutor
 from ..executors.tasks import Task, batched
 from ..orm_backends.assistants import Assistants
-from ..orm_backends.base import BaseOrmMigrationAsst
 from ..preflight import Inspection, Unreachable, Verdict
 from ..record.events import FAILED_OR_BUSY, Status, TenantFailed
 from ..record.keys import DbKey
@@ -44,7 +43,7 @@ def preflight(
     databases: list[DbKey], assistants: Assistants, runner: Executor, *, settle: bool
 ) -> dict[str, dict[DbKey, Verdict]]:
     """Verdicts per ORM for every database whose assistant can inspect it (batched per tenant)."""
-    keys = [k for k in databases if k.alias is not None and _inspectable(assistants.get(k.orm))]
+    keys = [k for k in databases if k.alias is not None and assistants.get(k.orm).inspects()]
     tasks = batched("inspect", keys, assistants, settle)
     verdicts: dict[str, dict[DbKey, Verdict]] = {}
     for key, verdict in runner.run(tasks):
@@ -129,14 +128,6 @@ def migrate_in_waves(
                 report.stop(
                     f"--canary: {len(failed)} of the first {len(canary)} tenant(s) failed or stayed busy"
                 )
-
-
-def _inspectable(asst: BaseOrmMigrationAsst) -> bool:
-    base = BaseOrmMigrationAsst
-    return (
-        type(asst).bookkeeping_read is not base.bookkeeping_read
-        or type(asst).inspect_database is not base.inspect_database
-    )
 
 
 def mark_not_started(report: MigrationReport, planned: list[DbKey]) -> None:

@@ -13,32 +13,31 @@ The contract, from most to least control:
   reserved database: ``run.tenant is None``); report steps with ``run.planned(...)``,
   ``run.step_started(...)``, ``run.step_applied(...)``.
 
+What the class does is declared in ``capabilities`` (coarse, per tenant or per database; whether the
+pre-flight can inspect its databases): the run reads the declaration, never guesses. A subclass that
+declares none gets the default declaration, made once when the class is created from the hooks it
+defines: ``perform_migrate`` makes it coarse, else ``migrate_tenant`` per tenant, and
+``bookkeeping_read`` or ``inspect_database`` makes it inspect. So the seed's assistant, with only
+``perform_migrate``, is coarse without saying so.
+
 ``OPTIONS.MIGRATION_ASST.OPTIONS`` from the settings arrive as keyword arguments of ``__init__``.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from ...errors import DatabaseBusy, DatabaseLocked, StepLimitError, UsageError
+from ...errors import UsageError
 from ...preflight import BookkeepingRead, Inspection, read_many
-from ...record.events import FAILED_OR_BUSY, TenantRetried
+from ...record.events import FAILED_OR_BUSY
 from ...record.keys import DbKey
-from ...record.report import DatabaseRun, MigrationReport, OrmReport, one_line_error
-from ...safety.cancel import StopAtBoundary, StopBeforeStart, stop_requested
-from ...safety.dberrors import is_lock_timeout, is_statement_timeout
-from ...safety.locks import database_lock
+from ...record.report import DatabaseRun, MigrationReport, OrmReport
 from ...safety.lockwait import StepLimits
-from ...safety.retry import delay_before, pause, transient
-
-if TYPE_CHECKING:
-    from .manager import BaseOrmManager
-
-#: How long a run waits for a reserved database another run is migrating (or --lock-timeout, if longer).
-RESERVED_LOCK_WAIT = 600.0
+from . import database_run
+from .capabilities import Capabilities
+from .manager import BaseOrmManager
 
 
 class BaseOrmMigrationAsst:
@@ -49,6 +48,27 @@ class BaseOrmMigrationAsst:
     LOCKS_ITS_OWN_CONNECTION: ClassVar[bool] = False
     #: How `current` reads for a database with nothing applied (Django's `migrate app zero`).
     NOTHING_APPLIED: ClassVar[str] = "zero"
+    #: What the class does, read by the run through is_coarse(), is_per_tenant() and inspects(). Declare
+    #: it in a subclass; one that does not gets the default declaration (__init_subclass__).
+    capabilities: ClassVar[Capabilities] = Capabilities()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """The default declaration, for a subclass that declares no `capabilities` of its own: made once,
+        here, from the hooks the class defines (perform_migrate: coarse; else migrate_tenant: per tenant;
+        bookkeeping_read or inspect_database: inspects)."""
+        super().__init_subclass__(**kwargs)
+        if "capabilities" in cls.__dict__:
+            return
+
+        def defines(hook: str) -> bool:  # the subclass (or a class between it and this one) defines it
+            return getattr(cls, hook) is not getattr(BaseOrmMigrationAsst, hook)
+
+        coarse = defines("perform_migrate")
+        cls.capabilities = Capabilities(
+            coarse=coarse,
+            per_tenant=not coarse and defines("migrate_tenant"),
+            inspects=defines("bookkeeping_read") or defines("inspect_database"),
+        )
 
     def __init__(self, manager: BaseOrmManager, **options: Any) -> None:
         self._manager = manager
@@ -81,13 +101,18 @@ class BaseOrmMigrationAsst:
 
     @classmethod
     def is_coarse(cls) -> bool:
-        """True when the subclass takes over the whole ORM by overriding perform_migrate."""
-        return cls.perform_migrate is not BaseOrmMigrationAsst.perform_migrate
+        """True when the class takes over the whole ORM (declared: capabilities.coarse)."""
+        return cls.capabilities.coarse
 
     @classmethod
     def is_per_tenant(cls) -> bool:
-        """True when the subclass migrates whole tenants (overrides migrate_tenant)."""
-        return not cls.is_coarse() and cls.migrate_tenant is not BaseOrmMigrationAsst.migrate_tenant
+        """True when the class migrates whole tenants (declared: capabilities.per_tenant)."""
+        return cls.capabilities.per_tenant
+
+    @classmethod
+    def inspects(cls) -> bool:
+        """True when the pre-flight can read what its databases have pending (capabilities.inspects)."""
+        return cls.capabilities.inspects
 
     # -- the hooks --------------------------------------------------------------------------
     def perform_migrate(self) -> None:
@@ -121,93 +146,11 @@ class BaseOrmMigrationAsst:
             self.run_database(tenant, alias, db_config)
 
     def run_database(self, tenant: str | None, alias: str, db_config: dict[str, Any]) -> None:
-        """One database as a report row: run lock, migrate_database, outcome; errors stay in the row."""
-        if stop_requested():  # asked to stop before this one began: leave it alone
-            self.report.not_started(tenant, alias, "interrupted")
-            return
-        with self.report.database(tenant, alias) as run:
-            for attempt in itertools.count(2):
-                try:
-                    with self.run_lock(tenant, alias, db_config):
-                        self.migrate_database(run, db_config)
-                    return
-                except (DatabaseLocked, StopBeforeStart):
-                    raise  # nothing was done to it
-                except Exception as exc:
-                    self._check_limits(run, exc, tenant, alias, db_config)
-                    delay = self._retry_delay(run, exc, attempt, db_config)
-                    if delay is None:
-                        if run.total is not None:  # it had started: steps reported may have been undone
-                            run.found_at = self.read_current(tenant, alias, db_config)
-                        raise
-                    self.report.report.emit(
-                        TenantRetried(
-                            self.manager.orm_key, tenant, alias, one_line_error(exc), attempt, delay
-                        )
-                    )
-                    run.step = None
-                    if not pause(delay):
-                        raise StopAtBoundary(
-                            f"interrupted while waiting to retry: {one_line_error(exc)}"
-                        ) from exc
+        """One database as a report row: run lock, migrate_database, outcome; errors stay in the row.
 
-    def _check_limits(
-        self, run: DatabaseRun, exc: Exception, tenant: str | None, alias: str, db_config: dict[str, Any]
-    ) -> None:
-        """Raise DatabaseBusy for a lock wait that left the database at a boundary (the run requeues it),
-        StepLimitError for one that left a step partly applied or for a statement timeout."""
-        waited = self.limits.lock_wait is not None and is_lock_timeout(exc)
-        timed_out = self.limits.statement_timeout is not None and is_statement_timeout(exc)
-        if not (waited or timed_out):
-            return
-        step, writes = run.step, run.step_writes
-        whole = step is None or self.step_rolled_back(step, db_config)
-        run.found_at = self.read_current(tenant, alias, db_config)
-        at = f"left at {run.found_at or 'an unknown migration'}"
-        cause = one_line_error(exc)
-        if timed_out:
-            what = (
-                "rolled back"
-                if whole
-                else f"partly applied ({writes} statement(s) committed)"
-                if writes
-                else "nothing of it applied"
-            )
-            raise StepLimitError(
-                f"statement timeout: a statement of {step or 'the run'} ran longer than "
-                f"--statement-timeout {self.limits.statement_timeout:g}s; {what}, {at}: {cause}"
-            ) from exc
-        limit = f"--lock-wait {self.limits.lock_wait:g}s"
-        if step is None:
-            raise DatabaseBusy(f"no lock within {limit} outside any migration, {at}: {cause}") from exc
-        if whole:
-            raise DatabaseBusy(f"no lock within {limit} in {step}: rolled back, {at}: {cause}") from exc
-        if not writes:
-            raise DatabaseBusy(
-                f"no lock within {limit} at the first change {step} makes: nothing of it applied, {at}: {cause}"
-            ) from exc
-        raise StepLimitError(
-            f"no lock within {limit} in {step} after {writes} of its statement(s) had committed "
-            f"(no transactional DDL, or atomic = False): partly applied and not recorded, so not "
-            f"retried; {at} plus part of {step}: finish or undo it by hand: {cause}"
-        ) from exc
-
-    def _retry_delay(
-        self, run: DatabaseRun, exc: Exception, attempt: int, db_config: dict[str, Any]
-    ) -> float | None:
-        """Seconds before the next attempt at a database whose connection failed; None: report it failed.
-
-        Only connection-level errors, and only at a boundary: outside any step, or inside one that a
-        lost connection rolled back whole (step_rolled_back).
-        """
-        # A tenant database got here through the pre-flight, which read it: a refusal now is a restart.
-        # A reserved database is first contacted here: refused at once is a wrong address, not a restart.
-        answered_before = run.tenant is not None or run.total is not None
-        if stop_requested() or not transient(exc, answered_before=answered_before):
-            return None
-        if run.step is not None and not self.step_rolled_back(run.step, db_config):
-            return None  # it may be half-applied: never run it again
-        return delay_before(attempt)
+        A lost connection is retried at a boundary, a lock wait or statement timeout says what it left
+        (database_run.py)."""
+        database_run.run_database(self, tenant, alias, db_config)
 
     def step_rolled_back(self, step: str, db_config: dict[str, Any]) -> bool:
         """True when a step whose connection died mid-way left nothing behind (it ran in a transaction
@@ -243,15 +186,7 @@ class BaseOrmMigrationAsst:
         Nothing when the run takes no locks or the ORM cannot name the database.
         """
         read = None if self.lock_timeout is None else self.bookkeeping_read(tenant or "", alias, db_config)
-        if read is None or self.lock_timeout is None:
-            yield
-            return
-        # Every run (each shard of a sharded deploy) migrates the reserved databases first: another
-        # run holding one is migrating it right now, so wait for it and then find it up to date.
-        timeout = self.lock_timeout if tenant is not None else max(self.lock_timeout, RESERVED_LOCK_WAIT)
-        with database_lock(read.identity, read.connect, timeout, conn=conn) as held:
-            if not held:
-                raise DatabaseLocked(f"locked by another run (waited {timeout:g}s)")
+        with database_run.run_lock_held(read, self.lock_timeout, tenant, conn):
             yield
 
     def migrate_database(self, run: DatabaseRun, db_config: dict[str, Any]) -> None:
@@ -311,6 +246,6 @@ class BaseOrmMigrationAsst:
         if self.is_coarse():
             return [(None, None)]
         units: list[tuple[str | None, str | None]] = [(None, a) for a in self.manager.reserved_aliases]
-        if type(self).migrate_tenant is not BaseOrmMigrationAsst.migrate_tenant:
+        if self.is_per_tenant():
             return units + [(t, None) for t in self.tenants()]
         return units + [(t, a) for t in self.tenants() for a in self.manager.template_aliases]

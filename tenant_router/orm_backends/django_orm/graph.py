@@ -1,20 +1,17 @@
-"""Pre-flight for Django: the migration graph read from disk once per process, applied rows read cheaply."""
+"""The migration graph read from disk once per process, and Django's planning over it (no database)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from django.db import connections
 from django.db.migrations.exceptions import AmbiguityError
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
-from django.db.utils import load_backend
 
 from ...errors import UsageError
-from ...preflight import BookkeepingRead, Inspection, database_identity
 
 Key = tuple[str, str]
 
@@ -122,44 +119,3 @@ def disk_graph() -> DiskGraph:
             seen.setdefault(key, None)
     replacements = {k: tuple(m.replaces) for k, m in loader.replacements.items()}
     return DiskGraph(tuple(seen), replacements)
-
-
-def raw_connector(db_config: dict[str, Any]) -> tuple[Callable[[], Any], str]:
-    """(open a raw driver connection, the database identity) for a DATABASES entry.
-
-    No Django connection wrapper, no session set-up queries: just the driver's connect.
-    """
-    settings = connections.configure_settings({"default": dict(db_config)})["default"]
-    wrapper = load_backend(settings["ENGINE"]).DatabaseWrapper(settings, "tenant_router:preflight")
-    backend = settings["ENGINE"].rsplit(".", 1)[-1]
-    identity = database_identity(
-        backend, settings.get("HOST"), settings.get("PORT"), str(settings.get("NAME")), settings.get("USER")
-    )
-    return (lambda: wrapper.get_new_connection(wrapper.get_connection_params())), identity
-
-
-def bookkeeping_read(
-    db_config: dict[str, Any], targets: list[tuple[str, str | None]] | None = None
-) -> BookkeepingRead:
-    """Read `django_migrations` and plan from it, as `migrate` would, with the graph read from disk."""
-    connect, identity = raw_connector(db_config)
-
-    def interpret(rows: Sequence[tuple[Any, ...]]) -> Inspection:
-        applied = [(str(app), str(name)) for app, name in rows]
-        current = latest_applied(applied)
-        if targets is None:
-            pending = disk_graph().pending(applied)
-            return Inspection(tuple(f"{app}.{name}" for app, name in pending), current)
-        plan = plan_for(applied, targets)
-        steps = tuple(step_name(m, backwards) for m, backwards in plan)
-        return Inspection(steps, current, irreversible_steps(plan))
-
-    from .post_migrate import follow_ups  # did the last post_migrate complete (with nothing pending)
-
-    return BookkeepingRead(
-        identity,
-        connect,
-        "SELECT app, name FROM django_migrations ORDER BY id",
-        interpret,
-        follow_ups() if targets is None else (),
-    )

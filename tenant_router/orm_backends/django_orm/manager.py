@@ -17,6 +17,7 @@ from ...config.orm_settings import reject_unknown_keys
 from ...errors import ConfigurationError
 from ...safety.redact import REDACTOR, mask_settings, mask_url
 from ..base import BaseOrmManager, merge_db_config
+from .pinned import open_wrapper
 
 DB_KEYS = frozenset(
     {
@@ -187,7 +188,5 @@ class DjangoOrmManager(BaseOrmManager):
         """A new, unconnected connection to the tenant's `alias` database, calling itself by the template
         alias name as it would if it were the project's only database (see binding.py); None when the
         tenant has no database for it."""
-        from .binding import open_wrapper
-
         cfg = self.tenant_db_config(tenant, alias) if alias in self.template_aliases else None
         return None if cfg is None else open_wrapper(cfg, alias)

@@ -19,6 +19,7 @@ from django.apps import apps
 from django.conf import settings
 
 from ...preflight import FollowUp, Inspection
+from .graph import planner
 
 #: The step a post_migrate-only pass is reported as (it is no migration: `current` does not change).
 REPAIR_STEP = "post_migrate (repair)"
@@ -35,8 +36,6 @@ Pair = tuple[str, str]
 def expected() -> tuple[frozenset[Pair], frozenset[Pair]]:
     """(app_label, model) content types and (app_label, codename) permissions that post_migrate creates
     for the models of the migrations' final state (models not in any migration yet get none)."""
-    from .graph import planner
-
     state = planner().loader.project_state()
     types: set[Pair] = set()
     perms: set[Pair] = set()

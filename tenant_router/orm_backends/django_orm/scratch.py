@@ -8,8 +8,10 @@ from django.db.migrations.recorder import MigrationRecorder
 
 from ...errors import UnknownStateError
 from ...record.report import DatabaseRun, MigrationReport
-from .binding import PinnedDatabases, open_wrapper, pinned_databases
+from .binding import pinned_databases
 from .graph import Key, disk_graph, planner
+from .migrate_command import clear_process_caches, migrate_connection
+from .pinned import PinnedDatabases, open_wrapper
 from .router import migration_routing
 
 
@@ -53,8 +55,6 @@ def migrate_scratch(
     Every query of the migrations and their signals stays on the scratch database: it is pinned under
     `alias`, and any other template alias of the project has no database.
     """
-    from .migration_asst import clear_process_caches, migrate_connection
-
     rows = [(str(app), str(name)) for app, name in applied]
     wanted = expanded(rows)
     targets = targets_for(set(disk_graph().applied(rows)) & set(planner().loader.graph.nodes))

@@ -9,6 +9,7 @@ from sqlalchemy.engine import make_url
 
 from ...errors import UnknownStateError
 from ...record.report import DatabaseRun, MigrationReport
+from .upgrade import AlembicUpgrade
 
 
 def scratch_url(url: str, name: str | None, overrides: dict[str, Any]) -> str:
@@ -27,8 +28,6 @@ def scratch_url(url: str, name: str | None, overrides: dict[str, Any]) -> str:
 
 def migrate_scratch(asst: Any, db_config: dict[str, Any], applied: tuple[tuple[str, ...], ...]) -> None:
     """`alembic upgrade <the tenant's revision>` on the empty database `db_config`."""
-    from .migration_asst import AlembicUpgrade
-
     heads = [row[0] for row in applied]
     if not heads:
         return  # nothing applied: the expected schema is an empty database
