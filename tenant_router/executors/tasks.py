@@ -11,6 +11,7 @@ from ..orm_backends.assistants import Assistants
 from ..preflight import BookkeepingRead, Inspection, PreflightError, Unreachable, Verdict, read_many
 from ..record.events import Status, TenantFailed, TenantFinished, TenantRetried
 from ..record.keys import DbKey
+from ..record.orm_report import OrmReport
 from ..record.report import MigrationReport, one_line_error
 from ..safety.dberrors import connect_failure_label
 from ..safety.retry import answered, delay_before, has_answered, pause, server_of, transient
@@ -73,7 +74,7 @@ def execute(task: Task, assistants: Assistants, report: MigrationReport) -> list
     for key in task.units:
         orm, tenant, alias = key
         asst = assistants.get(orm)
-        orm_report = asst.report = report.for_orm(orm)
+        orm_report = asst.report = OrmReport(report, orm)
         if alias is None:
             assert tenant is not None
             with orm_report.tenant(tenant):

@@ -15,6 +15,7 @@ from typing import Any
 from ..config.model import OrmSpec, RouterConfig
 from ..errors import ConfigurationError, UsageError
 from ..record.keys import DbKey
+from ..record.orm_report import OrmReport
 from ..record.report import MigrationReport
 from ..safety.lockwait import StepLimits
 from .base import BaseOrmMigrationAsst
@@ -102,7 +103,7 @@ class Assistants:
         built = {spec.key: build_assistant(spec, config) for spec in specs}
         assistants = cls(config, built, keep_settings=keep_settings)
         for spec in specs:
-            orm_report = report.for_orm(spec.key)
+            orm_report = OrmReport(report, spec.key)
             assistants.get(spec.key).bind(
                 orm_report, tenants, lock_timeout=setup.lock_timeout, limits=setup.limits
             )

@@ -16,6 +16,7 @@ from ..config.model import OrmSpec, RouterConfig
 from ..executors import Executor, ExecutorSpec, make_executor
 from ..orm_backends.assistants import Assistants, AssistantSetup
 from ..record.keys import DbKey
+from ..record.orm_report import OrmReport
 from ..record.report import MigrationReport
 from .requests import Selection
 
@@ -92,7 +93,7 @@ class Fleet:
 def report_skipped(report: MigrationReport, unconfigured: Iterable[DbKey]) -> None:
     """A `skipped` row for each tenant database whose tenant has no entry for its alias."""
     for key in unconfigured:
-        report.for_orm(key.orm).skipped(key.tenant, key.alias, f"no {key.orm}.{key.alias} entry")
+        OrmReport(report, key.orm).skipped(key.tenant, key.alias, f"no {key.orm}.{key.alias} entry")
 
 
 @dataclass

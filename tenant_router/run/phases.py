@@ -19,6 +19,7 @@ from ..orm_backends.assistants import Assistants
 from ..preflight import Inspection, Unreachable, Verdict
 from ..record.events import FAILED_OR_BUSY, Status, TenantFailed
 from ..record.keys import DbKey
+from ..record.orm_report import OrmReport
 from ..record.report import MigrationReport
 from .drift import check_databases
 from .requeue import Requeue
@@ -33,7 +34,7 @@ def migrate_reserved_and_coarse(
             return
         asst = assistants.get(spec.key)
         if asst.is_coarse():
-            with report.for_orm(spec.key).tenant(None):  # one row for the ORM if it reports none
+            with OrmReport(report, spec.key).tenant(None):  # one row for the ORM if it reports none
                 asst.perform_migrate()
         else:
             asst.migrate_reserved()
@@ -141,4 +142,4 @@ def mark_not_started(report: MigrationReport, planned: list[DbKey]) -> None:
             continue  # a coarse assistant that reported rows of its own
         if alias is None and any(r.orm == orm and r.tenant == tenant for r in report.rows()):
             continue
-        report.for_orm(orm).not_started(tenant, alias, reason)
+        OrmReport(report, orm).not_started(tenant, alias, reason)

@@ -11,7 +11,8 @@ from typing import Any, Protocol
 from ...errors import DatabaseBusy, DatabaseLocked, StepLimitError
 from ...preflight import BookkeepingRead
 from ...record.events import TenantRetried
-from ...record.report import DatabaseRun, OrmReport, one_line_error
+from ...record.orm_report import DatabaseRun, OrmReport
+from ...record.report import one_line_error
 from ...safety.cancel import StopAtBoundary, StopBeforeStart, stop_requested
 from ...safety.dberrors import is_lock_timeout, is_statement_timeout
 from ...safety.locks import database_lock

@@ -33,7 +33,8 @@ from ...errors import UsageError
 from ...preflight import BookkeepingRead, Inspection, read_many
 from ...record.events import FAILED_OR_BUSY
 from ...record.keys import DbKey
-from ...record.report import DatabaseRun, MigrationReport, OrmReport
+from ...record.orm_report import DatabaseRun, OrmReport
+from ...record.report import MigrationReport
 from ...safety.lockwait import StepLimits
 from . import database_run
 from .capabilities import Capabilities
@@ -73,7 +74,7 @@ class BaseOrmMigrationAsst:
     def __init__(self, manager: BaseOrmManager, **options: Any) -> None:
         self._manager = manager
         self.options = options
-        self.report: OrmReport = MigrationReport().for_orm(manager.orm_key)
+        self.report: OrmReport = OrmReport(MigrationReport(), manager.orm_key)
         self._selection: Sequence[str] | None = None
         self.lock_timeout: float | None = None  # None: no run lock (library default)
         self.limits = StepLimits()  # --lock-wait, --statement-timeout: none unless the run sets them

@@ -14,7 +14,7 @@ from django.db.migrations.recorder import MigrationRecorder
 from django.db.migrations.state import ModelState, ProjectState, StateApps
 
 from ...errors import TenantRouterError
-from ...record.report import DatabaseRun
+from ...record.orm_report import DatabaseRun
 from .graph import latest_applied, step_name
 from .post_migrate import REPAIR_STEP, post_migrate_incomplete
 from .replay import ReplayingExecutor

@@ -17,7 +17,7 @@ from django.utils.module_loading import module_has_submodule
 from ...context import tenant_context_bind
 from ...errors import UsageError
 from ...preflight import BookkeepingRead
-from ...record.report import DatabaseRun
+from ...record.orm_report import DatabaseRun
 from ...safety.lockwait import StepGuard, StepLimits
 from ..base import BaseOrmMigrationAsst, Capabilities
 from .binding import install, pinned_databases

@@ -7,7 +7,8 @@ from typing import Any
 from django.db.migrations.recorder import MigrationRecorder
 
 from ...errors import UnknownStateError
-from ...record.report import DatabaseRun, MigrationReport
+from ...record.orm_report import DatabaseRun, OrmReport
+from ...record.report import MigrationReport
 from .binding import pinned_databases
 from .graph import Key, disk_graph, planner
 from .migrate_command import clear_process_caches, migrate_connection
@@ -59,7 +60,7 @@ def migrate_scratch(
     wanted = expanded(rows)
     targets = targets_for(set(disk_graph().applied(rows)) & set(planner().loader.graph.nodes))
     connection = open_wrapper(db_config, alias)
-    run = DatabaseRun(MigrationReport().for_orm(manager.orm_key), None, alias)
+    run = DatabaseRun(OrmReport(MigrationReport(), manager.orm_key), None, alias)
     pinned = PinnedDatabases("(drift scratch database)", {alias: connection}, lambda _alias: None)
     try:
         with pinned_databases(pinned), migration_routing(manager, alias if reserved else None):

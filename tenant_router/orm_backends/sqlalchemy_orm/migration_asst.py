@@ -14,7 +14,8 @@ from sqlalchemy.engine import Connection, make_url
 
 from ...errors import TenantRouterError, UsageError
 from ...preflight import BookkeepingRead
-from ...record.report import DatabaseRun, one_line_error
+from ...record.orm_report import DatabaseRun
+from ...record.report import one_line_error
 from ..base import BaseOrmMigrationAsst, Capabilities
 from .manager import SqlAlchemyOrmManager
 from .preflight import bookkeeping_read

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from ...errors import UnknownStateError
-from ...record.report import DatabaseRun, MigrationReport
+from ...record.orm_report import DatabaseRun, OrmReport
+from ...record.report import MigrationReport
 from .upgrade import AlembicUpgrade
 
 
@@ -40,7 +41,7 @@ def migrate_scratch(asst: Any, db_config: dict[str, Any], applied: tuple[tuple[s
     except Exception as exc:
         raise UnknownStateError(f"revision {heads[0]} is not in the scripts") from exc
     engine = asst.sa_manager.create_engine(db_config)
-    run = DatabaseRun(MigrationReport().for_orm(asst.manager.orm_key), None, None)
+    run = DatabaseRun(OrmReport(MigrationReport(), asst.manager.orm_key), None, None)
     try:
         with engine.connect() as connection:
             AlembicUpgrade(scripts, run)(db_config["URL"], connection)

@@ -21,7 +21,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection
 
 from ...errors import TenantRouterError
-from ...record.report import DatabaseRun
+from ...record.orm_report import DatabaseRun
 from ...safety.lockwait import StepGuard, StepLimits
 from .scripts import BACKWARDS, AlembicScripts, revision_id, steps_to
 
