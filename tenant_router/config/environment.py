@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, UsageError
 
 JOURNAL_DIR = "TENANT_ROUTER_JOURNAL_DIR"
 ALLOW_TEMPLATE_ACCESS = "TENANT_ROUTER_ALLOW_TEMPLATE_ACCESS"
@@ -35,8 +36,6 @@ def template_access_allowed() -> bool:
 
 def celery_app_path() -> str | None:
     """TENANT_ROUTER_CELERY_APP ("module:attribute" of the project's Celery app): environment, then settings."""
-    import os
-
     from django.conf import settings as django_settings
 
     value = os.environ.get("TENANT_ROUTER_CELERY_APP") or getattr(
@@ -47,3 +46,27 @@ def celery_app_path() -> str | None:
             f"TENANT_ROUTER_CELERY_APP must be a string 'module:attribute', got {type(value).__name__}."
         )
     return value or None
+
+
+def celery_lost_after(default: float = 30.0) -> float:
+    """TENANT_ROUTER_CELERY_LOST_AFTER: seconds without a heartbeat after which a worker counts as lost."""
+    return _seconds("TENANT_ROUTER_CELERY_LOST_AFTER", default)
+
+
+def celery_bundle(default: int) -> int:
+    """TENANT_ROUTER_CELERY_BUNDLE: at most this many pending databases travel in one Celery task."""
+    return _count("TENANT_ROUTER_CELERY_BUNDLE", default)
+
+
+def _seconds(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, default))
+    except ValueError:
+        raise UsageError(f"{name} must be a number of seconds, got {os.environ[name]!r}.") from None
+
+
+def _count(name: str, default: int) -> int:
+    value = os.environ.get(name, str(default))
+    if not value.isdigit() or int(value) < 1:
+        raise UsageError(f"{name} must be a whole number, 1 or more, got {value!r}.")
+    return int(value)

@@ -97,7 +97,7 @@ def _carry_out(reply: _Reply, message: dict[str, Any]) -> None:
     from ..record.report import MigrationReport, one_line_error
     from ..safety import cancel
     from . import wire
-    from .tasks import Task, execute
+    from .tasks import execute
 
     try:
         assistants, graphs = _assistants(message)
@@ -109,14 +109,7 @@ def _carry_out(reply: _Reply, message: dict[str, Any]) -> None:
         if graphs.get(orm) != digest:
             reply.send("refused", reason="graph", orm=orm, ours=graphs.get(orm), theirs=digest)
             return
-    spec = message["task"]
-    task = Task(
-        spec["kind"],
-        tuple(wire.decode_key(k) for k in spec["units"]),
-        spec["host"],
-        spec["settle"],
-        id=spec["id"],
-    )
+    task = wire.decode_task(message["task"])
     cancel.reset()
     beat = _Heartbeat(reply)
     beat.start()

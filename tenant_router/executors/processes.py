@@ -12,7 +12,6 @@ import contextlib
 import multiprocessing
 import os
 import signal
-from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
@@ -21,10 +20,10 @@ from typing import Any
 
 from ..orm_backends.assistants import Assistants
 from ..preflight import Verdict
-from ..record.events import DONE_EVENTS, Status, TenantFailed
+from ..record.events import DONE_EVENTS, Status
 from ..record.keys import DbKey
 from ..record.report import MigrationReport, one_line_error
-from ..safety.cancel import request_stop, stop_requested
+from .dispatch import Dispatch, fail_unfinished, interrupted
 from .tasks import Task, execute
 
 DEFAULT_TASKS_PER_WORKER = 200
@@ -123,7 +122,7 @@ class Worker:
     process: BaseProcess
     conn: Connection
     task: Task | None = None
-    finished: set[tuple[str, str | None, str | None]] = field(default_factory=set)
+    finished: set[DbKey] = field(default_factory=set)
 
 
 class ProcessExecutor:
@@ -140,7 +139,7 @@ class ProcessExecutor:
         max_rss_mb: float = DEFAULT_MAX_RSS_MB,
     ) -> None:
         self.assistants, self.report, self.jobs = assistants, report, jobs
-        self.max_per_host = max_per_host
+        self.dispatch = Dispatch(max_per_host)
         self.tasks_per_worker, self.max_rss_mb = tasks_per_worker, max_rss_mb
         self.context = multiprocessing.get_context("fork")
         self.workers: list[Worker] = []
@@ -180,49 +179,39 @@ class ProcessExecutor:
     # -- the loop ------------------------------------------------------------------------------
     def run(self, tasks: Iterable[Task]) -> list[tuple[DbKey, Verdict]]:
         """Execute every task on the workers; return the units their pre-flight left pending."""
-        queue = deque(tasks)
+        self.dispatch.queue(tasks)
         pending: list[tuple[DbKey, Verdict]] = []
-        load: Counter[str | None] = Counter()
-        while len(self.workers) < min(self.jobs, len(queue)):
+        while len(self.workers) < min(self.jobs, len(self.dispatch.waiting)):
             self.workers.append(self._spawn())
         while True:
             try:
-                self._dispatch(queue, load)
+                self._send()
                 busy = [w for w in self.workers if w.task is not None]
                 if not busy:
                     return pending
                 ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy])
                 for worker in busy:
                     if worker.conn in ready or worker.process.sentinel in ready:
-                        pending += self._serve(worker, load, queue)
+                        pending += self._serve(worker)
             except KeyboardInterrupt:
                 self._interrupted()
 
-    def _dispatch(self, queue: deque[Task], load: Counter[str | None]) -> None:
+    def _send(self) -> None:
+        waiting = self.dispatch.waiting
         if self.report.stopping:
-            queue.clear()
+            waiting.clear()
             return
         for worker in self.workers:
-            if worker.task is not None or not queue:
+            if worker.task is not None or not waiting:
                 continue
-            task = self._next(queue, load)
+            task = self.dispatch.next()
             if task is None:
                 return
             worker.task, worker.finished = task, set()
-            load[task.host] += 1
+            self.dispatch.sent(task)
             worker.conn.send(task)
 
-    def _next(self, queue: deque[Task], load: Counter[str | None]) -> Task | None:
-        """The first queued task whose server is under the connection cap."""
-        for index, task in enumerate(queue):
-            if self.max_per_host is None or task.host is None or load[task.host] < self.max_per_host:
-                del queue[index]
-                return task
-        return None
-
-    def _serve(
-        self, worker: Worker, load: Counter[str | None], queue: deque[Task]
-    ) -> list[tuple[DbKey, Verdict]]:
+    def _serve(self, worker: Worker) -> list[tuple[DbKey, Verdict]]:
         """Handle what a worker sent, or its death."""
         pending: list[tuple[DbKey, Verdict]] = []
         while True:
@@ -235,17 +224,17 @@ class ProcessExecutor:
             if kind == "event":
                 self.report.emit(payload)
                 if isinstance(payload, DONE_EVENTS):
-                    worker.finished.add((payload.orm, payload.tenant, payload.alias))
+                    worker.finished.add(DbKey(payload.orm, payload.tenant, payload.alias))
             elif kind == "crashed":
                 self._fail_unfinished(worker, f"worker error: {payload}")
-                self._release(worker, load)
+                self._release(worker)
             elif kind == "done":
                 units, retiring = payload
                 pending += units
-                self._release(worker, load)
+                self._release(worker)
                 if retiring:
                     worker.process.join(timeout=10)
-                    self._replace(worker, queue)
+                    self._replace(worker)
                     return pending
         if not worker.process.is_alive():
             worker.process.join(timeout=1)
@@ -255,36 +244,28 @@ class ProcessExecutor:
                     self._fail_unfinished(worker, "aborted by a second interrupt", Status.INTERRUPTED)
                 else:
                     self._fail_unfinished(worker, f"worker process died ({_describe_exit(code)})")
-                self._release(worker, load)
-            self._replace(worker, queue)
+                self._release(worker)
+            self._replace(worker)
         return pending
 
-    def _release(self, worker: Worker, load: Counter[str | None]) -> None:
+    def _release(self, worker: Worker) -> None:
         if worker.task is not None:
-            load[worker.task.host] -= 1
+            self.dispatch.done(worker.task)
         worker.task = None
 
-    def _replace(self, worker: Worker, queue: deque[Task]) -> None:
+    def _replace(self, worker: Worker) -> None:
         self.workers.remove(worker)
-        if queue and not self.report.stopping:
+        if self.dispatch.waiting and not self.report.stopping:
             self.workers.append(self._spawn())
 
     def _fail_unfinished(self, worker: Worker, error: str, status: Status = Status.FAILED) -> None:
         """Every database of the worker's task that has no outcome yet failed with `error`."""
         assert worker.task is not None
-        for key in worker.task.units:
-            if key in worker.finished:
-                continue
-            row = self.report.results.get(key)
-            step = row.running_step if row else None
-            self.report.emit(TenantFailed(*key, error, step, 0.0, None, status))
+        fail_unfinished(self.report, worker.task.units, worker.finished, error, status)
 
     def _interrupted(self) -> None:
         """An interrupt: stop gracefully (running databases reach a boundary); once stopping, abort."""
-        self.aborted = stop_requested()
-        request_stop()
-        self.report.interrupted = True
-        self.report.stop("interrupted")
+        self.aborted = interrupted(self.report)
         if self.aborted:
             for worker in self.workers:
                 if worker.process.is_alive():

@@ -16,6 +16,7 @@ from ..preflight import Inspection, Unreachable, Verdict
 from ..record.events import MigrationEvent, Status
 from ..record.keys import DbKey
 from ..safety.redact import REDACTOR
+from .tasks import Task
 
 _EVENTS: dict[str, Any] = {cls.kind: cls for cls in get_args(MigrationEvent)}
 #: Names repeated across thousands of databases (a run keeps them in its report rows and verdicts):
@@ -81,6 +82,24 @@ def decode_verdict(data: dict[str, Any] | None) -> Verdict:
         None if current is None else sys.intern(current),
         tuple(data["irreversible"]),
     )
+
+
+def encode_task(task: Task) -> dict[str, Any]:
+    """A task as the worker receives it. Names only: the server its databases live on stays in the
+    run's process (the per-server cap is counted there)."""
+    return {
+        "id": task.id,
+        "kind": task.kind,
+        "units": [encode_key(k) for k in task.units],
+        "host": None,
+        "settle": task.settle,
+    }
+
+
+def decode_task(data: dict[str, Any]) -> Task:
+    """The inverse of encode_task (the run's task id kept)."""
+    units = tuple(decode_key(k) for k in data["units"])
+    return Task(data["kind"], units, data["host"], data["settle"], id=data["id"])
 
 
 def encode_key(key: DbKey) -> list[str | None]:
