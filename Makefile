@@ -35,6 +35,7 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/python .ci/house.py
 
 ## Remove what `make demo` leaves: the example's databases, their lock files and its run journal.
 DEMO_DIR ?= examples/clinic
