@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, TenantSite
 from directory.models import Clinic
 from django.db import close_old_connections, connection, connections, transaction
 from django.http import HttpRequest, HttpResponse
@@ -21,7 +20,9 @@ from django.test import Client
 from django.test.utils import override_settings
 from django.urls import path
 from patients.models import Patient
-from servers import Server
+from support.paths import ROOT
+from support.servers import Server
+from support.sites import TenantSite
 
 from tenant_router import ConfigurationError, Status, migrate_tenants, tenant_context_bind
 from tenant_router.orm_backends.django_orm.binding import TemplateAccessError

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from celery_support import (
+from support.celery_workers import (
     REDIS_HOST,
     REDIS_PORT,
     Workers,
@@ -25,10 +25,11 @@ from celery_support import (
     require_redis,
     set_pause,
 )
-from celery_support import unique_queue as new_queue
-from describe import describe
-from ops_support import EXE, Streamed, clinic_copy, events, is_event, report_of, write_django_tenants
-from servers import MYSQL, POSTGRES, require
+from support.celery_workers import unique_queue as new_queue
+from support.clinic import clinic_copy, write_django_tenants
+from support.describe import describe
+from support.processes import EXE, Streamed, events, is_event, report_of
+from support.servers import MYSQL, POSTGRES, require
 
 from tenant_router_cli.exit_codes import ExitCode
 

@@ -15,9 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from corpus_support import Corpora, Corpus, Db, fleet, oracle
-from describe import describe, differences
-from servers import POSTGRES, require
+from support.corpus import Corpora, Corpus, Db, oracle
+from support.corpus_fleet import fleet
+from support.describe import describe, differences
+from support.servers import POSTGRES, require
 
 ALL_STATES = ["empty", "partial", "one_behind"]
 # Two tenants start from each of two states: the second of each replays what the first recorded

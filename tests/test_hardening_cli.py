@@ -10,9 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, TenantSite, server_site
 from django.test.utils import override_settings
-from servers import MYSQL, POSTGRES, require
+from support.paths import ROOT
+from support.servers import MYSQL, POSTGRES, require
+from support.sites import TenantSite, server_site
 from typer.testing import CliRunner
 
 from tenant_router_cli.app import app

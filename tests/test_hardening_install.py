@@ -14,7 +14,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from conftest import ROOT
+from support.paths import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 

@@ -9,8 +9,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, TenantSite
-from ops_support import environment, report_of
+from support.paths import ROOT
+from support.processes import clean_environment, report_of
+from support.sites import TenantSite
 
 from tenant_router_cli.exit_codes import ExitCode
 
@@ -47,7 +48,7 @@ def test_a_signal_after_the_graceful_stop_still_exits_130(tmp_path: Path) -> Non
     done = subprocess.run(
         [sys.executable, "-c", script],
         cwd=ROOT,
-        env=environment(),
+        env=clean_environment(),
         capture_output=True,
         text=True,
         timeout=60,

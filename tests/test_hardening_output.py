@@ -12,8 +12,8 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import Database, TenantSite, _activate
 from rich.console import Console
+from support.sites import Database, TenantSite, activate
 
 from tenant_router import load_config, migrate_tenants
 from tenant_router.record.events import (
@@ -62,7 +62,7 @@ def hostile(tmp_path: Path):  # type: ignore[no-untyped-def]
     site = TenantSite(tmp_path)
     for i, tenant in enumerate(HOSTILE):
         site.databases.append(Database(tenant, {"NAME": f"db{i}.sqlite3"}, path=tmp_path / f"db{i}.sqlite3"))
-    yield from _activate(site)
+    yield from activate(site)
 
 
 def assert_escaped(text: str) -> None:

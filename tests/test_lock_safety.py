@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hardening_support import add_app
-from ops_support import Streamed, clinic_copy, events, is_event, migrate_args, report_of, run
-from ops_support import write_django_tenants as write_tenants
-from servers import MYSQL, POSTGRES, Server, require
+from support.clinic import add_app, clinic_copy, migrate_args
+from support.clinic import write_django_tenants as write_tenants
+from support.processes import Streamed, events, is_event, report_of, run
+from support.servers import MYSQL, POSTGRES, Server, require
 
 from tenant_router_cli.exit_codes import ExitCode
 
@@ -455,7 +455,7 @@ def test_a_busy_reserved_database_stops_the_run_before_any_tenant(tmp_path: Path
 def test_celery_workers_report_busy_and_the_run_requeues_it(tmp_path: Path) -> None:
     """--executor celery: the worker reports the lock wait, the run (not the worker) requeues the
     database on the queue and settles it busy; the limits travel to the worker with the run's setup."""
-    from celery_support import Workers, redis_db, require_redis, unique_queue
+    from support.celery_workers import Workers, redis_db, require_redis, unique_queue
 
     require_redis()
     server = require(POSTGRES)

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import EXAMPLE, ROOT, Database, TenantSite, server_site
 from django.test.utils import override_settings
-from schema import django_rows, schema, url_for
-from servers import MYSQL, POSTGRES, Server, require
+from support.describe import django_rows, schema, url_for
+from support.paths import EXAMPLE, ROOT
+from support.servers import MYSQL, POSTGRES, Server, require
+from support.sites import Database, TenantSite, server_site
 
 from tenant_router_cli.exit_codes import ExitCode
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLE, ROOT
+from support.paths import EXAMPLE, ROOT
 
 TENANTS = ["tenant-1", "tenant-2", "tenant-3"]
 

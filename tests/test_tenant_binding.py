@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, TenantSite
 from directory.models import Clinic
 from django.core.signals import request_finished
 from django.db import connection, connections, transaction
 from django.test.utils import override_settings
 from patients.models import Patient
-from servers import POSTGRES, Server, require
+from support.paths import ROOT
+from support.servers import POSTGRES, Server, require
+from support.sites import TenantSite
 
 from tenant_router import ConfigurationError, migrate_tenants, tenant_context_bind
 from tenant_router.orm_backends.django_orm.binding import TemplateAccessError
