@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from support import processes
 from support.celery_workers import (
     REDIS_HOST,
     REDIS_PORT,
@@ -62,9 +63,7 @@ def celery(site: Workers, *, queue: str | None = None) -> list[str]:
 
 
 def run(site: Workers, argv: list[str], **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        argv, cwd=site.example, env={**site.env(), **env}, capture_output=True, text=True, timeout=300
-    )
+    return processes.run(argv, site.example, env={**site.env(), **env})
 
 
 def pg_entry(name: str) -> dict[str, Any]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -470,9 +469,9 @@ def test_celery_workers_report_busy_and_the_run_requeues_it(tmp_path: Path) -> N
             workers.start("w1", concurrency=2)
             celery = ["--executor", "celery", "--celery-app", "clinic.celery:app", "--queue", workers.queue]
             with held(server, names[1], "patients_visit"):  # patients.0003 indexes it
-                result = subprocess.run(
+                result = run(
                     migrate_args(example, journal, *FAST, "--lock-retries", "1", "--json", *celery),
-                    cwd=example, env=workers.env(), capture_output=True, text=True, timeout=300,
+                    example, env=workers.env(),
                 )  # fmt: skip
         finally:
             workers.stop_all()

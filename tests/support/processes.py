@@ -1,9 +1,9 @@
 """Real processes: the one way the tests run the CLI (or Python, or manage.py) in a subprocess.
 
 `clean_environment()` is the environment every child gets: the test session's own, less what would
-steer the child somewhere else (the tests' DJANGO_SETTINGS_MODULE, a state folder, NO_COLOR, the corpus
-switches), with the repository first on PYTHONPATH so the child runs the code under test and not an
-installed copy; an inherited PYTHONPATH is kept after it. `run()` runs a command to its end, `Streamed`
+steer the child somewhere else (the session's DJANGO_SETTINGS_MODULE, NO_COLOR, the corpus switches),
+with the repository first on PYTHONPATH so the child runs the code under test and not an installed
+copy; an inherited PYTHONPATH is kept after it. `run()` runs a command to its end, `Streamed`
 one whose --json lines the test reads as they come.
 """
 
@@ -25,9 +25,10 @@ from support.paths import ROOT
 EXE = shutil.which("tenant-router", path=str(Path(sys.executable).parent)) or "tenant-router"
 CLI = [sys.executable, "-m", "tenant_router_cli"]  # the CLI as a module of the interpreter running the tests
 
-# Never passed on: the tests' own Django settings (conftest sets them), the state folder of a test, and
-# NO_COLOR (the tests check colour off a terminal themselves).
-DROPPED = ("DJANGO_SETTINGS_MODULE", "TR_TEST_STATE_DIR", "NO_COLOR")
+# Never passed on: the session's Django settings (conftest sets trsite.settings; a child names its own) and
+# NO_COLOR (the tests check colour off a terminal themselves). TR_TEST_STATE_DIR is passed on: a child that
+# runs tests/trsite shares the session's state folder (its central database); other children ignore it.
+DROPPED = ("DJANGO_SETTINGS_MODULE", "NO_COLOR")
 
 
 def clean_environment(*paths: Path | str, importable: bool = True, **extra: str) -> dict[str, str]:
