@@ -3,7 +3,7 @@
 The corpus (tests/corpus): wagtail 8.0.1 and its apps, taggit, social-auth-app-django, django-allauth,
 django.contrib and one small app of our own on the Django side, optuna's Alembic environment on the
 other, both ORMs in one database per tenant. The oracle is `django-admin migrate` + `alembic upgrade`,
-each in its own process with DATABASES["default"] = one database alone (tests/corpus_support.py);
+each in its own process with DATABASES["default"] = one database alone (tests/support/corpus.py);
 tenant-router runs as a real process whose only Django settings are the corpus's.
 """
 
