@@ -388,7 +388,7 @@ def test_lock_options_are_checked_before_anything_is_touched(
 def test_live_view_and_library_twin_show_the_wait_and_the_busy_row(site: Any) -> None:
     """migrate_tenants(lock_wait=...): the live row says `waiting` with its retry, then `busy`; the
     terminal summary has a busy row; the report's JSON says busy, at the last good boundary."""
-    from test_hardening_output import render, terminal, text_of
+    from support.terminal import render, terminal, text_of
 
     from tenant_router import load_config, migrate_tenants
     from tenant_router.record.events import MigrationEvent, TenantRequeued
