@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy_support import database_urls, make_site, report_of, rows
+from support.sqlalchemy_sites import database_urls, make_site, report_of, rows
 
 
 def test_env_py_that_needs_an_ini_file_says_so(tmp_path: Path) -> None:

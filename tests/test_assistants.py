@@ -6,8 +6,8 @@ import io
 import json
 
 import pytest
-from conftest import TenantSite
 from django.test.utils import override_settings
+from support.sites import TenantSite
 
 from tenant_router import Selection, Status, migrate_tenants
 from tenant_router.errors import TenantMigrationError

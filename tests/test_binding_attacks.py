@@ -4,16 +4,13 @@ with `connections` must keep working inside and outside `tenant_context_bind`.""
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, TenantSite
 from directory.models import Clinic
 from django.db import close_old_connections, connection, connections, transaction
 from django.http import HttpRequest, HttpResponse
@@ -21,12 +18,13 @@ from django.test import Client
 from django.test.utils import override_settings
 from django.urls import path
 from patients.models import Patient
-from servers import Server
+from support.paths import EXAMPLE, TESTS
+from support.processes import clean_environment, run
+from support.servers import Server
+from support.sites import TenantSite
 
 from tenant_router import ConfigurationError, Status, migrate_tenants, tenant_context_bind
 from tenant_router.orm_backends.django_orm.binding import TemplateAccessError
-
-TESTS = Path(__file__).resolve().parent
 
 
 def names(db: Any) -> list[str]:
@@ -118,11 +116,8 @@ def run_project(tmp: Path, module: str, settings: str, tenants: dict[str, Any], 
     (tmp / f"{module}.py").write_text(settings)
     document = {t: {"clinic": {"orm_config": {"django_orm": e}}} for t, e in tenants.items()}
     (tmp / "tenants.json").write_text(json.dumps({"tenant_config": document}))
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": module}
-    env["PYTHONPATH"] = os.pathsep.join([str(tmp), str(TESTS), str(ROOT / "examples" / "clinic"), str(ROOT)])
-    result = subprocess.run(
-        [sys.executable, "-c", script], env=env, cwd=tmp, capture_output=True, text=True, timeout=300
-    )
+    env = clean_environment(tmp, TESTS, EXAMPLE, DJANGO_SETTINGS_MODULE=module)
+    result = run([sys.executable, "-c", script], tmp, env=env)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 

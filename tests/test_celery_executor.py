@@ -16,7 +16,8 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from celery_support import (
+from support import processes
+from support.celery_workers import (
     REDIS_HOST,
     REDIS_PORT,
     Workers,
@@ -25,10 +26,11 @@ from celery_support import (
     require_redis,
     set_pause,
 )
-from celery_support import unique_queue as new_queue
-from describe import describe
-from ops_support import EXE, Streamed, clinic_copy, events, is_event, report_of, write_django_tenants
-from servers import MYSQL, POSTGRES, require
+from support.celery_workers import unique_queue as new_queue
+from support.clinic import clinic_copy, write_django_tenants
+from support.describe import describe
+from support.processes import EXE, Streamed, events, is_event, report_of
+from support.servers import MYSQL, POSTGRES, require
 
 from tenant_router_cli.exit_codes import ExitCode
 
@@ -61,9 +63,7 @@ def celery(site: Workers, *, queue: str | None = None) -> list[str]:
 
 
 def run(site: Workers, argv: list[str], **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        argv, cwd=site.example, env={**site.env(), **env}, capture_output=True, text=True, timeout=300
-    )
+    return processes.run(argv, site.example, env={**site.env(), **env})
 
 
 def pg_entry(name: str) -> dict[str, Any]:

@@ -12,19 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TenantSite
-from ops_support import (
-    EXE,
-    Streamed,
-    clinic_copy,
-    is_event,
-    migrate_args,
-    pg_url,
-    report_of,
-    run,
-    write_django_tenants,
-)
-from servers import POSTGRES, Server, require
+from support.clinic import clinic_copy, migrate_args, pg_url, write_django_tenants
+from support.processes import EXE, Streamed, is_event, report_of, run
+from support.servers import POSTGRES, Server, require
+from support.sites import TenantSite
 
 from tenant_router.record.journal import find_run, read_run
 from tenant_router.safety.locks import TRY_LOCK_SQL, database_lock

@@ -6,10 +6,10 @@ import json
 from typing import Any
 
 import pytest
-from conftest import TenantSite
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test.utils import override_settings
+from support.sites import TenantSite
 
 from tenant_router.config.loader import load_config
 from tenant_router.errors import ConfigurationError

@@ -3,7 +3,7 @@
 The corpus (tests/corpus): wagtail 8.0.1 and its apps, taggit, social-auth-app-django, django-allauth,
 django.contrib and one small app of our own on the Django side, optuna's Alembic environment on the
 other, both ORMs in one database per tenant. The oracle is `django-admin migrate` + `alembic upgrade`,
-each in its own process with DATABASES["default"] = one database alone (tests/corpus_support.py);
+each in its own process with DATABASES["default"] = one database alone (tests/support/corpus.py);
 tenant-router runs as a real process whose only Django settings are the corpus's.
 """
 
@@ -15,9 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from corpus_support import Corpora, Corpus, Db, fleet, oracle
-from describe import describe, differences
-from servers import POSTGRES, require
+from support.corpus import Corpora, Corpus, Db, oracle
+from support.corpus_fleet import fleet
+from support.describe import describe, differences
+from support.servers import POSTGRES, require
 
 ALL_STATES = ["empty", "partial", "one_behind"]
 # Two tenants start from each of two states: the second of each replays what the first recorded

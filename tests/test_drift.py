@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Database, TenantSite, server_site, sqlite_site
 from django.db import connections
 from django.test.utils import override_settings
-from servers import MYSQL, POSTGRES, require
+from support.servers import MYSQL, POSTGRES, require
+from support.sites import Database, TenantSite, server_site, sqlite_site
 
 from tenant_router_cli.exit_codes import ExitCode
 

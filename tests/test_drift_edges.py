@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import TenantSite, server_site
 from django.db import connections
 from django.test.utils import override_settings
-from servers import POSTGRES, require
-from sqlalchemy_support import database_urls, execute, make_site
+from support.servers import POSTGRES, require
+from support.sites import TenantSite, server_site
+from support.sqlalchemy_sites import database_urls, execute, make_site
 
 from tenant_router_cli.exit_codes import ExitCode
 

@@ -11,17 +11,16 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hardening_support import add_app
-from ops_support import Streamed, clinic_copy, events, is_event, migrate_args, report_of, run
-from ops_support import write_django_tenants as write_tenants
-from servers import MYSQL, POSTGRES, Server, require
+from support.clinic import add_app, clinic_copy, migrate_args
+from support.clinic import write_django_tenants as write_tenants
+from support.processes import Streamed, events, is_event, report_of, run
+from support.servers import MYSQL, POSTGRES, Server, require
 
 from tenant_router_cli.exit_codes import ExitCode
 
@@ -389,7 +388,7 @@ def test_lock_options_are_checked_before_anything_is_touched(
 def test_live_view_and_library_twin_show_the_wait_and_the_busy_row(site: Any) -> None:
     """migrate_tenants(policy=RunPolicy(locks=LockPolicy(wait=...))): the live row says `waiting` with its retry, then `busy`; the
     terminal summary has a busy row; the report's JSON says busy, at the last good boundary."""
-    from test_hardening_output import render, terminal, text_of
+    from support.terminal import render, terminal, text_of
 
     from tenant_router import LockPolicy, RunPolicy, load_config, migrate_tenants
     from tenant_router.record.events import MigrationEvent, TenantRequeued
@@ -454,7 +453,7 @@ def test_a_busy_reserved_database_stops_the_run_before_any_tenant(tmp_path: Path
 def test_celery_workers_report_busy_and_the_run_requeues_it(tmp_path: Path) -> None:
     """--executor celery: the worker reports the lock wait, the run (not the worker) requeues the
     database on the queue and settles it busy; the limits travel to the worker with the run's setup."""
-    from celery_support import Workers, redis_db, require_redis, unique_queue
+    from support.celery_workers import Workers, redis_db, require_redis, unique_queue
 
     require_redis()
     server = require(POSTGRES)
@@ -469,9 +468,9 @@ def test_celery_workers_report_busy_and_the_run_requeues_it(tmp_path: Path) -> N
             workers.start("w1", concurrency=2)
             celery = ["--executor", "celery", "--celery-app", "clinic.celery:app", "--queue", workers.queue]
             with held(server, names[1], "patients_visit"):  # patients.0003 indexes it
-                result = subprocess.run(
+                result = run(
                     migrate_args(example, journal, *FAST, "--lock-retries", "1", "--json", *celery),
-                    cwd=example, env=workers.env(), capture_output=True, text=True, timeout=300,
+                    example, env=workers.env(),
                 )  # fmt: skip
         finally:
             workers.stop_all()

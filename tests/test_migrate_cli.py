@@ -6,8 +6,8 @@ import json
 import re
 
 import pytest
-from conftest import TenantSite
 from django.db import connections
+from support.sites import TenantSite
 
 from tenant_router_cli.exit_codes import ExitCode
 

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TenantSite, _activate, sqlite_site
-from ops_support import EXE, clinic_copy, events, migrate_args, report_of, run, write_django_tenants
+from support.clinic import clinic_copy, migrate_args, write_django_tenants
+from support.processes import EXE, events, report_of, run
+from support.sites import TenantSite, activate, sqlite_site
 
 from tenant_router import ExecutorSpec, Selection, fleet_status
 from tenant_router.record.journal import Journal, find_run, header_for, read_run, runs
@@ -22,7 +23,7 @@ BROKEN = "CREATE TABLE patients_patient (id integer)"  # patients.0001_initial t
 @pytest.fixture
 def fleet(tmp_path: Path) -> Iterator[TenantSite]:
     """Five SQLite tenants."""
-    yield from _activate(sqlite_site(tmp_path, 5))
+    yield from activate(sqlite_site(tmp_path, 5))
 
 
 def migrate(site: TenantSite, journal: Path, *args: str) -> Any:
@@ -57,7 +58,7 @@ def mixed_fleet(tmp_path: Path) -> Iterator[TenantSite]:
     site = sqlite_site(tmp_path, 4)
     site.databases[3].entry["NAME"] = str(tmp_path / "missing-dir" / "t4.sqlite3")
     journal = tmp_path / "journal"
-    for active in _activate(site):
+    for active in activate(site):
         first = migrate(active, journal, "--tenant", "tenant-[123]")
         assert first.exit_code == ExitCode.OK, first.output
         back = migrate(
@@ -203,7 +204,7 @@ def test_failing_canary_stops_the_run(fleet: TenantSite, tmp_path: Path) -> None
 def test_unreachable_canary_stops_the_run(tmp_path: Path) -> None:
     site = sqlite_site(tmp_path, 3)
     site.databases[0].entry["NAME"] = str(tmp_path / "missing-dir" / "t1.sqlite3")
-    for active in _activate(site):
+    for active in activate(site):
         result = migrate(active, tmp_path / "journal", "--canary", "1", "--json")
 
         assert result.exit_code == ExitCode.FAILED, result.output

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from conftest import TenantSite
-from schema import django_rows, schema
+from support.describe import django_rows, schema
+from support.sites import TenantSite
 
 from tenant_router import ExecutorSpec, Selection, Status, migrate_tenants
 from tenant_router.record.events import StepApplied, TenantFailed, TenantFinished, TenantStarted
@@ -48,7 +48,7 @@ def test_parallel_on_a_server(server: Any, server_site_factory: Any) -> None:
     result = site.invoke("migrate", "--settings", site.settings_module, "--jobs", "2", "--json")
 
     assert result.exit_code == ExitCode.OK, result.output
-    from schema import url_for
+    from support.describe import url_for
 
     urls = [url_for(site.databases[i].entry) for i in range(3)]
     assert schema(urls[1]) == schema(urls[0]) == schema(urls[2])

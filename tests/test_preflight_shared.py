@@ -7,9 +7,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from conftest import EXAMPLE, TenantSite
 from django.test.utils import override_settings
-from servers import POSTGRES, require
+from support.paths import EXAMPLE
+from support.servers import POSTGRES, require
+from support.sites import TenantSite
 
 from tenant_router_cli.exit_codes import ExitCode
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import TenantSite
+from support.sites import TenantSite
 
 from tenant_router_cli.exit_codes import ExitCode
 

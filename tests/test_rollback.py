@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import TenantSite
-from schema import django_rows, schema, url_for
+from support.describe import django_rows, schema, url_for
+from support.sites import TenantSite
 
 from tenant_router_cli.exit_codes import ExitCode
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import TenantSite
 from django.db import connections
 from patients.models import Patient, Ward
+from support.sites import TenantSite
 
 from tenant_router import Selection, Status, current_tenant, migrate_tenants, tenant_context_bind
 
@@ -57,7 +57,8 @@ def test_bindings_are_isolated_across_threads_and_tasks(site: TenantSite) -> Non
 def test_migration_never_reuses_a_connection_an_older_configuration_registered(
     site: TenantSite, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
-    from conftest import _activate, sqlite_site
+    from support.sites import activate as _activate
+    from support.sites import sqlite_site
 
     migrate_tenants()
     with tenant_context_bind("tenant-2"):

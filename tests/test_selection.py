@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import TenantSite
+from support.sites import TenantSite
 
 from tenant_router.errors import SelectionError, UsageError
 from tenant_router.run.selection import select_tenants

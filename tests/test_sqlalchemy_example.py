@@ -6,7 +6,9 @@ import shutil
 import sys
 from pathlib import Path
 
-from sqlalchemy_support import ROOT, query, run_process, version
+from support.paths import ROOT
+from support.processes import run
+from support.sqlalchemy_sites import query, version
 
 EXAMPLE = ROOT / "examples" / "clinic"
 HEAD = "c81f5a0e4b44"
@@ -22,8 +24,8 @@ def test_quick_start_migrates_both_orms(tmp_path: Path) -> None:
     example = copy_example(tmp_path)
     cli = [sys.executable, "-m", "tenant_router_cli", "migrate", "--settings", "clinic.settings"]
 
-    first = run_process([*cli, "--pythonpath", str(example)], tmp_path)
-    second = run_process([*cli, "--pythonpath", str(example)], tmp_path)
+    first = run([*cli, "--pythonpath", str(example)], tmp_path)
+    second = run([*cli, "--pythonpath", str(example)], tmp_path)
 
     assert first.returncode == 0, first.stdout + first.stderr
     assert "Migrating 7 database(s) of django_orm, sqlalchemy_orm" in first.stdout
@@ -40,7 +42,7 @@ def test_quick_start_migrates_both_orms(tmp_path: Path) -> None:
 def test_seed_one_liner_migrates_both_orms(tmp_path: Path) -> None:
     example = copy_example(tmp_path)
 
-    result = run_process(
+    result = run(
         [sys.executable, "manage.py", "shell", "-c",
          "from tenant_router.utils import migrate_to_all; migrate_to_all()"],
         example,

@@ -7,9 +7,9 @@ from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 import pytest
-from schema import schema
-from servers import MYSQL, POSTGRES, require
-from sqlalchemy_support import (
+from support.describe import schema
+from support.servers import MYSQL, POSTGRES, require
+from support.sqlalchemy_sites import (
     BACKENDS,
     HEAD,
     REVISIONS,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -15,19 +14,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, TenantSite
 from directory.models import Clinic
 from django.core.signals import request_finished
 from django.db import connection, connections, transaction
 from django.test.utils import override_settings
 from patients.models import Patient
-from servers import POSTGRES, Server, require
+from support.paths import EXAMPLE, ROOT, TESTS
+from support.processes import clean_environment, run
+from support.servers import POSTGRES, Server, require
+from support.sites import TenantSite
 
 from tenant_router import ConfigurationError, migrate_tenants, tenant_context_bind
 from tenant_router.orm_backends.django_orm.binding import TemplateAccessError
 from tenant_router_cli.exit_codes import ExitCode
 
-TESTS = Path(__file__).resolve().parent
 NOTES = ["permission audit_note of note", "raw cursor"]
 
 
@@ -70,10 +70,9 @@ def test_template_on_a_server_that_refuses_connections_is_never_needed(server_si
 @pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
 def test_a_migrated_template_is_left_exactly_as_it_was(site: TenantSite, tmp_path: Path) -> None:
     template = tmp_path / "migrated-template.sqlite3"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), str(ROOT / "examples" / "clinic")])}
-    env.update(DJANGO_SETTINGS_MODULE="trsite.settings", TR_TEMPLATE_ACCESS="1", TR_TEMPLATE=str(template))
-    env["TR_TENANT_CONFIG"] = str(site.config_path)
-    subprocess.run([sys.executable, "-m", "django", "migrate", "-v0"], env=env, check=True)
+    env = clean_environment(TESTS, EXAMPLE, DJANGO_SETTINGS_MODULE="trsite.settings")
+    env.update(TR_TEMPLATE_ACCESS="1", TR_TEMPLATE=str(template), TR_TENANT_CONFIG=str(site.config_path))
+    run([sys.executable, "-m", "django", "migrate", "-v0"], ROOT, env=env, check=True)
     before = hashlib.sha256(template.read_bytes()).hexdigest(), template.stat().st_mtime_ns
     with override_settings(
         DATABASES={
@@ -202,13 +201,9 @@ def test_template_alias_with_a_colon_is_its_own_alias(tmp_path: Path) -> None:
     (tmp_path / "tenants.json").write_text(
         json.dumps({"tenant_config": {"t1": {"clinic": {"orm_config": {"django_orm": entry}}}}})
     )
-    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(tmp_path), str(TESTS), str(ROOT / "examples" / "clinic"), str(ROOT)]
-    )
-    result = subprocess.run(
+    result = run(
         [sys.executable, "-m", "tenant_router_cli", "migrate", "--settings", "colonsite", "--jobs", "1"],
-        env=env, capture_output=True, text=True, cwd=tmp_path, timeout=300,
+        tmp_path, env=clean_environment(tmp_path, TESTS, EXAMPLE),
     )  # fmt: skip
 
     assert result.returncode == 0, result.stdout + result.stderr
@@ -231,18 +226,9 @@ def test_manage_py_migrate_refuses_a_template_alias_and_migrates_a_reserved_one(
     shutil.copytree(
         ROOT / "examples" / "clinic", example, ignore=shutil.ignore_patterns("*.sqlite3", "__pycache__")
     )
-    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "TR_TEST_STATE_DIR")}
-    env["PYTHONPATH"] = str(ROOT)
 
     def manage(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=example,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        return run([sys.executable, "manage.py", *args], example)
 
     refused = manage("migrate")
     central = manage("migrate", "--database", "central", "-v", "0")

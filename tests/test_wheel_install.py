@@ -6,15 +6,14 @@ package index) and runs the installed console script and manage.py command on a 
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
-from conftest import ROOT
+from support.paths import ROOT
+from support.processes import clean_environment, run
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -26,11 +25,10 @@ def test_readme_installs_from_a_clone_or_a_wheel_not_from_the_index() -> None:
 
 
 def test_wheel_builds_installs_in_a_fresh_venv_and_runs(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "PYTHONPATH")}
-    env.pop("TR_TEST_STATE_DIR", None)
-    build = subprocess.run(
+    env = clean_environment(importable=False)  # the installed wheel, not the repository
+    build = run(
         [sys.executable, "-m", "pip", "wheel", ".", "--no-deps", "-q", "-w", str(tmp_path / "dist")],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        ROOT, env=env,
     )  # fmt: skip
     assert build.returncode == 0, build.stderr
     (wheel,) = (tmp_path / "dist").glob("tenant_router-*.whl")
@@ -39,27 +37,18 @@ def test_wheel_builds_installs_in_a_fresh_venv_and_runs(tmp_path: Path) -> None:
     assert "tenant_router_cli/app.py" in names and not any(n.startswith("tests/") for n in names)
 
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=300)
+    run([sys.executable, "-m", "venv", "--without-pip", str(venv)], tmp_path, env=env, check=True)
     pip = [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python")]  # this pip, that venv
-    install = subprocess.run(
-        [*pip, "install", "-q", str(wheel)],
-        env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+    install = run([*pip, "install", "-q", str(wheel)], tmp_path, env=env, timeout=600)
     assert install.returncode == 0, install.stderr
 
     demo = tmp_path / "clinic"
     ignore = shutil.ignore_patterns("*.sqlite3", "*.lock", ".tenant-router", "__pycache__")
     shutil.copytree(ROOT / "examples" / "clinic", demo, ignore=ignore)
     cli = venv / "bin" / "tenant-router"
-    version = subprocess.run([str(cli), "--version"], env=env, capture_output=True, text=True)
-    migrate = subprocess.run(
-        [str(cli), "migrate", "--settings", "clinic.settings", "--jobs", "1"],
-        cwd=demo, env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    status = subprocess.run(
-        [str(venv / "bin" / "python"), "manage.py", "tenant_router", "status"],
-        cwd=demo, env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    version = run([cli, "--version"], tmp_path, env=env)
+    migrate = run([cli, "migrate", "--settings", "clinic.settings", "--jobs", "1"], demo, env=env)
+    status = run([venv / "bin" / "python", "manage.py", "tenant_router", "status"], demo, env=env)
 
     assert version.stdout.strip() == "tenant-router 0.1.0", version.stderr
     assert migrate.returncode == 0, migrate.stdout + migrate.stderr

@@ -8,7 +8,6 @@ tenants; `Site.run(...)` runs the CLI in a subprocess, so each site gets its own
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -19,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from servers import MYSQL, POSTGRES, require
 
-ROOT = Path(__file__).resolve().parent.parent
-ENVS = Path(__file__).resolve().parent / "alembic_envs"
+from support.paths import TESTS
+from support.processes import CLI, run
+from support.servers import MYSQL, POSTGRES, require
+
+ENVS = TESTS / "alembic_envs"
 REVISIONS = ["a1000000001a", "b2000000002b", "c3000000003c"]
 HEAD = REVISIONS[-1]
 STYLES = ["url", "connection"]
@@ -121,20 +122,12 @@ def version(url: str) -> list[str]:
         engine.dispose()
 
 
-def run_process(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run a command with the repository importable and no inherited Django settings."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "TR_TEST_STATE_DIR")}
-    env["PYTHONPATH"] = str(ROOT)
-    env.pop("NO_COLOR", None)
-    return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
-
-
 def plain_alembic_upgrade(tmp_path: Path, style: str, url: str) -> None:
     """`alembic upgrade head` against `url` alone, as a project would run it (the reference)."""
     root = tmp_path / f"reference-{style}"
     root.mkdir(exist_ok=True)
     ini = write_alembic(root, style, url)
-    result = run_process([sys.executable, "-m", "alembic", "-c", str(ini), "upgrade", "head"], root)
+    result = run([sys.executable, "-m", "alembic", "-c", str(ini), "upgrade", "head"], root)
     assert result.returncode == 0, result.stderr
 
 
@@ -148,9 +141,7 @@ class Site:
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         """`python -m tenant_router_cli <args> --settings ... --pythonpath ...` in `root`."""
-        command = [sys.executable, "-m", "tenant_router_cli", *args]
-        command += ["--settings", self.module, "--pythonpath", str(self.root)]
-        return run_process(command, self.root)
+        return run([*CLI, *args, "--settings", self.module, "--pythonpath", str(self.root)], self.root)
 
     def run_json(self, *args: str) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
         """Run with --json; return the process and its JSON lines."""

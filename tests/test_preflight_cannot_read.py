@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from ops_support import clinic_copy, migrate_args, pg_url, report_of, run, write_django_tenants
-from servers import POSTGRES, require
+from support.clinic import clinic_copy, migrate_args, pg_url, write_django_tenants
+from support.processes import report_of, run
+from support.servers import POSTGRES, require
 
 from tenant_router_cli.exit_codes import ExitCode
 

@@ -3,14 +3,14 @@ SQLite `file:` URI names."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, TenantSite
-from ops_support import environment, report_of
+from support.paths import ROOT
+from support.processes import report_of, run
+from support.sites import TenantSite
 
 from tenant_router_cli.exit_codes import ExitCode
 
@@ -44,14 +44,7 @@ def test_a_signal_after_the_graceful_stop_still_exits_130(tmp_path: Path) -> Non
         sys.exit(130)
         """
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env=environment(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run([sys.executable, "-c", script], ROOT, timeout=60)
 
     assert done.returncode == ExitCode.INTERRUPTED == 130, (done.returncode, done.stderr)
     assert "SIGTERM: stopping" in done.stderr

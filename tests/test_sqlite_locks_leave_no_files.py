@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import TenantSite
-from ops_support import report_of
+from support.processes import report_of
+from support.sites import TenantSite
 
 from tenant_router_cli.exit_codes import ExitCode
 

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import Database, TenantSite, _activate
 from django.test.utils import override_settings
+from support.sites import Database, TenantSite, activate
 
 from tenant_router.run.selection import select_tenants
 from tenant_router_cli.exit_codes import ExitCode
@@ -25,7 +25,7 @@ def glob_site(tmp: Path, ids: list[str]) -> TenantSite:
 
 @pytest.fixture
 def glob_ids(tmp_path: Path):  # type: ignore[no-untyped-def]
-    yield from _activate(glob_site(tmp_path, ["t1", "t[1]", "t*", "t?", "tx"]))
+    yield from activate(glob_site(tmp_path, ["t1", "t[1]", "t*", "t?", "tx"]))
 
 
 def migrated(site: TenantSite) -> set[str]:

@@ -1,16 +1,50 @@
-"""Helpers for the hardening tests: a gate migration that waits for the test, throw-away roles."""
+"""Copies of the clinic example for the real-process tests, and apps added to a copy.
+
+A copy has no database, no lock file and no journal. The `gate` app adds one RunPython migration after
+patients.0003 that waits until the test opens the gate, so a test can act while a run is mid-migration.
+"""
 
 from __future__ import annotations
 
+import json
 import re
-import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import shutil
 from pathlib import Path
 from typing import Any
 
-from servers import POSTGRES
+from support.paths import EXAMPLE
+from support.processes import EXE
+
+
+def clinic_copy(tmp: Path) -> Path:
+    """A fresh copy of examples/clinic: no database, no lock file, no journal."""
+    target = tmp / "clinic"
+    shutil.copytree(
+        EXAMPLE,
+        target,
+        ignore=shutil.ignore_patterns("*.sqlite3", "*.lock", "__pycache__", ".tenant-router"),
+    )
+    return target
+
+
+def write_django_tenants(example: Path, entries: dict[str, dict[str, Any]]) -> None:
+    """Replace the example's tenants: each gets only a django_orm.default entry."""
+    tenants = {t: {"clinic": {"orm_config": {"django_orm": {"default": e}}}} for t, e in entries.items()}
+    (example / "tenant_config.json").write_text(json.dumps({"tenant_config": tenants}, indent=2))
+
+
+def pg_url(name: str) -> str:
+    """The URL of database `name` on the local PostgreSQL server."""
+    return f"postgres://postgres@127.0.0.1:5432/{name}"
+
+
+def migrate_args(example: Path, journal: Path, *extra: str) -> list[str]:
+    """The console script's `migrate` on the copy, Django ORM only, journal in `journal`."""
+    return [
+        EXE, "migrate", "--settings", "clinic.settings", "--pythonpath", str(example),
+        "--orm", "django_orm", "--journal", str(journal), *extra,
+    ]  # fmt: skip
+
 
 GATE_MIGRATION = '''
 """Waits (at most two minutes) until the test opens the gate; leaves a mark per process and database.
@@ -65,47 +99,6 @@ def add_gate(example: Path) -> None:
     add_app(example, "gate", {"0001_wait": GATE_MIGRATION})
 
 
-def gone(pid: int) -> bool:
-    """The process has exited (a zombie counts: it runs no more code)."""
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            return any(line.split()[1:2] == ["Z"] for line in status if line.startswith("State:"))
-    except FileNotFoundError:
-        return True
-
-
 def arrivals(gate: Path) -> list[str]:
     """`<pid>-<database>` of every process that reached the gate migration."""
     return sorted(p.name.removeprefix("arrived-") for p in gate.glob("arrived-*"))
-
-
-def wait_until(condition: Callable[[], Any], what: str, timeout: float = 90) -> Any:
-    """Poll `condition` until it is true (a generous timeout: it only bounds a hung test)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
-@contextmanager
-def pg_roles(count: int) -> Iterator[list[str]]:
-    """Throw-away PostgreSQL login roles (superusers: they create tables in public), dropped afterwards."""
-    names = [f"tr_role_{uuid.uuid4().hex[:8]}" for _ in range(count)]
-    try:
-        for name in names:
-            POSTGRES.execute(f"CREATE ROLE {name} LOGIN SUPERUSER")
-        yield names
-    finally:
-        for name in names:
-            POSTGRES.execute(f"DROP ROLE IF EXISTS {name}")
-
-
-def pg_query(name: str, sql: str) -> list[tuple[Any, ...]]:
-    import psycopg
-
-    with psycopg.connect(host="127.0.0.1", user="postgres", dbname=name, autocommit=True) as conn:
-        return [tuple(r) for r in conn.execute(sql)]

@@ -6,14 +6,13 @@ Rich console (what fits, what stays visible, what a stop looks like).
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from pathlib import Path
 
 import pytest
-from conftest import Database, TenantSite, _activate
-from rich.console import Console
+from support.sites import Database, TenantSite, activate
+from support.terminal import render, terminal, text_of
 
 from tenant_router import load_config, migrate_tenants
 from tenant_router.record.events import (
@@ -29,7 +28,6 @@ from tenant_router.record.events import (
 from tenant_router.record.report import MigrationReport
 from tenant_router_cli.exit_codes import ExitCode
 from tenant_router_cli.live import LiveProgress
-from tenant_router_cli.output import Output
 from tenant_router_cli.render import render_summary
 
 HOSTILE = ["[/x]", "a:b:c", "new\nline", "\x1b[31mred", "nul\x00byte", "*", "ünïcödé-☃", "x" * 5000]
@@ -37,32 +35,12 @@ RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")  # anything but \n and \t w
 HEAD = "patients.0003_visit_index"
 
 
-def terminal(width: int = 160, height: int = 50) -> Output:
-    """An Output as on a terminal of this size, writing into strings."""
-
-    def console() -> Console:
-        return Console(file=io.StringIO(), width=width, height=height, force_terminal=True, color_system=None)
-
-    return Output(console(), console(), live=True)
-
-
-def text_of(console: Console) -> str:
-    return console.file.getvalue()  # type: ignore[attr-defined]
-
-
-def render(live: LiveProgress, width: int, height: int) -> list[str]:
-    """The live view as a terminal of this size would show it, line by line."""
-    console = Console(file=io.StringIO(), width=width, height=height, force_terminal=True, color_system=None)
-    console.print(live)
-    return text_of(console).rstrip("\n").split("\n")
-
-
 @pytest.fixture
 def hostile(tmp_path: Path):  # type: ignore[no-untyped-def]
     site = TenantSite(tmp_path)
     for i, tenant in enumerate(HOSTILE):
         site.databases.append(Database(tenant, {"NAME": f"db{i}.sqlite3"}, path=tmp_path / f"db{i}.sqlite3"))
-    yield from _activate(site)
+    yield from activate(site)
 
 
 def assert_escaped(text: str) -> None:

@@ -10,9 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, TenantSite, server_site
 from django.test.utils import override_settings
-from servers import MYSQL, POSTGRES, require
+from support import processes
+from support.paths import ROOT
+from support.servers import MYSQL, POSTGRES, require
+from support.sites import TenantSite, server_site
 from typer.testing import CliRunner
 
 from tenant_router_cli.app import app
@@ -97,7 +99,7 @@ def test_make_clean_demo_removes_databases_locks_and_journal(tmp_path: Path) -> 
     )
     command = [sys.executable, "-m", "tenant_router_cli", "migrate", "--settings", "clinic.settings"]
     command += ["--pythonpath", str(demo), "--jobs", "1", "--lock-timeout", "1"]
-    run = subprocess.run(command, cwd=demo, capture_output=True, text=True, timeout=300)
+    run = processes.run(command, demo)
     assert run.returncode == ExitCode.OK, run.stdout + run.stderr
     made = {p.relative_to(demo) for p in demo.rglob("*") if p.is_file()}
     assert any(p.suffix == ".sqlite3" for p in made) and any(p.suffix == ".jsonl" for p in made)

@@ -6,7 +6,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from ops_support import clinic_copy, events, migrate_args, report_of, run
+from support.clinic import clinic_copy, migrate_args
+from support.processes import events, report_of, run
 
 from tenant_router_cli.exit_codes import ExitCode
 

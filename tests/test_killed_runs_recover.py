@@ -9,19 +9,9 @@ import threading
 from pathlib import Path
 
 import pytest
-from hardening_support import add_gate, arrivals, gone, pg_query, wait_until
-from ops_support import (
-    EXE,
-    Streamed,
-    clinic_copy,
-    events,
-    is_event,
-    pg_url,
-    report_of,
-    run,
-    write_django_tenants,
-)
-from servers import POSTGRES, require
+from support.clinic import add_gate, arrivals, clinic_copy, pg_url, write_django_tenants
+from support.processes import EXE, Streamed, events, gone, is_event, report_of, run, wait_until
+from support.servers import POSTGRES, pg_query, require
 
 from tenant_router_cli.exit_codes import ExitCode
 

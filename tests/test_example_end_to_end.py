@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -11,7 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLE, ROOT
+from support.paths import EXAMPLE
+from support.processes import EXE, clean_environment, run
 
 TENANTS = ["tenant-1", "tenant-2", "tenant-3"]
 
@@ -22,15 +22,6 @@ def example(tmp_path: Path) -> Path:
     target = tmp_path / "clinic"
     shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns("*.sqlite3", "__pycache__"))
     return target
-
-
-def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {
-        k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "TR_TEST_STATE_DIR")
-    }
-    environment["PYTHONPATH"] = str(ROOT)
-    environment.update(env)
-    return subprocess.run(args, cwd=cwd, env=environment, capture_output=True, text=True, timeout=300)
 
 
 def tables(path: Path) -> set[str]:
@@ -72,7 +63,7 @@ def test_seed_one_liner_raises_when_a_tenant_fails(example: Path) -> None:
 
 
 def test_console_script_off_a_terminal(example: Path) -> None:
-    exe = shutil.which("tenant-router", path=str(Path(sys.executable).parent)) or "tenant-router"
+    exe = EXE
     result = run(
         [exe, "migrate", "--settings", "clinic.settings", "--pythonpath", str(example)], cwd=example.parent
     )
@@ -137,8 +128,7 @@ def test_sigint_exits_130_and_reports_what_finished(example: Path) -> None:
         for i in range(60)
     }
     (example / "tenant_config.json").write_text(json.dumps({"tenant_config": tenants}))
-    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "TR_TEST_STATE_DIR")}
-    env["PYTHONPATH"] = str(ROOT)
+    env = clean_environment()
     proc = subprocess.Popen(
         [sys.executable, "-m", "tenant_router_cli", "migrate", "--settings", "clinic.settings",
          "--orm", "django_orm", "--json"],

@@ -8,9 +8,9 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 import pytest
-from conftest import TenantSite
 from django.test.utils import override_settings
-from sqlalchemy_support import SA_ASST
+from support.sites import TenantSite
+from support.sqlalchemy_sites import SA_ASST
 
 from tenant_router.safety.redact import Redactor, mask_url
 from tenant_router_cli.exit_codes import ExitCode
@@ -93,12 +93,12 @@ def test_sqlalchemy_url_password_is_hidden(site: TenantSite, password: str, mode
 @pytest.mark.parametrize("password", PASSWORDS)
 def test_password_of_a_reachable_url_is_hidden_in_every_failure_line(tmp_path: Path, password: str) -> None:
     """A URL that parses but points nowhere: the failure rows and the JSON report hide the password."""
-    from conftest import _activate, sqlite_site
+    from support.sites import activate, sqlite_site
 
     site = sqlite_site(tmp_path, 1)
     url = f"postgres://app:{quote(password, safe='')}@127.0.0.1:1/nowhere"
     site.extra_tenants = {"far": {"clinic": {"orm_config": {"django_orm": {"default": {"URL": url}}}}}}
-    gen = _activate(site)
+    gen = activate(site)
     next(gen)
     try:
         outputs: list[Any] = [

@@ -6,7 +6,6 @@ Real processes on a copy of the clinic example (its own Django, its own SQLite f
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -14,7 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from support.paths import ROOT
+from support.processes import clean_environment, run
 
 from tenant_router_cli.exit_codes import ExitCode
 
@@ -28,14 +28,6 @@ def clinic(tmp_path: Path) -> Path:
     ignore = shutil.ignore_patterns("*.sqlite3", "*.lock", ".tenant-router", "__pycache__")
     shutil.copytree(ROOT / "examples" / "clinic", demo, ignore=ignore)
     return demo
-
-
-def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    environ = {
-        k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "TR_TEST_STATE_DIR")
-    }
-    environ.update(PYTHONPATH=str(ROOT), **env)
-    return subprocess.run(args, cwd=cwd, env=environ, capture_output=True, text=True, timeout=300)
 
 
 def django_tables(clinic: Path, tenant: str) -> set[str]:
@@ -65,7 +57,9 @@ def test_plain_script_sets_django_up_from_the_environment(clinic: Path) -> None:
     script = clinic / "deploy.py"
     script.write_text(SCRIPT.format(folder=str(clinic)))
 
-    result = run([sys.executable, str(script)], clinic, DJANGO_SETTINGS_MODULE="clinic.settings")
+    result = run(
+        [sys.executable, str(script)], clinic, env=clean_environment(DJANGO_SETTINGS_MODULE="clinic.settings")
+    )
 
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout.splitlines()[-1])
@@ -138,7 +132,9 @@ def test_call_command_raises_with_the_exit_code(clinic: Path) -> None:
         "except CommandError as exc:\n"
         "    print('returncode', exc.returncode)\n"
     )
-    result = run([sys.executable, str(script)], clinic, DJANGO_SETTINGS_MODULE="clinic.settings")
+    result = run(
+        [sys.executable, str(script)], clinic, env=clean_environment(DJANGO_SETTINGS_MODULE="clinic.settings")
+    )
 
     assert result.returncode == 0, result.stderr
     assert "returncode 2" in result.stdout

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import pytest
@@ -153,6 +154,27 @@ def require(server: Server) -> Server:
             pytest.fail(message)
         pytest.skip(message)
     return server
+
+
+@contextmanager
+def pg_roles(count: int) -> Iterator[list[str]]:
+    """Throw-away PostgreSQL login roles (superusers: they create tables in public), dropped afterwards."""
+    names = [f"tr_role_{uuid.uuid4().hex[:8]}" for _ in range(count)]
+    try:
+        for name in names:
+            POSTGRES.execute(f"CREATE ROLE {name} LOGIN SUPERUSER")
+        yield names
+    finally:
+        for name in names:
+            POSTGRES.execute(f"DROP ROLE IF EXISTS {name}")
+
+
+def pg_query(name: str, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of one statement on database `name` of the local PostgreSQL server."""
+    import psycopg
+
+    with psycopg.connect(host="127.0.0.1", user="postgres", dbname=name, autocommit=True) as conn:
+        return [tuple(r) for r in conn.execute(sql)]
 
 
 POSTGRES = Server("postgres", POSTGRES_URL)

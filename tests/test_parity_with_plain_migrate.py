@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import EXAMPLE, ROOT, Database, TenantSite, server_site
 from django.test.utils import override_settings
-from schema import django_rows, schema, url_for
-from servers import MYSQL, POSTGRES, Server, require
+from support.describe import django_rows, schema, url_for
+from support.paths import EXAMPLE, TESTS
+from support.processes import clean_environment, run
+from support.servers import MYSQL, POSTGRES, Server, require
+from support.sites import Database, TenantSite, server_site
 
 from tenant_router_cli.exit_codes import ExitCode
-
-TESTS = Path(__file__).resolve().parent
 
 
 def plain_migrate(tmp: Path, entry: dict[str, Any], tenant_config: Path) -> None:
@@ -33,11 +31,8 @@ def plain_migrate(tmp: Path, entry: dict[str, Any], tenant_config: Path) -> None
         "        return migrate_strategy(self, db, app_label, **hints)\n"
         "DATABASE_ROUTERS = [StrategyRouter()]\n"
     )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp), str(TESTS), str(EXAMPLE), str(ROOT)])}
-    env["DJANGO_SETTINGS_MODULE"] = "refsettings"
-    subprocess.run(
-        [sys.executable, "-m", "django", "migrate", "--verbosity", "0"], env=env, check=True, cwd=tmp
-    )
+    env = clean_environment(tmp, TESTS, EXAMPLE, DJANGO_SETTINGS_MODULE="refsettings")
+    run([sys.executable, "-m", "django", "migrate", "--verbosity", "0"], tmp, env=env, check=True)
 
 
 def assert_same_as_plain_migrate(

@@ -18,7 +18,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from ops_support import environment
+
+from support.processes import clean_environment
 
 CELERY = shutil.which("celery", path=str(Path(sys.executable).parent)) or "celery"
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
@@ -84,10 +85,7 @@ class Workers:
 
     def env(self) -> dict[str, str]:
         """The environment of the run's process and of the workers (same broker)."""
-        env = environment()
-        env["PYTHONPATH"] = os.pathsep.join([str(self.example), env["PYTHONPATH"]])
-        env["CELERY_BROKER_URL"] = self.broker
-        return env
+        return clean_environment(self.example, CELERY_BROKER_URL=self.broker)
 
     def start(self, name: str, *, concurrency: int = 1) -> None:
         """Start worker `name` (node name name@host) and wait until it is ready."""
@@ -128,6 +126,7 @@ class Workers:
         proc.wait(timeout=30)
 
     def stop_all(self) -> None:
+        """Stop every worker (TERM, then KILL after 20 seconds)."""
         for proc in self.procs.values():
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -139,10 +138,12 @@ class Workers:
                 proc.wait(timeout=10)
 
     def log(self, name: str) -> str:
+        """What worker `name` has logged so far."""
         return (self.logs / f"{name}.log").read_text()
 
 
 def unique_queue() -> str:
+    """A queue name no other test module uses."""
     return f"tr_test_{uuid.uuid4().hex[:8]}"
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hardening_support import add_gate, arrivals, pg_query, pg_roles, wait_until
-from ops_support import Streamed, clinic_copy, is_event, migrate_args, report_of, write_django_tenants
-from servers import POSTGRES, Server, require
+from support.clinic import add_gate, arrivals, clinic_copy, migrate_args, write_django_tenants
+from support.processes import Streamed, is_event, report_of, wait_until
+from support.servers import POSTGRES, Server, pg_query, pg_roles, require
 
 from tenant_router.safety.locks import TRY_LOCK_SQL, database_lock
 from tenant_router_cli.exit_codes import ExitCode

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import TenantSite
-from ops_support import report_of as ops_report_of
-from sqlalchemy_support import STYLES, database_urls, execute, make_site, report_of, rows, version
+from support.processes import report_of as ops_report_of
+from support.sites import TenantSite
+from support.sqlalchemy_sites import STYLES, database_urls, execute, make_site, report_of, rows, version
 
 from tenant_router_cli.exit_codes import ExitCode
 
