@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from tenant_router import DEFAULT_MAX_RSS_MB, DEFAULT_TASKS_PER_WORKER, PATTERN_HELP
+from tenant_router import DEFAULT_MAX_RSS_MB, DEFAULT_TASKS_PER_WORKER, PATTERN_HELP, Selection
 
 Settings = Annotated[
     str | None,
@@ -75,6 +75,14 @@ Queue = Annotated[
         "--queue", metavar="NAME", help="The queue the Celery workers consume (default tenant_router)."
     ),
 ]
+
+
+def selection_of(
+    orm: list[str] | None, tenant: list[str] | None, exclude: list[str] | None, shard: str | None
+) -> Selection:
+    """The Selection that --orm, --tenant, --exclude and --shard describe."""
+    return Selection(tuple(orm or ()), tuple(tenant or ()), tuple(exclude or ()), shard)
+
 
 # -- migrate's own ---------------------------------------------------------------------------------
 Opt = typer.Option

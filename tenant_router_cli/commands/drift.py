@@ -6,11 +6,23 @@ from typing import Annotated
 
 import typer
 
-from tenant_router import ExecutorSpec, Selection, detect_drift
+from tenant_router import ExecutorSpec, detect_drift
 
 from ..bootstrap import bootstrap
 from ..exit_codes import ExitCode
-from ..options import Exclude, Jobs, Json, ListTenants, Orm, PythonPath, Settings, Shard, Tenant, Traceback
+from ..options import (
+    Exclude,
+    Jobs,
+    Json,
+    ListTenants,
+    Orm,
+    PythonPath,
+    Settings,
+    Shard,
+    Tenant,
+    Traceback,
+    selection_of,
+)
 from ..output import make_output
 from ..render import exit_on_error
 from ..render_drift import render_drift
@@ -40,7 +52,7 @@ def drift(
     output = make_output(progress=False)
     with exit_on_error(output, json_output=json_output, show_traceback=show_traceback):
         config = bootstrap(settings, pythonpath or ())
-        selection = Selection(tuple(orm or ()), tuple(tenant or ()), tuple(exclude or ()), shard)
+        selection = selection_of(orm, tenant, exclude, shard)
         found = detect_drift(config, selection, strict=strict, executor=ExecutorSpec(jobs=jobs))
     render_drift(output, found, json_output=json_output, tenants=tenants)
     raise typer.Exit(ExitCode.DRIFT if found.drifted else ExitCode.FAILED if found.unchecked else ExitCode.OK)

@@ -63,6 +63,7 @@ from ..options import (
     Verbose,
     WorkerMaxRss,
     WorkerTasks,
+    selection_of,
 )
 from ..output import make_output
 from ..progress import progress_view
@@ -117,7 +118,7 @@ def migrate(
                 f"Unexpected argument {migration!r}: a migration name goes after --target APP_LABEL."
             )
         targets = tuple(t for t in (target, migration) if t is not None)
-        selection = Selection(tuple(orm or ()), tuple(tenant or ()), tuple(exclude or ()), shard)
+        selection = selection_of(orm, tenant, exclude, shard)
         if plan or check:
             reader = ExecutorSpec(executor, jobs, celery_app=celery_app, queue=queue)
             found = fleet_status(config, selection, target=targets, executor=reader)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tenant_router import ExecutorSpec, Selection, fleet_status
+from tenant_router import ExecutorSpec, fleet_status
 
 from ..bootstrap import bootstrap
 from ..exit_codes import ExitCode
@@ -22,6 +22,7 @@ from ..options import (
     Shard,
     Tenant,
     Traceback,
+    selection_of,
 )
 from ..output import make_output
 from ..render import exit_on_error, render_status
@@ -50,7 +51,7 @@ def status(
     output = make_output(progress=False)
     with exit_on_error(output, json_output=json_output, show_traceback=show_traceback):
         config = bootstrap(settings, pythonpath or ())
-        selection = Selection(tuple(orm or ()), tuple(tenant or ()), tuple(exclude or ()), shard)
+        selection = selection_of(orm, tenant, exclude, shard)
         reader = ExecutorSpec(executor, jobs, celery_app=celery_app, queue=queue)
         found = fleet_status(config, selection, executor=reader)
     render_status(output, found, json_output=json_output, tenants=tenants)
