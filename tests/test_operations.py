@@ -12,7 +12,18 @@ from support.clinic import clinic_copy, migrate_args, write_django_tenants
 from support.processes import EXE, events, report_of, run
 from support.sites import TenantSite, activate, sqlite_site
 
-from tenant_router import ExecutorSpec, Selection, fleet_status
+from tenant_router import (
+    ExecutorSpec,
+    JournalSpec,
+    LockPolicy,
+    RunPolicy,
+    Selection,
+    TenantStarted,
+    UsageError,
+    fleet_status,
+    load_config,
+    migrate_tenants,
+)
 from tenant_router.record.journal import Journal, find_run, header_for, read_run, runs
 from tenant_router.record.report import MigrationReport
 from tenant_router_cli.exit_codes import ExitCode
@@ -315,6 +326,46 @@ def test_only_failed_reruns_only_the_failed_tenant(fleet: TenantSite, tmp_path: 
     assert {db.tenant: db.applied() for db in fleet.databases if db.tenant != "tenant-3"} == done
     newest = find_run(journal, None)
     assert newest.header["tenants"] == ["tenant-3"] and newest.tenants_to_redo() == []
+
+
+def test_only_failed_from_python_redoes_only_what_the_journal_says(fleet: TenantSite, tmp_path: Path) -> None:
+    """The library twin of --only-failed: Selection.only_failed reads the journal, no CLI in between."""
+    journal = tmp_path / "journal"
+    broken = fleet.db("tenant-2")
+    broken.execute(BROKEN)
+    first = migrate_tenants(load_config(), journal=JournalSpec(journal))
+    assert [r.tenant for r in first.failures] == ["tenant-2"]
+    done = {db.tenant: db.applied() for db in fleet.databases if db.tenant != "tenant-2"}
+    broken.execute("DROP TABLE patients_patient")  # fixed
+
+    events: list[Any] = []
+    again = migrate_tenants(
+        load_config(),
+        Selection.only_failed(journal, within=Selection(orms=("django_orm",))),
+        on_event=events.append,
+    )
+
+    assert again.ok and {r.tenant for r in again.rows()} == {"tenant-2", None}  # and the reserved one
+    assert {e.tenant for e in events if isinstance(e, TenantStarted) and e.tenant} == {"tenant-2"}
+    assert ("patients", "0003_visit_index") in fleet.db("tenant-2").applied()
+    assert {db.tenant: db.applied() for db in fleet.databases if db.tenant != "tenant-2"} == done
+
+
+def test_request_objects_are_checked_before_anything_is_touched(fleet: TenantSite) -> None:
+    for policy, message in (
+        (RunPolicy(canary=-1), "--canary must be at least 0, got -1."),
+        (RunPolicy(locks=LockPolicy(retries=2)), "--lock-retries and --lock-retry-delay need --lock-wait."),
+        (
+            RunPolicy(locks=LockPolicy(wait=0)),
+            "--lock-wait must be a finite number of seconds above 0, got 0.",
+        ),
+    ):
+        with pytest.raises(UsageError) as raised:
+            migrate_tenants(load_config(), policy=policy)
+        assert raised.value.message == message
+    with pytest.raises(UsageError, match="--executor must be one of processes, celery"):
+        migrate_tenants(load_config(), executor=ExecutorSpec(name="threads"))
+    assert not any(db.path.exists() for db in fleet.databases)  # nothing was touched
 
 
 def test_only_failed_with_a_run_id(fleet: TenantSite, tmp_path: Path) -> None:
