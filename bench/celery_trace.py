@@ -42,9 +42,10 @@ def dump():
     with open(out, "w") as fh:
         json.dump(marks, fh)
 import tenant_router.executors.celery as ce
+import tenant_router.executors.celery_broker as cb
 Ex = ce.CeleryExecutor
 init, run, close = Ex.__init__, Ex.run, Ex.close
-send, receive, handle, check = Ex._dispatch, Ex._receive, Ex._handle, Ex._check_probe
+send, receive, handle, check = Ex._send, Ex._receive, Ex._handle, cb.Probe.window
 spent = {"dispatch": 0.0, "receive": 0.0, "handle": 0.0}
 def timed(name, func):
     def wrapper(self, *a, **k):
@@ -85,27 +86,28 @@ def _receive(self):
     if m is not None:
         mark("recv", t=m.get("t"), task=m.get("task"))
     return m
-def _check(self):
-    done = self.probe is not None and self.probe.finished.is_set() and not self.probe.checked
-    check(self)
-    if done:
-        mark("probe answered", window=self.window)
+def _check(self, broker):
+    window = check(self, broker)
+    if window is not None:
+        mark("probe answered", window=window)
+    return window
 orig_send_task = None
-def _dispatch(self, queue):
+def _dispatch(self):
     global orig_send_task
+    app = self.broker.app
     if orig_send_task is None:
-        orig_send_task = self.app.send_task
+        orig_send_task = app.send_task
         def st(*a, **k):
             r = orig_send_task(*a, **k)
             mark("sent", task=k["kwargs"]["task"]["id"])
             return r
-        self.app.send_task = st
-    return send(self, queue)
+        app.send_task = st
+    return send(self)
 Ex.__init__, Ex.run, Ex.close = _init, _run, _close
-Ex._dispatch = timed("dispatch", _dispatch)
+Ex._send = timed("dispatch", _dispatch)
 Ex._receive = timed("receive", _receive)
 Ex._handle = timed("handle", handle)
-Ex._check_probe = _check
+cb.Probe.window = _check
 import django.apps
 ready = django.apps.registry.Apps.populate
 def _populate(self, *a, **k):
