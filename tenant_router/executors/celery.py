@@ -163,7 +163,8 @@ class CeleryExecutor:
             return None
         except Exception as exc:
             raise self.broker.error(exc) from exc
-        return dict(message.payload)
+        payload: dict[str, Any] = message.payload
+        return payload
 
     def _handle(self, message: dict[str, Any]) -> list[tuple[DbKey, Verdict]]:
         flight = self.flights.get(message.get("task", -1))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from ..errors import DatabaseBusy, DatabaseLocked
@@ -22,6 +22,7 @@ from .events import (
     TenantSkipped,
     TenantStarted,
 )
+from .keys import DbKey
 from .report import NOT_CURRENT, MigrationReport, one_line_error
 
 
@@ -162,3 +163,9 @@ class OrmReport:
     def not_started(self, tenant: str | None, alias: str | None, reason: str) -> None:
         """This database was left alone because the run stopped early."""
         self.report.emit(TenantSkipped(self.orm, tenant, alias, reason, Status.NOT_STARTED))
+
+
+def report_unconfigured(report: MigrationReport, keys: Iterable[DbKey]) -> None:
+    """A `skipped` row for each tenant database whose tenant has no entry for its alias."""
+    for key in keys:
+        report.emit(TenantSkipped(key.orm, key.tenant, key.alias, f"no {key.orm}.{key.alias} entry"))

@@ -15,7 +15,7 @@ from ..executors import Executor, ExecutorSpec, make_executor, open_early
 from ..orm_backends.assistants import AssistantSetup
 from ..record.events import MigrationEvent, RunStarted
 from ..record.journal import Journal, header_for
-from ..record.orm_report import OrmReport
+from ..record.orm_report import report_unconfigured
 from ..record.report import MigrationReport, _ignore
 from ..safety import cancel
 from . import phases
@@ -84,8 +84,7 @@ def migrate(
     try:
         if not target:  # a rollback is for the selected tenants; shared databases stay as they are
             phases.migrate_reserved_and_coarse(fleet.specs, assistants, report)
-        for key in unconfigured:
-            OrmReport(report, key.orm).skipped(key.tenant, key.alias, f"no {key.orm}.{key.alias} entry")
+        report_unconfigured(report, unconfigured)  # in the order the run used to find them
         databases = [key for key in found if redo is None or key in redo]
         if databases and not report.stopping:
             fleet.prepare()  # workers fork with the graphs already loaded

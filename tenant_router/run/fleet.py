@@ -7,7 +7,7 @@ executor for the read-only passes (status, --plan, drift): nothing emitted, noth
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -16,7 +16,7 @@ from ..config.model import OrmSpec, RouterConfig
 from ..executors import Executor, ExecutorSpec, make_executor
 from ..orm_backends.assistants import Assistants, AssistantSetup
 from ..record.keys import DbKey
-from ..record.orm_report import OrmReport
+from ..record.orm_report import report_unconfigured
 from ..record.report import MigrationReport
 from .requests import Selection
 
@@ -90,12 +90,6 @@ class Fleet:
             self.bound.get(spec.key).prepare()
 
 
-def report_skipped(report: MigrationReport, unconfigured: Iterable[DbKey]) -> None:
-    """A `skipped` row for each tenant database whose tenant has no entry for its alias."""
-    for key in unconfigured:
-        OrmReport(report, key.orm).skipped(key.tenant, key.alias, f"no {key.orm}.{key.alias} entry")
-
-
 @dataclass
 class FleetRead:
     """What a read-only pass over the fleet works with (see reading_fleet)."""
@@ -130,7 +124,7 @@ def reading_fleet(
         if not target and not asst.is_coarse():
             keys += [DbKey(spec.key, None, alias) for alias in asst.manager.reserved_aliases]
     found, unconfigured = fleet.tenant_databases()
-    report_skipped(report, unconfigured)
+    report_unconfigured(report, unconfigured)
     keys += found
     runner = make_executor(executor, assistants, report, setup)
     try:
