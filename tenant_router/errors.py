@@ -69,3 +69,32 @@ class ScratchDatabaseError(ConfigurationError):
 
 class UnknownStateError(TenantRouterError):
     """A database's applied migrations lead nowhere a plan can reach: its expected schema is unknown."""
+
+
+class ProvisionError(TenantRouterError):
+    """A tenant database could not be created, copied or published; the message names it and the server."""
+
+
+class DatabaseExistsError(ProvisionError):
+    """The database name is taken: nothing was done to the database that has it."""
+
+
+class CreateRefusedError(ProvisionError):
+    """The server (or the file system, for SQLite) refused to create the database.
+
+    `denied` is True when it is a matter of rights (a role without CREATEDB, access denied, a folder that is
+    not writable), False for any other refusal (a bad encoding, a missing template or folder, ...).
+    """
+
+    def __init__(self, message: str, *, denied: bool, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.denied = denied
+
+
+class TemplateBusyError(ProvisionError):
+    """PostgreSQL: someone else is connected to the database being copied or published (SQLSTATE 55006)."""
+
+
+class NotCopyableError(ProvisionError):
+    """MariaDB: the template holds more than tables (views, triggers, routines, events, sequences): migrate
+    instead."""

@@ -1,0 +1,1 @@
+"""Creating tenant databases: per-engine administration, templates and their copies."""
