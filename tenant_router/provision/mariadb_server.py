@@ -79,6 +79,8 @@ class MariaDbServer(DbApiServer):
         self._do(sql, f"cannot create database {name!r} on {self.label}", name)
 
     def drop(self, name: str) -> None:
+        if not self.usable(name):
+            return  # no such database can exist
         self._do(f"DROP DATABASE IF EXISTS {ident(name)}", f"cannot drop {name!r} on {self.label}", name)
 
     def publish(self, building: str, final: str, comment: str) -> None:

@@ -81,6 +81,8 @@ class PostgresServer(DbApiServer):
         self._do(sql, f"cannot create database {name!r}{source} on {self.label}", name)
 
     def drop(self, name: str) -> None:
+        if not self.usable(name):
+            return  # no such database can exist
         self._do(
             f"DROP DATABASE IF EXISTS {ident(name)} WITH (FORCE)",
             f"cannot drop {name!r} on {self.label}",

@@ -140,10 +140,15 @@ class DbApiServer(Server):
         rows = self.run(sql, params)
         return rows[0][0] if rows else None
 
+    def usable(self, name: str) -> bool:
+        """Whether the server can hold a database of this name (whole: not cut short)."""
+        length = len(name.encode()) if self.name_unit == "bytes" else len(name)
+        return bool(name) and "\x00" not in name and length <= self.max_name
+
     def check_name(self, name: str) -> None:
         """Refuse a name the server would truncate or reject, before anything is done."""
         length = len(name.encode()) if self.name_unit == "bytes" else len(name)
-        if not name or "\x00" in name or length > self.max_name:
+        if not self.usable(name):
             raise ProvisionError(
                 f"database name {name!r} cannot be used on {self.label}: "
                 f"{'it is empty or holds a NUL' if length <= self.max_name else f'{length} {self.name_unit}'}"
