@@ -39,6 +39,7 @@ def copy_database(server: Admin, template: str, name: str) -> None:
     charset, collation = server.charset(template)
     refuse_non_tables(server, template)
     tables = server.tables(template)
+    columns = _stored_columns(server, template)
     server.create_empty(name, charset, collation)  # DatabaseExistsError here: nothing was made
     what = f"cannot copy {template!r} to {name!r} on {server.label}"
     saved = server.scalar("SELECT @@SESSION.sql_mode")
@@ -49,9 +50,9 @@ def copy_database(server: Admin, template: str, name: str) -> None:
         for table in tables:
             server.run_verbatim(server.run(f"SHOW CREATE TABLE {ident(template)}.{ident(table)}")[0][1])
         for table in tables:
-            columns = _stored_columns(server, template, table)
+            listed = ", ".join(ident(column) for column in columns[table])
             server.run(
-                f"INSERT INTO {ident(name)}.{ident(table)} ({columns}) SELECT {columns}"
+                f"INSERT INTO {ident(name)}.{ident(table)} ({listed}) SELECT {listed}"
                 f" FROM {ident(template)}.{ident(table)}"
             )
     except BaseException as exc:
@@ -69,14 +70,17 @@ def copy_database(server: Admin, template: str, name: str) -> None:
             server.run("USE information_schema")
 
 
-def _stored_columns(server: Admin, database: str, table: str) -> str:
-    """The table's columns that hold data (generated ones are computed; invisible ones are named)."""
+def _stored_columns(server: Admin, database: str) -> dict[str, list[str]]:
+    """Each table's columns that hold data (generated ones are computed; invisible ones are named)."""
     rows = server.run(
-        "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE BINARY TABLE_SCHEMA = %s"
-        " AND BINARY TABLE_NAME = %s AND COALESCE(GENERATION_EXPRESSION, '') = '' ORDER BY ORDINAL_POSITION",
-        (database, table),
+        "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS WHERE BINARY TABLE_SCHEMA = %s"
+        " AND COALESCE(GENERATION_EXPRESSION, '') = '' ORDER BY TABLE_NAME, ORDINAL_POSITION",
+        (database,),
     )
-    return ", ".join(ident(row[0]) for row in rows)
+    columns: dict[str, list[str]] = {}
+    for table, column in rows:
+        columns.setdefault(table, []).append(column)
+    return columns
 
 
 def refuse_non_tables(server: Admin, name: str) -> None:

@@ -187,4 +187,5 @@ def polled(
     try:
         yield
     finally:
-        release()
+        with contextlib.suppress(Exception):  # a lost session has let go already
+            release()
