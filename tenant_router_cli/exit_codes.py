@@ -18,6 +18,7 @@ class ExitCode(IntEnum):
     LOCKED = 5  # the only databases not migrated were locked by another run
     DRIFT = 6  # `drift` found drift; `migrate --refuse-drift` left drifted databases alone
     EXECUTOR = 7  # the executor could not carry the run out (no Celery worker, broker gone, other code)
+    MISSING = 8  # the only databases not brought to head (or read) do not exist on their server
     INTERNAL = 70  # a bug: the traceback is printed (passwords masked)
     INTERRUPTED = 130  # Ctrl-C
 
@@ -27,6 +28,7 @@ EXIT_CODES_HELP = (
     "3 configuration error (nothing touched); 4 pending (--check); 5 locked by another run; "
     "6 schema drift (drift; migrate --refuse-drift left drifted databases alone); "
     "7 executor unavailable (no Celery worker, broker gone, workers on other code); "
+    "8 a tenant database does not exist (and nothing else failed); "
     "70 internal error; 130 interrupted."
 )
 

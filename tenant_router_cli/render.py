@@ -26,6 +26,7 @@ from tenant_router import (
     event_to_dict,
     format_summary,
     mask_data,
+    missing_line,
     not_started_line,
     printable,
     summary_counts,
@@ -44,6 +45,7 @@ STATUS_STYLES = {
     Status.INTERRUPTED: "yellow",
     Status.BUSY: "bold yellow",
     Status.DRIFTED: "bold magenta",
+    Status.MISSING: "bold red",
 }
 
 
@@ -140,6 +142,8 @@ def summary_renderables(report: MigrationReport) -> list[RenderableType]:
         parts.append(failed)
     if line := not_started_line(report):
         parts.append(Text(line, style="yellow"))
+    if line := missing_line(report):
+        parts.append(Text(line, style="yellow"))
     if report.stop_reason and not report.interrupted:
         parts.append(Text.assemble(("Stopped early: ", "yellow"), cell(report.stop_reason)))
     if report.interrupted:
@@ -170,7 +174,7 @@ def render_plan(output: Output, status: FleetStatus, *, json_output: bool, check
                 output.line(f"  {len(group.databases)} database(s) would apply: {', '.join(group.pending)}")
                 if not check:
                     output.line(f"    {_labels(group.databases)}")
-            elif group.state in ("unreachable", "unknown"):
+            elif group.state in ("missing", "unreachable", "unknown"):
                 output.line(f"  {len(group.databases)} {group.state}: {_labels(group.databases)}")
     if check:
         output.line("pending: yes" if status.pending else "pending: no")

@@ -110,7 +110,8 @@ def inspect(
         found = verdicts[key]
         verdict: Verdict = _unreachable(found) if isinstance(found, BaseException) else found
         if report is not None and isinstance(verdict, Unreachable):
-            report.emit(TenantFailed(*key, verdict.line, None, 0.0))
+            missing = Status.MISSING if verdict.label == "missing" else Status.FAILED
+            report.emit(TenantFailed(*key, verdict.line, None, 0.0, status=missing))
         elif report is not None and isinstance(verdict, Inspection) and verdict.up_to_date:
             report.emit(TenantFinished(*key, Status.UP_TO_DATE, 0, verdict.current, 0.0))
         out.append((key, verdict))
@@ -146,7 +147,10 @@ def _read_retrying(
 def _unreachable(exc: BaseException) -> Unreachable:
     if isinstance(exc, PreflightError):  # its own words: "not a database", "unreadable"
         return Unreachable(str(exc), message=str(exc))
-    return Unreachable(one_line_error(exc), connect_failure_label(exc))
+    label = connect_failure_label(exc)
+    if label == "missing":
+        return Unreachable(one_line_error(exc), label, f"the database does not exist: {one_line_error(exc)}")
+    return Unreachable(one_line_error(exc), label)
 
 
 def _call(func: Callable[..., Any], *args: Any) -> Any:

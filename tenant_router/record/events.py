@@ -23,6 +23,7 @@ class Status(StrEnum):
     INTERRUPTED = "interrupted"  # stopped at a migration boundary by Ctrl-C / SIGTERM
     BUSY = "busy"  # a step never got its table lock within --lock-wait: left at its last good boundary
     DRIFTED = "drifted"  # `--refuse-drift`: its schema differs from its migrations; nothing was done to it
+    MISSING = "missing"  # the server says the database does not exist: nothing was done to it
 
 
 #: Tried and not brought to its target: an error, or a lock it never got (what stops a run after a
@@ -96,7 +97,7 @@ class TenantFailed:
     step: str | None  # the step that failed, when one was running
     seconds: float
     traceback: str | None = field(default=None, repr=False)
-    status: Status = Status.FAILED  # or LOCKED, INTERRUPTED, BUSY, DRIFTED
+    status: Status = Status.FAILED  # or LOCKED, INTERRUPTED, BUSY, DRIFTED, MISSING
     current: str | None = None  # where the database was found after the failure (re-read); None: unknown
 
 

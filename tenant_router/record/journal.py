@@ -23,7 +23,15 @@ from .keys import DbKey
 from .report import MigrationReport
 
 REDO = frozenset(
-    {Status.FAILED, Status.NOT_STARTED, Status.LOCKED, Status.INTERRUPTED, Status.BUSY, Status.DRIFTED}
+    {
+        Status.FAILED,
+        Status.NOT_STARTED,
+        Status.LOCKED,
+        Status.INTERRUPTED,
+        Status.BUSY,
+        Status.DRIFTED,
+        Status.MISSING,
+    }
 )
 
 

@@ -48,6 +48,7 @@ STATUS_WORDS = {
     Status.INTERRUPTED: "interrupted",
     Status.BUSY: "busy",
     Status.DRIFTED: "drifted",
+    Status.MISSING: "missing",
 }
 
 
@@ -118,6 +119,17 @@ def not_started_line(report: MigrationReport) -> str | None:
     return f"Not started: {count} database(s) (--only-failed picks them up)." if count else None
 
 
+def missing_line(report: MigrationReport) -> str | None:
+    """Databases whose server says they do not exist: what to do about them."""
+    count = report.counts()[str(Status.MISSING)]
+    if not count:
+        return None
+    return (
+        f"Missing: {count} database(s) do not exist on their server; nothing was done to them. "
+        "Create them, then run `tenant-router migrate --only-failed`."
+    )
+
+
 def format_summary(report: MigrationReport) -> list[str]:
     """The closing lines: totals, per ORM, then every failure with its step and error."""
     total = len(report.results)
@@ -139,6 +151,5 @@ def format_summary(report: MigrationReport) -> list[str]:
         lines.append(f"Not completed ({len(others)}):")
         for row in others:
             lines.append(f"  {row.orm} {row.label}: {STATUS_WORDS[row.status or Status.FAILED]}: {row.error}")
-    if line := not_started_line(report):
-        lines.append(line)
+    lines += [line for line in (not_started_line(report), missing_line(report)) if line]
     return [printable(REDACTOR(line)) for line in lines]

@@ -175,9 +175,9 @@ class MigrationReport:
 
     @property
     def problems(self) -> list[TenantResult]:
-        """Rows that failed, were locked by another run, stayed busy, were interrupted, or were refused
-        as drifted."""
-        bad = (Status.FAILED, Status.LOCKED, Status.INTERRUPTED, Status.BUSY, Status.DRIFTED)
+        """Rows that failed, were locked by another run, stayed busy, were interrupted, were refused
+        as drifted, or whose database does not exist."""
+        bad = (Status.FAILED, Status.LOCKED, Status.INTERRUPTED, Status.BUSY, Status.DRIFTED, Status.MISSING)
         return [r for r in self.results.values() if r.status in bad]
 
     @property

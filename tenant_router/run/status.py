@@ -24,7 +24,9 @@ class DatabaseState:
     orm: str
     tenant: str | None
     alias: str | None
-    state: str  # "at_head", "pending", "unreachable", "unknown" (the ORM cannot tell), "skipped"
+    #: "at_head", "pending", "missing" (the server says it does not exist), "unreachable", "unknown" (the
+    #: ORM cannot tell), "skipped"
+    state: str
     pending: tuple[str, ...] = ()
     current: str | None = None
     error: str | None = None
@@ -60,13 +62,13 @@ class FleetStatus:
     orms: list[str]
 
     def groups(self, orm: str) -> list[Group]:
-        """At head first, then pending groups (largest first), unknown, unreachable, skipped."""
+        """At head first, then pending groups (largest first), unknown, missing, unreachable, skipped."""
         groups: dict[tuple[str, tuple[str, ...]], Group] = {}
         for row in self.rows:
             if row.orm == orm:
                 key = (row.state, row.pending)
                 groups.setdefault(key, Group(row.state, row.pending)).databases.append(row)
-        order = {"at_head": 0, "pending": 1, "unknown": 2, "unreachable": 3, "skipped": 4}
+        order = {"at_head": 0, "pending": 1, "unknown": 2, "missing": 3, "unreachable": 4, "skipped": 5}
         return sorted(groups.values(), key=lambda g: (order[g.state], -len(g.databases)))
 
     def summary(self, orm: str) -> str:
@@ -79,6 +81,11 @@ class FleetStatus:
         return any(r.state in ("pending", "unknown") for r in self.rows)
 
     @property
+    def missing(self) -> bool:
+        """Any database the server says does not exist."""
+        return any(r.state == "missing" for r in self.rows)
+
+    @property
     def unreachable(self) -> bool:
         """Any database the pre-flight could not read."""
         return any(r.state == "unreachable" for r in self.rows)
@@ -88,6 +95,7 @@ class FleetStatus:
         return {
             "pending": self.pending,
             "unreachable": self.unreachable,
+            "missing": self.missing,
             "orms": [
                 {
                     "orm": orm,
@@ -127,6 +135,8 @@ def read_status(
 
 def _row(key: DbKey, verdict: Inspection | Unreachable | None) -> DatabaseState:
     orm, tenant, alias = key
+    if isinstance(verdict, Unreachable) and verdict.label == "missing":
+        return DatabaseState(orm, tenant, alias, "missing", error=verdict.line)
     if isinstance(verdict, Unreachable):
         auth = verdict.label != "unreachable"  # the group says unreachable; say why when it is the login
         error = f"{verdict.label}: {verdict.error}" if auth else verdict.error

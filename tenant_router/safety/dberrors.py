@@ -44,9 +44,28 @@ def is_auth_failure(exc: BaseException) -> bool:
     return False
 
 
+#: PostgreSQL invalid_catalog_name (libpq reports it at connect time as text only); MySQL ER_BAD_DB_ERROR.
+MISSING_SQLSTATE, MISSING_MYSQL_CODE = "3D000", 1049
+_MISSING_TEXT = re.compile(r'FATAL:\s+database ".*" does not exist')
+
+
+def is_missing_database(exc: BaseException) -> bool:
+    """The server answered that the database does not exist (not a network or login problem)."""
+    for item in error_chain(exc):
+        sqlstate = getattr(item, "sqlstate", None) or getattr(item, "pgcode", None)
+        if sqlstate == MISSING_SQLSTATE or mysql_code(item) == MISSING_MYSQL_CODE:
+            return True
+        if _MISSING_TEXT.search(str(item)):
+            return True
+    return False
+
+
 def connect_failure_label(exc: BaseException) -> str:
-    """`authentication failed` or `unreachable`: how a database that could not be read is labelled."""
-    return "authentication failed" if is_auth_failure(exc) else "unreachable"
+    """`authentication failed`, `missing` or `unreachable`: how a database that could not be read is
+    labelled."""
+    if is_auth_failure(exc):
+        return "authentication failed"
+    return "missing" if is_missing_database(exc) else "unreachable"
 
 
 #: PostgreSQL lock_not_available: lock_timeout ran out (or NOWAIT). Not 40P01 (a deadlock is another story).

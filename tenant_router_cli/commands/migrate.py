@@ -173,10 +173,13 @@ def _reject_clashes(*, plan: bool, check: bool, quiet: bool, verbose: int) -> No
 
 
 def _exit_for(report: MigrationReport) -> ExitCode:
-    """0 all settled; 1 anything failed or was not done; else 6 when some drifted, 5 when only locked."""
+    """0 all settled; 1 anything failed or was not done; else 6 when some drifted, 5 when only locked,
+    8 when only missing."""
     if report.ok:
         return ExitCode.OK
     unsettled = {r.status for r in report.rows() if r.status not in SETTLED}
+    if unsettled == {Status.MISSING}:
+        return ExitCode.MISSING
     if unsettled <= {Status.DRIFTED, Status.LOCKED}:
         return ExitCode.DRIFT if Status.DRIFTED in unsettled else ExitCode.LOCKED
     return ExitCode.FAILED
@@ -185,4 +188,6 @@ def _exit_for(report: MigrationReport) -> ExitCode:
 def _plan_exit(status: FleetStatus, check: bool) -> ExitCode:
     if check and status.pending:
         return ExitCode.PENDING
-    return ExitCode.FAILED if check and status.unreachable else ExitCode.OK
+    if check and status.unreachable:
+        return ExitCode.FAILED
+    return ExitCode.MISSING if check and status.missing else ExitCode.OK

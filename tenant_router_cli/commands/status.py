@@ -46,7 +46,8 @@ def status(
     """Show every ORM's databases: at head, pending (and what), unreachable; nothing is migrated.
 
     Exit codes: 0 every database could be read (pending or not); 1 when a database is unreachable
-    (or refused the login); 2 usage error; 3 configuration error; 7 executor unavailable.
+    (or refused the login); 2 usage error; 3 configuration error; 7 executor unavailable; 8 when the
+    only databases not read do not exist.
     """
     output = make_output(progress=False)
     with exit_on_error(output, json_output=json_output, show_traceback=show_traceback):
@@ -55,4 +56,5 @@ def status(
         reader = ExecutorSpec(executor, jobs, celery_app=celery_app, queue=queue)
         found = fleet_status(config, selection, executor=reader)
     render_status(output, found, json_output=json_output, tenants=tenants)
-    raise typer.Exit(ExitCode.FAILED if found.unreachable else ExitCode.OK)
+    code = ExitCode.MISSING if found.missing else ExitCode.OK
+    raise typer.Exit(ExitCode.FAILED if found.unreachable else code)

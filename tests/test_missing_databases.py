@@ -1,0 +1,76 @@
+"""A tenant database that does not exist is `missing`: its own status in status, migrate, --check and the
+journal, with exit code 8 when nothing else went wrong, and --only-failed picks it up once it exists."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tenant_router_cli.exit_codes import ExitCode
+
+
+def _missing_site(server: Any, server_site_factory: Any) -> Any:
+    """Three tenants on `server`; tenant-2's database is dropped (it does not exist)."""
+    site = server_site_factory(3)
+    server.drop_database(site.db("tenant-2").name)
+    return site
+
+
+def test_status_and_check_say_missing_not_unreachable(server: Any, server_site_factory: Any) -> None:
+    site = _missing_site(server, server_site_factory)
+    assert site.invoke("migrate", "--settings", site.settings_module).exit_code == ExitCode.MISSING
+
+    result = site.invoke("status", "--settings", site.settings_module, "--json")
+    found = json.loads(result.stdout)
+    assert result.exit_code == ExitCode.MISSING, result.output
+    assert found["missing"] is True and found["unreachable"] is False
+    groups = {g["state"]: g for g in found["orms"][0]["groups"]}
+    assert [d["tenant"] for d in groups["missing"]["databases"]] == ["tenant-2"]
+    assert {d["tenant"] for d in groups["at_head"]["databases"]} >= {"tenant-1", "tenant-3"}
+
+    plain = site.invoke("status", "--settings", site.settings_module, "--tenants")
+    assert "at head, 1 missing" in plain.stdout, plain.stdout
+    assert "does not exist" in plain.stdout
+
+    check = site.invoke("migrate", "--settings", site.settings_module, "--check")
+    assert check.exit_code == ExitCode.MISSING, check.output
+    assert "1 missing: tenant-2/default" in check.stdout
+
+
+def test_migrate_migrates_the_others_reports_missing_and_only_failed_picks_it_up(
+    server: Any, server_site_factory: Any
+) -> None:
+    site = _missing_site(server, server_site_factory)
+
+    result = site.invoke("migrate", "--settings", site.settings_module, "--json")
+
+    assert result.exit_code == ExitCode.MISSING, result.output
+    report = json.loads(result.stdout.splitlines()[-1])
+    rows = {r["tenant"]: r for r in report["results"] if r["tenant"]}
+    assert rows["tenant-2"]["status"] == "missing"
+    assert "does not exist" in rows["tenant-2"]["error"]
+    assert rows["tenant-1"]["status"] == rows["tenant-3"]["status"] == "migrated"
+    assert site.db("tenant-1").applied() and site.db("tenant-3").applied()
+
+    plain = site.invoke("migrate", "--settings", site.settings_module)
+    assert plain.exit_code == ExitCode.MISSING
+    assert "Missing: 1 database(s) do not exist" in plain.stdout, plain.stdout
+
+    server.create_database(site.db("tenant-2").name)
+    again = site.invoke("migrate", "--settings", site.settings_module, "--json", "--only-failed=last")
+    assert again.exit_code == ExitCode.OK, again.output
+    report = json.loads(again.stdout.splitlines()[-1])
+    assert [(r["tenant"], r["status"]) for r in report["results"] if r["tenant"]] == [
+        ("tenant-2", "migrated")
+    ]
+
+
+def test_a_failure_beside_a_missing_database_is_still_exit_1(server: Any, server_site_factory: Any) -> None:
+    site = _missing_site(server, server_site_factory)
+    site.db("tenant-3").execute("CREATE TABLE django_content_type (id integer)")  # migrate fails on it
+
+    result = site.invoke("migrate", "--settings", site.settings_module, "--json")
+
+    assert result.exit_code == ExitCode.FAILED, result.output
+    statuses = {r["tenant"]: r["status"] for r in json.loads(result.stdout.splitlines()[-1])["results"]}
+    assert statuses["tenant-2"] == "missing" and statuses["tenant-3"] == "failed"
