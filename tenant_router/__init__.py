@@ -4,7 +4,7 @@ The public API (re-exports only): the library twins of the commands and their re
 run reports, the tenant binding, and the pieces a front end renders with (the CLI imports nothing else).
 """
 
-from .api import detect_drift, fleet_status, migrate_tenants
+from .api import detect_drift, fleet_status, migrate_tenants, provision_tenant, provision_tenants
 from .config.backends import BackendInfo, describe_backends
 from .config.environment import journal_dir
 from .config.loader import load_config
@@ -15,6 +15,7 @@ from .drift.report import DatabaseDrift, DriftReport
 from .errors import (
     ConfigurationError,
     ExecutorError,
+    ProvisionError,
     ScratchDatabaseError,
     SelectionError,
     TenantMigrationError,
@@ -82,6 +83,7 @@ __all__ = [
     "MigrationReport",
     "OrmSpec",
     "PlainProgress",
+    "ProvisionError",
     "RouterConfig",
     "RunAborted",
     "RunInterrupted",
@@ -121,6 +123,8 @@ __all__ = [
     "missing_line",
     "not_started_line",
     "printable",
+    "provision_tenant",
+    "provision_tenants",
     "request_stop",
     "runs",
     "stop_requested",

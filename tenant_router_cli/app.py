@@ -11,6 +11,7 @@ import typer
 
 from tenant_router import REDACTOR
 
+from .commands.create import create
 from .commands.drift import drift
 from .commands.list_backends import list_backends
 from .commands.migrate import migrate
@@ -50,6 +51,7 @@ def root(
 
 app.command("migrate")(migrate)
 app.command("status")(status)
+app.command("create")(create)
 app.command("drift")(drift)
 app.command("list-backends")(list_backends)
 app.command("runs")(runs)

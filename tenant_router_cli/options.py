@@ -174,6 +174,14 @@ WorkerTasks = Annotated[
 WorkerMaxRss = Annotated[
     float, Opt("--worker-max-rss", metavar="MB", help="Replace a worker above this resident memory.")
 ]
+CreateMissing = Annotated[
+    bool,
+    Opt(
+        "--create-missing",
+        help="Create the selected tenant databases that do not exist (as the tenant's own role), then "
+        "migrate them; one whose migration does not complete is dropped again.",
+    ),
+]
 RefuseDrift = Annotated[
     bool,
     Opt(

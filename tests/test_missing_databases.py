@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from tenant_router_cli.exit_codes import ExitCode
 
 
@@ -74,3 +76,89 @@ def test_a_failure_beside_a_missing_database_is_still_exit_1(server: Any, server
     assert result.exit_code == ExitCode.FAILED, result.output
     statuses = {r["tenant"]: r["status"] for r in json.loads(result.stdout.splitlines()[-1])["results"]}
     assert statuses["tenant-2"] == "missing" and statuses["tenant-3"] == "failed"
+
+
+# -- creating them ----------------------------------------------------------------------------------
+def _exists(server: Any, name: str) -> bool:
+    if server.kind == "postgres":
+        sql = f"SELECT 1 FROM pg_database WHERE datname = '{name}'"
+    else:
+        sql = f"SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '{name}'"
+    with server.admin() as conn:
+        cursor = conn.cursor()
+        cursor.execute(sql)
+        return bool(cursor.fetchall())
+
+
+def test_create_makes_only_the_missing_database_and_leaves_the_others_as_they_are(
+    server: Any, server_site_factory: Any
+) -> None:
+    site = _missing_site(server, server_site_factory)
+
+    result = site.invoke(
+        "create", "tenant-1", "--tenant", "tenant-2", "--settings", site.settings_module, "--json"
+    )
+
+    assert result.exit_code == ExitCode.OK, result.output
+    rows = {r["tenant"]: r for r in json.loads(result.stdout.splitlines()[-1])["results"] if r["tenant"]}
+    assert rows["tenant-2"]["status"] == "migrated"
+    assert rows["tenant-1"]["status"] == "skipped" and "exists" in rows["tenant-1"]["reason"]
+    assert "tenant-3" not in rows
+    assert site.db("tenant-2").applied()
+    assert not site.db("tenant-1").applied() and not site.db("tenant-1").table_names()
+
+    again = site.invoke("create", "tenant-2", "--settings", site.settings_module, "--json")
+    assert again.exit_code == ExitCode.OK, again.output
+    rows = {r["tenant"]: r for r in json.loads(again.stdout.splitlines()[-1])["results"] if r["tenant"]}
+    assert rows["tenant-2"]["status"] == "up_to_date"
+
+
+def test_migrate_create_missing_creates_and_migrates_it_with_the_rest(
+    server: Any, server_site_factory: Any
+) -> None:
+    site = _missing_site(server, server_site_factory)
+
+    result = site.invoke("migrate", "--settings", site.settings_module, "--create-missing", "--jobs", "2")
+
+    assert result.exit_code == ExitCode.OK, result.output
+    assert all(db.applied() for db in site.databases)
+    assert "Missing" not in result.stdout
+
+
+def test_a_new_database_whose_migration_fails_is_dropped_again(server: Any, server_site_factory: Any) -> None:
+    if server.kind != "postgres":
+        pytest.skip("the failure is made with PostgreSQL's search_path")
+    site = server_site_factory(2)
+    doomed = site.db("tenant-2")
+    server.drop_database(doomed.name)
+    doomed.entry["OPTIONS"] = {"options": "-c search_path=tr_nowhere"}  # no schema to create tables in
+
+    result = site.invoke("create", "tenant-2", "--settings", site.settings_module, "--json")
+
+    assert result.exit_code == ExitCode.FAILED, result.output
+    (row,) = [r for r in json.loads(result.stdout.splitlines()[-1])["results"] if r["tenant"]]
+    assert row["status"] == "failed"
+    assert "the new database was dropped again" in row["error"], row["error"]
+    assert not _exists(server, doomed.name)
+
+
+def test_a_signup_view_provisions_from_several_threads_at_once(server: Any, server_site_factory: Any) -> None:
+    """provision_tenant() from four threads: each missing tenant is created once and at head."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tenant_router import SelectionError, Status, provision_tenant
+
+    site = server_site_factory(4)
+    for db in site.databases:
+        server.drop_database(db.name)
+    site.write()
+
+    with ThreadPoolExecutor(4) as pool:
+        reports = list(pool.map(lambda db: provision_tenant(db.tenant, wait=120), site.databases))
+
+    for db, report in zip(site.databases, reports, strict=True):
+        (row,) = [r for r in report.rows() if r.tenant]
+        assert (row.tenant, row.status) == (db.tenant, Status.MIGRATED)
+        assert db.applied()
+    with pytest.raises(SelectionError, match="Unknown tenant"):
+        provision_tenant("tenant-*")

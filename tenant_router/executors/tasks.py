@@ -109,9 +109,8 @@ def inspect(
     for key in units:
         found = verdicts[key]
         verdict: Verdict = _unreachable(found) if isinstance(found, BaseException) else found
-        if report is not None and isinstance(verdict, Unreachable):
-            missing = Status.MISSING if verdict.label == "missing" else Status.FAILED
-            report.emit(TenantFailed(*key, verdict.line, None, 0.0, status=missing))
+        if report is not None and isinstance(verdict, Unreachable) and verdict.label != "missing":
+            report.emit(TenantFailed(*key, verdict.line, None, 0.0))  # missing: the run's to settle
         elif report is not None and isinstance(verdict, Inspection) and verdict.up_to_date:
             report.emit(TenantFinished(*key, Status.UP_TO_DATE, 0, verdict.current, 0.0))
         out.append((key, verdict))

@@ -126,7 +126,7 @@ def missing_line(report: MigrationReport) -> str | None:
         return None
     return (
         f"Missing: {count} database(s) do not exist on their server; nothing was done to them. "
-        "Create them, then run `tenant-router migrate --only-failed`."
+        "Create them: `tenant-router migrate --create-missing` (or `tenant-router create TENANT...`)."
     )
 
 

@@ -13,6 +13,7 @@ from ..config.model import RouterConfig
 from ..errors import ExecutorError, ScratchDatabaseError, TenantRouterError
 from ..executors import Executor, ExecutorSpec, make_executor, open_early
 from ..orm_backends.assistants import AssistantSetup
+from ..provision.missing import Creations
 from ..record.events import MigrationEvent, RunStarted
 from ..record.journal import Journal, header_for
 from ..record.orm_report import report_unconfigured
@@ -80,6 +81,7 @@ def migrate(
         report.add_listener(report.journal.record)
     report.emit(RunStarted(len(planned), tuple(s.key for s in fleet.specs)))
     runner: Executor | None = None
+    creations = Creations(assistants, report) if policy.create_missing else None
     aborted: TenantRouterError | None = None
     try:
         if not target:  # a rollback is for the selected tenants; shared databases stay as they are
@@ -94,6 +96,10 @@ def migrate(
             pending = [
                 k for k in databases if k.orm not in verdicts or phases.needs_work(verdicts[k.orm].get(k))
             ]
+            created = phases.settle_missing(verdicts, report, creations)
+            if policy.only_missing:
+                pending = phases.leave_existing(report, pending, created)
+            pending += created
             del verdicts  # one per database: not kept while the pending ones migrate
             if policy.refuse_drift:
                 local = runner if executor.name == "processes" else None  # Celery replies carry no schemas
@@ -117,6 +123,8 @@ def migrate(
             report.interrupted = True
             report.stop("interrupted")
         requeue.give_up(report)
+        if creations is not None:
+            creations.drop_incomplete()
         phases.mark_not_started(report, planned)
         report.seconds = time.monotonic() - report.started
         if report.journal is not None:

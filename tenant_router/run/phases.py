@@ -17,7 +17,8 @@ from ..executors.inprocess import InProcessExecutor
 from ..executors.tasks import Task, batched
 from ..orm_backends.assistants import Assistants
 from ..preflight import Inspection, Unreachable, Verdict
-from ..record.events import FAILED_OR_BUSY, Status, TenantFailed
+from ..provision.missing import Creations
+from ..record.events import FAILED_OR_BUSY, Status, TenantFailed, TenantSkipped
 from ..record.keys import DbKey
 from ..record.orm_report import OrmReport
 from ..record.report import MigrationReport
@@ -50,6 +51,35 @@ def preflight(
     for key, verdict in runner.run(tasks):
         verdicts.setdefault(key.orm, {})[key] = verdict
     return verdicts
+
+
+def settle_missing(
+    verdicts: dict[str, dict[DbKey, Verdict]], report: MigrationReport, creations: Creations | None
+) -> list[DbKey]:
+    """Databases the server says do not exist: reported MISSING, or (with `creations`) created empty
+    and returned, to be migrated with the pending ones."""
+    missing = [
+        key
+        for by_key in verdicts.values()
+        for key, verdict in by_key.items()
+        if isinstance(verdict, Unreachable) and verdict.label == "missing"
+    ]
+    if creations is not None:
+        return creations.create(missing)
+    for key in missing:
+        verdict = verdicts[key.orm][key]
+        assert isinstance(verdict, Unreachable)
+        report.emit(TenantFailed(*key, verdict.line, None, 0.0, status=Status.MISSING))
+    return []
+
+
+def leave_existing(report: MigrationReport, pending: list[DbKey], created: list[DbKey]) -> list[DbKey]:
+    """`create`: only the databases this run created are migrated; the others are left as they are."""
+    made = set(created)
+    for key in pending:
+        if key not in made:
+            report.emit(TenantSkipped(*key, "exists: left as it is (`migrate` brings it to head)"))
+    return [key for key in pending if key in made]
 
 
 def needs_work(verdict: Verdict) -> bool:

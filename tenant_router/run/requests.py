@@ -118,9 +118,15 @@ class RunPolicy:
     target: tuple[str, ...] = ()  # ("APP_LABEL", "MIGRATION") for Django, ("REV",) for Alembic; one ORM
     refuse_drift: bool = False  # leave pending databases whose schema drifted alone
     locks: LockPolicy = field(default_factory=LockPolicy)
+    create_missing: bool = False  # create the tenant databases that do not exist, then migrate them
+    only_missing: bool = False  # `create`: leave every database that exists as it is
 
     def check(self, max_per_host: int | None = None) -> tuple[StepLimits, RetryPolicy]:
         """Reject a value out of range (UsageError); the step limits and retry policy of `locks`."""
+        if self.only_missing and not self.create_missing:
+            raise UsageError("RunPolicy(only_missing=True) needs create_missing=True.")
+        if self.create_missing and self.target:
+            raise UsageError("--create-missing cannot be used with --target: a new database goes to head.")
         for name, value, least in (
             ("--canary", self.canary, 0),
             ("--max-failures", self.max_failures, 1),

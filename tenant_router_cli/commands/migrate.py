@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 
 import typer
 
@@ -13,6 +14,7 @@ from tenant_router import (
     JournalSpec,
     LockPolicy,
     MigrationReport,
+    RouterConfig,
     RunAborted,
     RunInterrupted,
     RunPolicy,
@@ -32,6 +34,7 @@ from ..options import (
     Canary,
     CeleryApp,
     Check,
+    CreateMissing,
     Exclude,
     Executor,
     FailFast,
@@ -65,7 +68,7 @@ from ..options import (
     WorkerTasks,
     selection_of,
 )
-from ..output import make_output
+from ..output import Output, make_output
 from ..progress import progress_view
 from ..render import exit_on_error, render_plan, render_report
 from ..signals import graceful_interrupts
@@ -101,6 +104,7 @@ def migrate(
     worker_tasks: WorkerTasks = DEFAULT_WORKER_TASKS,
     worker_max_rss: WorkerMaxRss = DEFAULT_WORKER_MAX_RSS,
     refuse_drift: RefuseDrift = False,
+    create_missing: CreateMissing = False,
     json_output: Json = False,
     no_progress: NoProgress = False,
     show_traceback: Traceback = False,
@@ -130,18 +134,46 @@ def migrate(
                 folder, None if only_failed == "last" else only_failed, selection
             )
         locks = LockPolicy(lock_timeout, lock_wait, lock_retries, lock_retry_delay, statement_timeout)
-        policy = RunPolicy(fail_fast, max_failures, canary, targets, refuse_drift, locks)
+        policy = RunPolicy(
+            fail_fast, max_failures, canary, targets, refuse_drift, locks, create_missing=create_missing
+        )
         runner = ExecutorSpec(
             executor, jobs, max_connections_per_host, worker_tasks, worker_max_rss, celery_app, queue
         )
         written = None if no_journal else JournalSpec(folder, {"argv": sys.argv[1:]})
+    run_and_render(
+        Run(output, config, selection, policy, runner, written), json_output, verbosity, show_traceback
+    )
+
+
+@dataclass(frozen=True)
+class Run:
+    """What `migrate` and `create` hand to run_and_render."""
+
+    output: Output
+    config: RouterConfig
+    selection: Selection
+    policy: RunPolicy
+    executor: ExecutorSpec
+    journal: JournalSpec | None
+
+
+def run_and_render(run: Run, json_output: bool, verbosity: int, show_traceback: bool) -> None:
+    """Carry the run out with a progress view, render its report, exit with its code."""
+    output = run.output
+    with exit_on_error(output, json_output=json_output, show_traceback=show_traceback):
         try:
             with (
                 progress_view(output, json_output=json_output, verbosity=verbosity) as on_event,
                 graceful_interrupts(output, on_event),
             ):
                 report = migrate_tenants(
-                    config, selection, policy, executor=runner, journal=written, on_event=on_event
+                    run.config,
+                    run.selection,
+                    run.policy,
+                    executor=run.executor,
+                    journal=run.journal,
+                    on_event=on_event,
                 )
             code = _exit_for(report)
         except RunInterrupted as exc:

@@ -1,0 +1,126 @@
+"""Tenant databases that do not exist: created empty on their server (with the tenant's own connection
+settings) so the run migrates them; dropped again when their migration does not complete.
+
+A database is created once however many (ORM, alias) pairs of the tenant name it (Django and Alembic tables
+side by side); one that exists by the time it is created (another run made it) is left to the run lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from ..errors import DatabaseExistsError, ProvisionError
+from ..orm_backends.assistants import Assistants
+from ..record.events import Status, TenantFailed, TenantSkipped
+from ..record.keys import DbKey
+from ..record.report import MigrationReport, one_line_error
+from .servers import CreateOptions, Server, open_server
+
+#: The database every server has, connected to while a tenant's own does not exist yet.
+MAINTENANCE = {"postgresql": "postgres", "mysql": "information_schema"}
+COMPLETE = frozenset({Status.MIGRATED, Status.UP_TO_DATE})
+DROPPED = "the new database was dropped again (it was new: nothing was lost)"
+
+
+@dataclass
+class MissingDatabase:
+    """One physical database that does not exist, and the run's databases that name it."""
+
+    identity: str  # postgresql://role@host:5432/name
+    keys: list[DbKey] = field(default_factory=list)
+
+    @property
+    def backend(self) -> str:
+        return self.identity.split(":", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.identity.split("/", 3)[3]
+
+    @property
+    def server_label(self) -> str:
+        return self.identity.rsplit("/", 1)[0]
+
+
+class Creations:
+    """The databases this run created: what to migrate, and what to drop when that fails."""
+
+    def __init__(self, assistants: Assistants, report: MigrationReport) -> None:
+        self.assistants, self.report = assistants, report
+        self.made: list[MissingDatabase] = []
+
+    def create(self, keys: list[DbKey]) -> list[DbKey]:
+        """Create each missing database once; the keys now to migrate (the others are reported failed)."""
+        ready: list[DbKey] = []
+        for database in self._group(keys):
+            try:
+                with self._server(database.keys[0], database.backend) as server:
+                    server.create(database.name, CreateOptions())
+            except DatabaseExistsError:  # another run made it meanwhile: it migrates under the run lock
+                ready += database.keys
+                continue
+            except Exception as exc:
+                why = exc.message if isinstance(exc, ProvisionError) else one_line_error(exc)
+                for key in database.keys:
+                    self.report.emit(TenantFailed(*key, f"could not create the database: {why}", None, 0.0))
+                continue
+            self.made.append(database)
+            ready += database.keys
+        return ready
+
+    def drop_incomplete(self) -> None:
+        """Drop each database this run created whose migration did not complete, and say so in its rows."""
+        for database in self.made:
+            rows = [self.report.results.get(key) for key in database.keys]
+            if all(row is not None and row.status in COMPLETE for row in rows):
+                continue
+            try:
+                with self._server(database.keys[0], database.backend) as server:
+                    server.drop(database.name)
+            except Exception as exc:
+                note = f"the new database could not be dropped again: {one_line_error(exc)}"
+            else:
+                note = DROPPED
+            broken = [r.label for r in rows if r is not None and r.status not in COMPLETE]
+            for key, row in zip(database.keys, rows, strict=True):
+                if row is None or row.status in (None, Status.NOT_STARTED, Status.SKIPPED):
+                    reason = (row.reason if row else None) or "not reached"
+                    self.report.emit(TenantSkipped(*key, f"{reason}; {note}", Status.NOT_STARTED))
+                elif row.status in COMPLETE:
+                    because = f" ({', '.join(broken)} did not complete)" if broken else ""
+                    self.report.emit(TenantFailed(*key, f"{note}{because}", None, 0.0))
+                else:
+                    error = f"{row.error}; {note}"
+                    self.report.emit(
+                        TenantFailed(*key, error, row.failed_step, row.seconds, status=row.status)
+                    )
+
+    def _group(self, keys: list[DbKey]) -> list[MissingDatabase]:
+        found: dict[str, MissingDatabase] = {}
+        for key in keys:
+            assert key.alias is not None
+            read = self.assistants.get(key.orm).bookkeeping_read(
+                key.tenant or "", key.alias, self.assistants.db_config(key)
+            )
+            identity = read.identity if read is not None else f"unknown:{key}"
+            found.setdefault(identity, MissingDatabase(identity)).keys.append(key)
+        return list(found.values())
+
+    @contextlib.contextmanager
+    def _server(self, key: DbKey, backend: str) -> Iterator[Server]:
+        """The server of `key`'s database, reached as the tenant's own role through its maintenance
+        database."""
+        if backend not in MAINTENANCE:
+            raise ProvisionError(f"{backend} databases cannot be created by tenant-router")
+        assert key.alias is not None
+        asst = self.assistants.get(key.orm)
+        config = asst.scratch_config(self.assistants.db_config(key), MAINTENANCE[backend], {})
+        read = asst.bookkeeping_read(key.tenant or "", key.alias, config)
+        assert read is not None
+        server = open_server(backend, read.connect, read.identity.rsplit("/", 1)[0])
+        try:
+            yield server
+        finally:
+            server.close()
