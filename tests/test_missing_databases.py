@@ -162,3 +162,29 @@ def test_a_signup_view_provisions_from_several_threads_at_once(server: Any, serv
         assert db.applied()
     with pytest.raises(SelectionError, match="Unknown tenant"):
         provision_tenant("tenant-*")
+
+
+def test_a_role_without_createdb_gets_one_line_and_nothing_else_is_touched(
+    server: Any, server_site_factory: Any
+) -> None:
+    import uuid
+
+    if server.kind != "postgres":
+        pytest.skip("CREATEDB is PostgreSQL's right")
+    site = _missing_site(server, server_site_factory)
+    role = f"tr_nocreate_{uuid.uuid4().hex[:8]}"
+    server.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'p@ss:w/rd%'")
+    try:
+        site.db("tenant-2").entry.update(USER=role, PASSWORD="p@ss:w/rd%")
+        result = site.invoke("migrate", "--settings", site.settings_module, "--create-missing", "--json")
+    finally:
+        server.execute(f"DROP ROLE IF EXISTS {role}")
+
+    assert result.exit_code == ExitCode.FAILED, result.output
+    statuses = {r["tenant"]: r for r in json.loads(result.stdout.splitlines()[-1])["results"] if r["tenant"]}
+    assert statuses["tenant-1"]["status"] == statuses["tenant-3"]["status"] == "migrated"
+    error = statuses["tenant-2"]["error"]
+    assert statuses["tenant-2"]["status"] == "failed" and "could not create the database" in error
+    assert "CREATEDB" in error
+    assert "\n" not in error and "p@ss" not in result.output
+    assert not _exists(server, site.db("tenant-2").name)

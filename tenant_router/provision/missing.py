@@ -11,7 +11,7 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from ..errors import DatabaseExistsError, ProvisionError
+from ..errors import CreateRefusedError, DatabaseExistsError, ProvisionError
 from ..orm_backends.assistants import Assistants
 from ..record.events import Status, TenantFailed, TenantSkipped
 from ..record.keys import DbKey
@@ -63,6 +63,8 @@ class Creations:
                 continue
             except Exception as exc:
                 why = exc.message if isinstance(exc, ProvisionError) else one_line_error(exc)
+                if isinstance(exc, CreateRefusedError) and exc.denied:
+                    why += " (the tenant's role needs the CREATEDB right)"
                 for key in database.keys:
                     self.report.emit(TenantFailed(*key, f"could not create the database: {why}", None, 0.0))
                 continue
