@@ -22,6 +22,9 @@ from .servers import CreateOptions, Server, open_server
 MAINTENANCE = {"postgresql": "postgres", "mysql": "information_schema"}
 COMPLETE = frozenset({Status.MIGRATED, Status.UP_TO_DATE})
 DROPPED = "the new database was dropped again (it was new: nothing was lost)"
+#: The comment a database carries from its creation until its migration completed: a run killed in
+#: between leaves it, and the next create finishes (or drops) that database.
+UNFINISHED = "tenant-router: being created; the next `tenant-router create` finishes it"
 
 
 @dataclass
@@ -49,7 +52,8 @@ class Creations:
 
     def __init__(self, assistants: Assistants, report: MigrationReport) -> None:
         self.assistants, self.report = assistants, report
-        self.made: list[MissingDatabase] = []
+        self.made: list[MissingDatabase] = []  # created by this run: dropped when not completed
+        self.adopted: list[MissingDatabase] = []  # created by an earlier run: finished, never dropped
 
     def create(self, keys: list[DbKey]) -> list[DbKey]:
         """Create each missing database once; the keys now to migrate (the others are reported failed)."""
@@ -58,6 +62,7 @@ class Creations:
             try:
                 with self._server(database.keys[0], database.backend) as server:
                     server.create(database.name, CreateOptions())
+                    server.set_comment(database.name, UNFINISHED)
             except DatabaseExistsError:  # another run made it meanwhile: it migrates under the run lock
                 ready += database.keys
                 continue
@@ -72,12 +77,30 @@ class Creations:
             ready += database.keys
         return ready
 
+    def adopt(self, keys: list[DbKey]) -> list[DbKey]:
+        """Of these existing databases, those an earlier run created and never finished (UNFINISHED):
+        this run migrates them and clears the mark. It never drops one: it may hold rows by now."""
+        adopted: list[DbKey] = []
+        for database in self._group(keys):
+            try:
+                with self._server(database.keys[0], database.backend) as server:
+                    unfinished = server.comment(database.name) == UNFINISHED
+            except Exception:
+                continue  # cannot tell: left as it is
+            if unfinished:
+                self.adopted.append(database)
+                adopted += database.keys
+        return adopted
+
     def drop_incomplete(self) -> None:
-        """Drop each database this run created whose migration did not complete, and say so in its rows."""
+        """Drop each database this run created whose migration did not complete, and say so in its rows;
+        the others (and the adopted ones that completed) lose their UNFINISHED mark."""
+        for database in self.adopted:
+            self._completed(database)
         for database in self.made:
-            rows = [self.report.results.get(key) for key in database.keys]
-            if all(row is not None and row.status in COMPLETE for row in rows):
+            if self._completed(database):
                 continue
+            rows = [self.report.results.get(key) for key in database.keys]
             try:
                 with self._server(database.keys[0], database.backend) as server:
                     server.drop(database.name)
@@ -98,6 +121,15 @@ class Creations:
                     self.report.emit(
                         TenantFailed(*key, error, row.failed_step, row.seconds, status=row.status)
                     )
+
+    def _completed(self, database: MissingDatabase) -> bool:
+        """True when every row of `database` completed; its UNFINISHED mark is then cleared."""
+        rows = [self.report.results.get(key) for key in database.keys]
+        if not all(row is not None and row.status in COMPLETE for row in rows):
+            return False
+        with contextlib.suppress(Exception), self._server(database.keys[0], database.backend) as server:
+            server.set_comment(database.name, "")
+        return True
 
     def _group(self, keys: list[DbKey]) -> list[MissingDatabase]:
         found: dict[str, MissingDatabase] = {}

@@ -98,7 +98,8 @@ def migrate(
             ]
             created = phases.settle_missing(verdicts, report, creations)
             if policy.only_missing:
-                pending = phases.leave_existing(report, pending, created)
+                assert creations is not None
+                pending = phases.leave_existing(pending, created, creations)
             pending += created
             del verdicts  # one per database: not kept while the pending ones migrate
             if policy.refuse_drift:

@@ -73,13 +73,15 @@ def settle_missing(
     return []
 
 
-def leave_existing(report: MigrationReport, pending: list[DbKey], created: list[DbKey]) -> list[DbKey]:
-    """`create`: only the databases this run created are migrated; the others are left as they are."""
+def leave_existing(pending: list[DbKey], created: list[DbKey], creations: Creations) -> list[DbKey]:
+    """`create`: only the databases this run created, or an earlier run created and never finished, are
+    migrated; the others are left as they are."""
     made = set(created)
+    finish = set(creations.adopt([key for key in pending if key not in made]))
     for key in pending:
-        if key not in made:
-            report.emit(TenantSkipped(*key, "exists: left as it is (`migrate` brings it to head)"))
-    return [key for key in pending if key in made]
+        if key not in made and key not in finish:
+            creations.report.emit(TenantSkipped(*key, "exists: left as it is (`migrate` brings it to head)"))
+    return [key for key in pending if key in made or key in finish]
 
 
 def needs_work(verdict: Verdict) -> bool:
