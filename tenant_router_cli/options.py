@@ -182,6 +182,13 @@ CreateMissing = Annotated[
         "migrate them; one whose migration does not complete is dropped again.",
     ),
 ]
+NoTemplate = Annotated[
+    bool,
+    Opt(
+        "--no-template",
+        help="Create missing databases empty and migrate them, instead of copying a template at head.",
+    ),
+]
 RefuseDrift = Annotated[
     bool,
     Opt(

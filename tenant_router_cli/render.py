@@ -46,6 +46,7 @@ STATUS_STYLES = {
     Status.BUSY: "bold yellow",
     Status.DRIFTED: "bold magenta",
     Status.MISSING: "bold red",
+    Status.CREATED: "green",
 }
 
 

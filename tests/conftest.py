@@ -5,6 +5,7 @@ The helpers the fixtures are made of live in tests/support (see docs/testing.md)
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Iterator
@@ -59,3 +60,22 @@ def server_site_factory(tmp_path: Path, server: Server) -> Iterator[Any]:
 
         yield make
         connections.close_all()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def template_prefix() -> Iterator[str]:
+    """Template databases the session's creates build get a prefix of this session's own, and are
+    dropped at its end (PostgreSQL and MariaDB)."""
+    import uuid
+
+    from django.test.utils import override_settings
+
+    prefix = f"trt{uuid.uuid4().hex[:8]}"
+    with override_settings(TENANT_ROUTER_TEMPLATE_PREFIX=prefix):
+        yield prefix
+    for server in (POSTGRES, MYSQL):
+        if server.reachable() is not None:
+            continue
+        with contextlib.suppress(Exception):
+            for name in server.named(prefix):
+                server.drop_database(name)

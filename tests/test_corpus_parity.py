@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.corpus import Corpora, Corpus, Db, oracle
+from support.corpus import Corpora, Corpus, Db, oracle, token
 from support.corpus_fleet import fleet
 from support.describe import describe, differences
 from support.servers import POSTGRES, require
@@ -177,6 +177,36 @@ def test_a_migrated_template_is_left_as_it_was(corpora: Corpora, engine: str, tm
             assert not (diff := differences(template.describe(), corpus.expected("empty"))), diff
     finally:
         corpus.store.drop(template)
+
+
+@pytest.mark.parametrize("engine", [PG, MY])
+def test_tenants_created_from_a_template_equal_the_oracle(
+    corpora: Corpora, engine: str, tmp_path: Path
+) -> None:
+    """`migrate --create-missing` on two tenants whose database does not exist: a template is built once
+    and copied, and each copy equals what django-admin migrate + alembic upgrade make of an empty
+    database (schema, every row with its id, sequence and AUTO_INCREMENT positions)."""
+    corpus = corpora(engine)
+    server = corpus.store.server
+    assert server is not None
+    prefix, names = f"trct{token()}", set()
+    with fleet(corpus, tmp_path, ["empty", "empty"], template_prefix=prefix) as tenants:
+        try:
+            for tenant in tenants.tenants:
+                server.drop_database(tenant.db.name)
+
+            result = tenants.migrate("--jobs", "1", "--create-missing")
+
+            assert result.returncode == 0, result.why
+            for orm in ("django_orm", "sqlalchemy_orm"):
+                rows = result.rows(orm).values()
+                assert {r["status"] for r in rows} == {"created"}, rows
+                names |= {r["reason"].split()[3] for r in rows}
+            assert len(names) == 1 and names.pop().startswith(f"{prefix}_")  # one template, both ORMs
+            assert not (diff := tenants.mismatches()), diff
+        finally:
+            for name in server.named(prefix):
+                server.drop_database(name)
 
 
 def _fingerprint(db: Db) -> str | int:

@@ -17,7 +17,7 @@ from tenant_router_cli.exit_codes import ExitCode
 def create_args(example: Path, tmp: Path, *tenants: str) -> list[str]:
     return [
         EXE, "create", *tenants, "--settings", "clinic.settings", "--pythonpath", str(example),
-        "--orm", "django_orm", "--journal", str(tmp / "journal"), "--json",
+        "--orm", "django_orm", "--journal", str(tmp / "journal"), "--json", "--no-template",
     ]  # fmt: skip
 
 

@@ -91,7 +91,7 @@ def _exists(server: Any, name: str) -> bool:
 
 
 def test_create_makes_only_the_missing_database_and_leaves_the_others_as_they_are(
-    server: Any, server_site_factory: Any
+    server: Any, server_site_factory: Any, template_prefix: str
 ) -> None:
     site = _missing_site(server, server_site_factory)
 
@@ -101,7 +101,8 @@ def test_create_makes_only_the_missing_database_and_leaves_the_others_as_they_ar
 
     assert result.exit_code == ExitCode.OK, result.output
     rows = {r["tenant"]: r for r in json.loads(result.stdout.splitlines()[-1])["results"] if r["tenant"]}
-    assert rows["tenant-2"]["status"] == "migrated"
+    assert rows["tenant-2"]["status"] == "created"
+    assert rows["tenant-2"]["reason"].startswith(f"copied from template {template_prefix}_")
     assert rows["tenant-1"]["status"] == "skipped" and "exists" in rows["tenant-1"]["reason"]
     assert "tenant-3" not in rows
     assert site.db("tenant-2").applied()
@@ -158,7 +159,7 @@ def test_a_signup_view_provisions_from_several_threads_at_once(server: Any, serv
 
     for db, report in zip(site.databases, reports, strict=True):
         (row,) = [r for r in report.rows() if r.tenant]
-        assert (row.tenant, row.status) == (db.tenant, Status.MIGRATED)
+        assert (row.tenant, row.status) == (db.tenant, Status.CREATED)
         assert db.applied()
     with pytest.raises(SelectionError, match="Unknown tenant"):
         provision_tenant("tenant-*")

@@ -70,3 +70,15 @@ def _count(name: str, default: int) -> int:
     if not value.isdigit() or int(value) < 1:
         raise UsageError(f"{name} must be a whole number, 1 or more, got {value!r}.")
     return int(value)
+
+
+def template_prefix() -> str:
+    """TENANT_ROUTER_TEMPLATE_PREFIX: how the names of template databases begin ("tr_tpl")."""
+    from django.conf import settings
+
+    value = getattr(settings, "TENANT_ROUTER_TEMPLATE_PREFIX", None) or "tr_tpl"
+    if not isinstance(value, str) or not value.replace("_", "").isalnum() or len(value) > 20:
+        raise ConfigurationError(
+            f"TENANT_ROUTER_TEMPLATE_PREFIX must be up to 20 letters, digits and underscores, got {value!r}."
+        )
+    return value

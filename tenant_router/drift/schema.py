@@ -62,7 +62,7 @@ _MYSQL_CONSTRAINTS = (
     "AND k.CONSTRAINT_NAME = t.CONSTRAINT_NAME WHERE t.CONSTRAINT_SCHEMA = DATABASE()"
 )
 _MYSQL_CHECKS = (
-    "SELECT TABLE_NAME, CONSTRAINT_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
+    "SELECT TABLE_NAME, CONSTRAINT_NAME, CHECK_CLAUSE, {level} FROM information_schema.CHECK_CONSTRAINTS "
     "WHERE CONSTRAINT_SCHEMA = DATABASE()"
 )
 
@@ -180,13 +180,19 @@ def _mysql(conn: Any) -> Schema:
             if (table, definition) in fk_columns:
                 del entry["indexes"][index]
                 entry["indexes"][f"<foreign key {definition}>"] = definition
-    try:
-        checks = _rows(conn, _MYSQL_CHECKS)
-    except Exception:  # MySQL < 8.0.16 and MariaDB < 10.2 have no CHECK_CONSTRAINTS view
-        checks = []
-    for table, name, clause in checks:
+    checks: list[tuple[Any, ...]] = []
+    for level in ("LEVEL", "'Table'"):  # MariaDB says which checks are a column's; MySQL does not
+        try:
+            checks = _rows(conn, _MYSQL_CHECKS.format(level=level))
+            break
+        except Exception:  # MySQL < 8.0.16 and MariaDB < 10.2 have no CHECK_CONSTRAINTS view
+            continue
+    for table, name, clause, level in checks:
         if table in schema:
-            schema[table]["constraints"][name] = f"CHECK ({_space(clause)})"
+            # A column's check (JSONField's json_valid) is named after the column when it was made and
+            # keeps that name through renames: keyed by its clause, as the history is not the schema.
+            key = f"<column check {_space(clause)}>" if level == "Column" else name
+            schema[table]["constraints"][key] = f"CHECK ({_space(clause)})"
     return schema
 
 

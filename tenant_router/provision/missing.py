@@ -8,19 +8,21 @@ side by side); one that exists by the time it is created (another run made it) i
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ..errors import CreateRefusedError, DatabaseExistsError, ProvisionError
 from ..orm_backends.assistants import Assistants
-from ..record.events import Status, TenantFailed, TenantSkipped
+from ..record.events import Status, TenantFailed, TenantFinished, TenantNoted, TenantSkipped
 from ..record.keys import DbKey
 from ..record.report import MigrationReport, one_line_error
 from .servers import CreateOptions, Server, open_server
+from .templates import Templates
 
 #: The database every server has, connected to while a tenant's own does not exist yet.
 MAINTENANCE = {"postgresql": "postgres", "mysql": "information_schema"}
-COMPLETE = frozenset({Status.MIGRATED, Status.UP_TO_DATE})
+COMPLETE = frozenset({Status.MIGRATED, Status.UP_TO_DATE, Status.CREATED})
 DROPPED = "the new database was dropped again (it was new: nothing was lost)"
 #: The comment a database carries from its creation until its migration completed: a run killed in
 #: between leaves it, and the next create finishes (or drops) that database.
@@ -50,8 +52,10 @@ class MissingDatabase:
 class Creations:
     """The databases this run created: what to migrate, and what to drop when that fails."""
 
-    def __init__(self, assistants: Assistants, report: MigrationReport) -> None:
-        self.assistants, self.report = assistants, report
+    def __init__(
+        self, assistants: Assistants, report: MigrationReport, templates: Templates | None = None
+    ) -> None:
+        self.assistants, self.report, self.templates = assistants, report, templates
         self.made: list[MissingDatabase] = []  # created by this run: dropped when not completed
         self.adopted: list[MissingDatabase] = []  # created by an earlier run: finished, never dropped
 
@@ -61,6 +65,8 @@ class Creations:
         for database in self._group(keys):
             try:
                 with self._server(database.keys[0], database.backend) as server:
+                    if self._copied(server, database):
+                        continue
                     server.create(database.name, CreateOptions())
                     server.set_comment(database.name, UNFINISHED)
             except DatabaseExistsError:  # another run made it meanwhile: it migrates under the run lock
@@ -76,6 +82,30 @@ class Creations:
             self.made.append(database)
             ready += database.keys
         return ready
+
+    def _copied(self, server: Server, database: MissingDatabase) -> bool:
+        """Created as a verified copy of its template (reported CREATED); False: to be migrated (a
+        template that could not be used is noted on its rows)."""
+        if self.templates is None:
+            return False
+        started = time.monotonic()
+        try:
+            digest = self.templates.digest(database.keys, server)
+            if digest is None:
+                return False
+            template = self.templates.copy(server, database.keys, database.name, digest)
+        except DatabaseExistsError:
+            raise
+        except Exception as exc:
+            why = exc.message if isinstance(exc, ProvisionError) else one_line_error(exc)
+            for key in database.keys:
+                self.report.emit(TenantNoted(*key, f"not copied from a template ({why}): migrated instead"))
+            return False
+        seconds = time.monotonic() - started
+        for key in database.keys:
+            note = f"copied from template {template} (verified)"
+            self.report.emit(TenantFinished(*key, Status.CREATED, 0, None, seconds, note))
+        return True
 
     def adopt(self, keys: list[DbKey]) -> list[DbKey]:
         """Of these existing databases, those an earlier run created and never finished (UNFINISHED):

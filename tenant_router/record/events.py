@@ -24,6 +24,7 @@ class Status(StrEnum):
     BUSY = "busy"  # a step never got its table lock within --lock-wait: left at its last good boundary
     DRIFTED = "drifted"  # `--refuse-drift`: its schema differs from its migrations; nothing was done to it
     MISSING = "missing"  # the server says the database does not exist: nothing was done to it
+    CREATED = "created"  # it did not exist: created as a verified copy of a template at head
 
 
 #: Tried and not brought to its target: an error, or a lock it never got (what stops a run after a
@@ -81,10 +82,11 @@ class TenantFinished:
     orm: str
     tenant: str | None
     alias: str | None
-    status: Status  # MIGRATED or UP_TO_DATE
+    status: Status  # MIGRATED, UP_TO_DATE or CREATED
     applied: int
     current: str | None
     seconds: float
+    note: str | None = None  # e.g. which template a created database was copied from
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +156,18 @@ class TenantRequeued:
     delay: float
 
 
+@dataclass(frozen=True, slots=True)
+class TenantNoted:
+    """News about one database that is not an outcome: e.g. it could not be copied from its template
+    and is migrated instead."""
+
+    kind: ClassVar[str] = "tenant_noted"
+    orm: str
+    tenant: str | None
+    alias: str | None
+    note: str
+
+
 MigrationEvent = (
     RunStarted
     | TenantStarted
@@ -166,6 +180,7 @@ MigrationEvent = (
     | TenantRetried
     | TenantBusy
     | TenantRequeued
+    | TenantNoted
 )
 
 

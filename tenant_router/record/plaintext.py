@@ -13,6 +13,7 @@ from .events import (
     StepApplied,
     TenantFailed,
     TenantFinished,
+    TenantNoted,
     TenantRequeued,
     TenantRetried,
     TenantSkipped,
@@ -49,6 +50,7 @@ STATUS_WORDS = {
     Status.BUSY: "busy",
     Status.DRIFTED: "drifted",
     Status.MISSING: "missing",
+    Status.CREATED: "created",
 }
 
 
@@ -86,6 +88,8 @@ class PlainProgress:
                 self._counter(key, new=key not in self.requeued)
             case StepApplied(step=step, seconds=s) if self.verbosity >= 2:
                 line = f"{self._counter(key)} {where}: applied {step} ({s:.2f}s)"
+            case TenantFinished(status=Status.CREATED, note=note, seconds=s) if self.verbosity >= 1:
+                line = f"{self._counter(key)} {where}: created, {note} ({s:.2f}s)"
             case TenantFinished(status=status, applied=n, current=current, seconds=s) if self.verbosity >= 1:
                 at = f" at {current}" if current else ""
                 applied = f", {n} applied" if n else ""
@@ -100,6 +104,8 @@ class PlainProgress:
                 self.requeued.add(key)
                 if self.verbosity >= 1:
                     line = f"{self._counter(key)} {where}: waiting for lock, retry {n}/{of} in {delay:g}s: {error}"
+            case TenantNoted(note=note) if self.verbosity >= 1:
+                line = f"{self._counter(key)} {where}: {note}"
             case TenantSkipped(reason=reason, status=status) if self.verbosity >= 1:
                 line = f"{self._counter(key, new=True)} {where}: {STATUS_WORDS[status]} ({reason})"
         if line is not None:

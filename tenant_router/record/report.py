@@ -18,6 +18,7 @@ from .events import (
     TenantBusy,
     TenantFailed,
     TenantFinished,
+    TenantNoted,
     TenantPlanned,
     TenantRequeued,
     TenantRetried,
@@ -27,7 +28,7 @@ from .keys import DbKey, database_label
 
 #: Steps that leave the database's current migration where it was: an unapply, a post_migrate repair.
 NOT_CURRENT = (" (backwards)", " (repair)")
-SETTLED = frozenset({Status.MIGRATED, Status.UP_TO_DATE, Status.SKIPPED})
+SETTLED = frozenset({Status.MIGRATED, Status.UP_TO_DATE, Status.SKIPPED, Status.CREATED})
 
 
 def _ignore(event: MigrationEvent) -> None:
@@ -141,8 +142,9 @@ class MigrationReport:
                 row.running_step = None
                 if not step.endswith(NOT_CURRENT):
                     row.current = step
-            case TenantFinished(status=status, current=current, seconds=seconds):
+            case TenantFinished(status=status, current=current, seconds=seconds, note=note):
                 row.status, row.seconds = status, seconds
+                row.reason = note or row.reason
                 row.current = current or row.current
                 row.error = row.failed_step = None  # a requeued database that made it after all
             case TenantFailed(error=error, step=step, seconds=seconds, traceback=tb, status=status):
@@ -151,6 +153,8 @@ class MigrationReport:
                 row.current = event.current or row.current
                 if status is Status.FAILED:
                     self._count_failure(row)
+            case TenantNoted(note=note):
+                row.reason = note
             case TenantSkipped(reason=reason, status=status):
                 row.status, row.reason = status, reason
             case TenantBusy(error=error, step=step, current=current):  # requeued or settled next

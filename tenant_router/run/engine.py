@@ -9,11 +9,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from ..config.environment import template_prefix
 from ..config.model import RouterConfig
 from ..errors import ExecutorError, ScratchDatabaseError, TenantRouterError
 from ..executors import Executor, ExecutorSpec, make_executor, open_early
 from ..orm_backends.assistants import AssistantSetup
 from ..provision.missing import Creations
+from ..provision.templates import Templates
 from ..record.events import MigrationEvent, RunStarted
 from ..record.journal import Journal, header_for
 from ..record.orm_report import report_unconfigured
@@ -81,7 +83,8 @@ def migrate(
         report.add_listener(report.journal.record)
     report.emit(RunStarted(len(planned), tuple(s.key for s in fleet.specs)))
     runner: Executor | None = None
-    creations = Creations(assistants, report) if policy.create_missing else None
+    templates = Templates(assistants, template_prefix()) if policy.template else None
+    creations = Creations(assistants, report, templates) if policy.create_missing else None
     aborted: TenantRouterError | None = None
     try:
         if not target:  # a rollback is for the selected tenants; shared databases stay as they are

@@ -120,6 +120,7 @@ class RunPolicy:
     locks: LockPolicy = field(default_factory=LockPolicy)
     create_missing: bool = False  # create the tenant databases that do not exist, then migrate them
     only_missing: bool = False  # `create`: leave every database that exists as it is
+    template: bool = True  # create missing databases as verified copies of a template at head
 
     def check(self, max_per_host: int | None = None) -> tuple[StepLimits, RetryPolicy]:
         """Reject a value out of range (UsageError); the step limits and retry policy of `locks`."""

@@ -19,6 +19,7 @@ from ..options import (
     LockTimeout,
     NoJournal,
     NoProgress,
+    NoTemplate,
     Orm,
     PythonPath,
     Quiet,
@@ -49,6 +50,7 @@ def create(
     lock_timeout: LockTimeout = 0.0,
     journal: Journal = None,
     no_journal: NoJournal = False,
+    no_template: NoTemplate = False,
     json_output: Json = False,
     no_progress: NoProgress = False,
     show_traceback: Traceback = False,
@@ -65,7 +67,7 @@ def create(
         config = bootstrap(settings, pythonpath or ())
         selection = selection_of(orm, [*(tenants or ()), *(tenant or ())], exclude, None)
         locks = LockPolicy(lock_timeout)
-        policy = RunPolicy(locks=locks, create_missing=True, only_missing=True)
+        policy = RunPolicy(locks=locks, create_missing=True, only_missing=True, template=not no_template)
         folder = journal_dir(journal)
         written = None if no_journal else JournalSpec(folder, {"argv": sys.argv[1:]})
     run = Run(output, config, selection, policy, ExecutorSpec("processes", jobs), written)

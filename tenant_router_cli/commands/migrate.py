@@ -50,6 +50,7 @@ from ..options import (
     Migration,
     NoJournal,
     NoProgress,
+    NoTemplate,
     OnlyFailed,
     Orm,
     Plan,
@@ -105,6 +106,7 @@ def migrate(
     worker_max_rss: WorkerMaxRss = DEFAULT_WORKER_MAX_RSS,
     refuse_drift: RefuseDrift = False,
     create_missing: CreateMissing = False,
+    no_template: NoTemplate = False,
     json_output: Json = False,
     no_progress: NoProgress = False,
     show_traceback: Traceback = False,
@@ -135,7 +137,14 @@ def migrate(
             )
         locks = LockPolicy(lock_timeout, lock_wait, lock_retries, lock_retry_delay, statement_timeout)
         policy = RunPolicy(
-            fail_fast, max_failures, canary, targets, refuse_drift, locks, create_missing=create_missing
+            fail_fast,
+            max_failures,
+            canary,
+            targets,
+            refuse_drift,
+            locks,
+            create_missing=create_missing,
+            template=not no_template,
         )
         runner = ExecutorSpec(
             executor, jobs, max_connections_per_host, worker_tasks, worker_max_rss, celery_app, queue

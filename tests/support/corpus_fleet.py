@@ -38,6 +38,7 @@ class Fleet:
     template: Db | None = None  # None: a template database that does not exist
     template_port: str | None = None
     share_states: bool = True
+    template_prefix: str = ""  # TENANT_ROUTER_TEMPLATE_PREFIX of the runs ("": the default)
 
     @property
     def engine(self) -> str:
@@ -70,6 +71,8 @@ class Fleet:
         extra = {"CORPUS_TENANT_CONFIG": str(self.config_path), "CORPUS_TEMPLATE": template.name}
         if self.template_port:
             extra["CORPUS_TEMPLATE_PORT"] = self.template_port
+        if self.template_prefix:
+            extra["CORPUS_TEMPLATE_PREFIX"] = self.template_prefix
         if not self.share_states:
             extra["CORPUS_SHARE_STATES"] = "0"
         return corpus_env(self.engine, self.corpus.store.server, **extra)

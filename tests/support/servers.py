@@ -108,6 +108,21 @@ class Server:
         else:
             self.execute(f"DROP DATABASE IF EXISTS `{name}`")
 
+    def named(self, prefix: str) -> list[str]:
+        """The databases whose name starts with `prefix`."""
+        sql = (
+            f"SELECT datname FROM pg_database WHERE datname LIKE '{prefix}%'"
+            if self.kind == "postgres"
+            else f"SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE '{prefix}%'"
+        )
+        conn = self.admin()
+        try:
+            cursor = conn.cursor()
+            cursor.execute(sql)
+            return [row[0] for row in cursor.fetchall()]
+        finally:
+            conn.close()
+
     @contextmanager
     def databases(self, count: int, prefix: str = "tr") -> Iterator[list[str]]:
         """Create `count` uniquely named empty databases; drop them afterwards."""

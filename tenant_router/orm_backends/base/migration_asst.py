@@ -229,6 +229,16 @@ class BaseOrmMigrationAsst:
         UnknownStateError when no plan leads there."""
         raise NotImplementedError(f"{type(self).__qualname__} cannot build expected schemas")
 
+    def schema_digest(self) -> str | None:
+        """Provisioning: a digest of what decides what a new database holds at head (the contents of the
+        migration files, versions, options); None (the default): new databases are migrated, not copied."""
+        return None
+
+    def build_template(self, db_config: dict[str, Any], alias: str) -> None:
+        """Provisioning: migrate the empty database `db_config` to head as `migrate` would under `alias`,
+        with no tenant bound (post_migrate included)."""
+        raise NotImplementedError(f"{type(self).__qualname__} cannot build template databases")
+
     def prepare(self) -> None:
         """Load what does not depend on the tenant (migration graphs) once, before workers fork."""
 

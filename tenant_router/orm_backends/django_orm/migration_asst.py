@@ -20,6 +20,7 @@ from ...preflight import BookkeepingRead
 from ...record.orm_report import DatabaseRun
 from ...safety.lockwait import StepGuard, StepLimits
 from ..base import BaseOrmMigrationAsst, Capabilities
+from . import template
 from .binding import install, pinned_databases
 from .graph import disk_graph, planner, resolve_target, rolls_back_whole
 from .manager import DjangoOrmManager
@@ -41,6 +42,10 @@ __all__ = [
 ]
 
 _management_imported = False
+
+
+#: The database every server has, where a tenant's own does not exist yet.
+MAINTENANCE = {"postgresql": "postgres", "postgis": "postgres", "mysql": "information_schema"}
 
 
 def import_management_modules() -> None:
@@ -122,7 +127,29 @@ class DjangoOrmMigrationAsst(BaseOrmMigrationAsst):
                 return
             except DatabaseError:
                 continue  # unreachable: its own row will say so; try the next one
+        if candidates and alias and self._load_on_server(candidates[0], alias):
+            return  # their databases do not exist yet (`create`): the server answered instead
         _load()  # no tenant reachable: unbound (a migration file that connects gets one clear error)
+
+    def _load_on_server(self, tenant: str, alias: str) -> bool:
+        """_load() with `alias` meaning the server of `tenant`'s database (its maintenance database)."""
+        db_config = self.django_manager.tenant_db_config(tenant, alias) or {}
+        engine = str(db_config.get("ENGINE", ""))
+        maintenance = next((db for vendor, db in MAINTENANCE.items() if vendor in engine), None)
+        if maintenance is None:
+            return False
+        connection = open_wrapper(self.scratch_config(db_config, maintenance, {}), alias)
+        try:
+            with (
+                tenant_context_bind(tenant),
+                pinned_databases(PinnedDatabases(tenant, {alias: connection}, lambda _alias: None)),
+            ):
+                _load()
+            return True
+        except DatabaseError:
+            return False
+        finally:
+            connection.close()
 
     @contextmanager
     def _bound_to(self, tenant: str) -> Iterator[None]:
@@ -158,6 +185,16 @@ class DjangoOrmMigrationAsst(BaseOrmMigrationAsst):
         """Drift: `migrate` the empty scratch database to exactly the tenant's applied migrations."""
         self.load_migrations()
         migrate_scratch(self.django_manager, db_config, alias, reserved, applied)
+
+    def schema_digest(self) -> str:
+        """The contents of every migration file, the models post_migrate writes rows for, the options."""
+        self.load_migrations()
+        return template.schema_digest(repr((sorted(self.options.items()), dict(self.manager.options))))
+
+    def build_template(self, db_config: dict[str, Any], alias: str) -> None:
+        """`migrate` to the latest migrations on the empty template database, no tenant bound."""
+        self.load_migrations()
+        template.build_template(self.django_manager, db_config, alias)
 
     def step_rolled_back(self, step: str, db_config: dict[str, Any]) -> bool:
         """An atomic migration on PostgreSQL or SQLite is rolled back whole with a lost connection."""

@@ -19,7 +19,7 @@ from ...record.report import one_line_error
 from ..base import BaseOrmMigrationAsst, Capabilities
 from .manager import SqlAlchemyOrmManager
 from .preflight import bookkeeping_read
-from .scratch import migrate_scratch, scratch_url
+from .scratch import build_template, migrate_scratch, scratch_url, template_digest
 from .scripts import AlembicScripts, settings_base_dir
 from .upgrade import ALEMBIC_LOCK, AlembicUpgrade, EnvPyError, reporting_environment
 
@@ -109,6 +109,14 @@ class AlembicMigrationAsst(BaseOrmMigrationAsst):
             (rev.revision, repr(rev.down_revision)) for rev in self.scripts.script.walk_revisions()
         )
         return hashlib.sha256(repr(revisions).encode()).hexdigest()[:16]
+
+    def schema_digest(self) -> str:
+        """The contents of every revision file and of env.py, the ini file, the versions, the options."""
+        return template_digest(self.scripts, repr(sorted(self.options.items())))
+
+    def build_template(self, db_config: dict[str, Any], alias: str) -> None:
+        """`alembic upgrade heads` on the empty template database."""
+        build_template(self, db_config)
 
     def scratch_config(
         self, db_config: dict[str, Any], name: str | None, overrides: dict[str, Any]

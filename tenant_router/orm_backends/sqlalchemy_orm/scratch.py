@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import make_url
@@ -40,6 +42,34 @@ def migrate_scratch(asst: Any, db_config: dict[str, Any], applied: tuple[tuple[s
         scripts.script.get_revision(heads[0])
     except Exception as exc:
         raise UnknownStateError(f"revision {heads[0]} is not in the scripts") from exc
+    engine = asst.sa_manager.create_engine(db_config)
+    run = DatabaseRun(OrmReport(MigrationReport(), asst.manager.orm_key), None, None)
+    try:
+        with engine.connect() as connection:
+            AlembicUpgrade(scripts, run)(db_config["URL"], connection)
+    finally:
+        engine.dispose()
+
+
+def template_digest(scripts: Any, options: str) -> str:
+    """sha256 of every revision file, env.py and the ini file (contents), the versions and the options."""
+    import alembic
+    import sqlalchemy
+
+    digest = hashlib.sha256(f"{alembic.__version__}|{sqlalchemy.__version__}|{options}".encode())
+    files = sorted({Path(rev.path) for rev in scripts.script.walk_revisions()})
+    files.append(Path(scripts.script.dir) / "env.py")
+    if scripts.ini is not None:
+        files.append(Path(scripts.ini))
+    for path in files:
+        digest.update(path.name.encode() + b"\0")
+        digest.update(path.read_bytes() if path.exists() else b"(missing)")
+    return digest.hexdigest()
+
+
+def build_template(asst: Any, db_config: dict[str, Any]) -> None:
+    """`alembic upgrade` (the assistant's TARGET, heads by default) on the empty database `db_config`."""
+    scripts = copy.copy(asst.scripts)
     engine = asst.sa_manager.create_engine(db_config)
     run = DatabaseRun(OrmReport(MigrationReport(), asst.manager.orm_key), None, None)
     try:

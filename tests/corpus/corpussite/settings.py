@@ -144,6 +144,7 @@ if os.environ.get("CORPUS_SHARE_STATES") == "0":
     _DJANGO_ASST["OPTIONS"] = {"share_states": False}
 
 TENANT_ROUTER_SERVICE_NAME = "corpus"
+TENANT_ROUTER_TEMPLATE_PREFIX = os.environ.get("CORPUS_TEMPLATE_PREFIX", "tr_tpl")
 TENANT_ROUTER_TENANT_CONFIG = os.environ.get("CORPUS_TENANT_CONFIG", str(BASE_DIR / "tenant_config.json"))
 TENANT_ROUTER_JOURNAL_DIR = str(Path(TENANT_ROUTER_TENANT_CONFIG).parent / "journal")
 TENANT_ROUTER_ORM_SETTINGS = {
