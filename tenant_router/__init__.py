@@ -4,7 +4,14 @@ The public API (re-exports only): the library twins of the commands and their re
 run reports, the tenant binding, and the pieces a front end renders with (the CLI imports nothing else).
 """
 
-from .api import detect_drift, fleet_status, migrate_tenants, provision_tenant, provision_tenants
+from .api import (
+    detect_drift,
+    fleet_status,
+    list_templates,
+    migrate_tenants,
+    provision_tenant,
+    provision_tenants,
+)
 from .config.backends import BackendInfo, describe_backends
 from .config.environment import journal_dir
 from .config.loader import load_config
@@ -56,6 +63,7 @@ from .run.engine import RunAborted, RunInterrupted
 from .run.requests import JournalSpec, LockPolicy, RunPolicy, Selection
 from .run.selection import PATTERN_HELP
 from .run.status import DatabaseState, FleetStatus
+from .run.templates import TemplateInventory, TemplateRow
 from .safety.cancel import request_stop, stop_requested
 from .safety.redact import REDACTOR, mask_data
 
@@ -96,6 +104,8 @@ __all__ = [
     "Status",
     "StepApplied",
     "StepStarted",
+    "TemplateInventory",
+    "TemplateRow",
     "TenantBusy",
     "TenantFailed",
     "TenantFinished",
@@ -117,6 +127,7 @@ __all__ = [
     "fleet_status",
     "format_summary",
     "journal_dir",
+    "list_templates",
     "load_config",
     "mask_data",
     "migrate_tenants",

@@ -28,6 +28,7 @@ from .run.drift import read_drift
 from .run.engine import migrate
 from .run.requests import JournalSpec, RunPolicy, Selection
 from .run.status import FleetStatus, read_status
+from .run.templates import TemplateInventory, read_templates
 
 _EVERYTHING = Selection()
 _DEFAULT_POLICY = RunPolicy()
@@ -114,3 +115,11 @@ def provision_tenant(
             hint="Add the tenant to the tenant configuration first, then provision it.",
         )
     return provision_tenants(config, Selection(only_tenants=(tenant,)), wait=wait)
+
+
+def list_templates(
+    config: RouterConfig | None = None, selection: Selection = _EVERYTHING, *, prune: bool = False
+) -> TemplateInventory:
+    """The template databases on the selected tenants' servers, current or stale; with `prune`, the
+    stale ones dropped (`tenant-router templates [--prune]`)."""
+    return read_templates(config, selection, prune=prune)

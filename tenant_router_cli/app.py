@@ -17,6 +17,7 @@ from .commands.list_backends import list_backends
 from .commands.migrate import migrate
 from .commands.runs import runs
 from .commands.status import status
+from .commands.templates import templates
 from .exit_codes import EXIT_CODES_HELP, ExitCode
 
 app = typer.Typer(
@@ -52,6 +53,7 @@ def root(
 app.command("migrate")(migrate)
 app.command("status")(status)
 app.command("create")(create)
+app.command("templates")(templates)
 app.command("drift")(drift)
 app.command("list-backends")(list_backends)
 app.command("runs")(runs)

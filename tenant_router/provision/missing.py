@@ -62,9 +62,9 @@ class Creations:
     def create(self, keys: list[DbKey]) -> list[DbKey]:
         """Create each missing database once; the keys now to migrate (the others are reported failed)."""
         ready: list[DbKey] = []
-        for database in self._group(keys):
+        for database in self.group(keys):
             try:
-                with self._server(database.keys[0], database.backend) as server:
+                with self.server(database.keys[0], database.backend) as server:
                     if self._copied(server, database):
                         continue
                     server.create(database.name, CreateOptions())
@@ -111,9 +111,9 @@ class Creations:
         """Of these existing databases, those an earlier run created and never finished (UNFINISHED):
         this run migrates them and clears the mark. It never drops one: it may hold rows by now."""
         adopted: list[DbKey] = []
-        for database in self._group(keys):
+        for database in self.group(keys):
             try:
-                with self._server(database.keys[0], database.backend) as server:
+                with self.server(database.keys[0], database.backend) as server:
                     unfinished = server.comment(database.name) == UNFINISHED
             except Exception:
                 continue  # cannot tell: left as it is
@@ -132,7 +132,7 @@ class Creations:
                 continue
             rows = [self.report.results.get(key) for key in database.keys]
             try:
-                with self._server(database.keys[0], database.backend) as server:
+                with self.server(database.keys[0], database.backend) as server:
                     server.drop(database.name)
             except Exception as exc:
                 note = f"the new database could not be dropped again: {one_line_error(exc)}"
@@ -157,11 +157,11 @@ class Creations:
         rows = [self.report.results.get(key) for key in database.keys]
         if not all(row is not None and row.status in COMPLETE for row in rows):
             return False
-        with contextlib.suppress(Exception), self._server(database.keys[0], database.backend) as server:
+        with contextlib.suppress(Exception), self.server(database.keys[0], database.backend) as server:
             server.set_comment(database.name, "")
         return True
 
-    def _group(self, keys: list[DbKey]) -> list[MissingDatabase]:
+    def group(self, keys: list[DbKey]) -> list[MissingDatabase]:
         found: dict[str, MissingDatabase] = {}
         for key in keys:
             assert key.alias is not None
@@ -173,7 +173,7 @@ class Creations:
         return list(found.values())
 
     @contextlib.contextmanager
-    def _server(self, key: DbKey, backend: str) -> Iterator[Server]:
+    def server(self, key: DbKey, backend: str) -> Iterator[Server]:
         """The server of `key`'s database, reached as the tenant's own role through its maintenance
         database."""
         if backend not in MAINTENANCE:

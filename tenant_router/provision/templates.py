@@ -34,6 +34,11 @@ TEMPLATE_FORMAT = 1
 BUSY_WAIT = 5.0  # seconds a copy waits for a session connected to the template to go, before migrating
 
 
+def copied_from(template: str) -> str:
+    """The comment of a tenant database created as a copy of `template` (counted by `templates`)."""
+    return f"tenant-router: copied from {template}"
+
+
 @dataclass(frozen=True)
 class TemplateInfo:
     """What a published template's comment says of it."""
@@ -95,6 +100,8 @@ class Templates:
         except BaseException:
             server.drop(database)
             raise
+        with contextlib.suppress(ProvisionError):  # servers without database comments: not counted
+            server.set_comment(database, copied_from(template))
         return template
 
     def _create_from(self, server: Server, database: str, template: str) -> None:

@@ -1,0 +1,87 @@
+"""`tenant-router templates`: the template databases on the selected tenants' servers, current or stale,
+and (with prune) the stale ones dropped."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ..config.environment import template_prefix
+from ..config.model import RouterConfig
+from ..executors import ExecutorSpec
+from ..provision.missing import MAINTENANCE, Creations
+from ..provision.servers import Server
+from ..provision.templates import TemplateInfo, Templates, copied_from
+from .fleet import reading_fleet
+from .requests import Selection
+
+
+@dataclass(frozen=True)
+class TemplateRow:
+    """One template database on one server."""
+
+    server: str  # postgresql://role@host:5432, never a password
+    name: str
+    state: str  # "current" (new tenants are copied from it), "stale", "building" (no description yet)
+    built: str | None
+    size: int | None  # bytes
+    made: int  # tenant databases created as a copy of it (that still exist)
+    dropped: bool = False
+
+
+@dataclass(frozen=True)
+class TemplateInventory:
+    """Every template found, per server in the order the tenants name them."""
+
+    rows: list[TemplateRow]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"templates": [asdict(row) for row in self.rows]}
+
+
+def read_templates(config: RouterConfig | None, selection: Selection, *, prune: bool) -> TemplateInventory:
+    """List the templates on the selected tenants' servers; with `prune`, drop the stale ones (never a
+    database without this tool's description, never one being built)."""
+    prefix = template_prefix()
+    rows: list[TemplateRow] = []
+    with reading_fleet(config, selection, ExecutorSpec()) as fleet:
+        creations = Creations(fleet.assistants, fleet.report)
+        templates = Templates(fleet.assistants, prefix)
+        current: dict[str, set[str]] = {}
+        first: dict[str, Any] = {}  # server label -> (a key, backend) to reach it by
+        keys = [key for key in fleet.keys if key.tenant is not None and key.alias is not None]
+        shapes: set[tuple[str, tuple[tuple[str, str | None], ...]]] = set()
+        for database in creations.group(keys):
+            shape = (database.server_label, tuple((k.orm, k.alias) for k in database.keys))
+            if database.backend not in MAINTENANCE or shape in shapes:
+                continue
+            shapes.add(shape)
+            with creations.server(database.keys[0], database.backend) as server:
+                first.setdefault(server.label, (database.keys[0], database.backend))
+                digest = templates.digest(database.keys, server)
+                if digest is not None:
+                    current.setdefault(server.label, set()).add(digest)
+        for label, (key, backend) in first.items():
+            with creations.server(key, backend) as server:
+                rows += _inventory(server, prefix, current.get(label, set()), prune=prune)
+    return TemplateInventory(rows)
+
+
+def _inventory(server: Server, prefix: str, current: set[str], *, prune: bool) -> list[TemplateRow]:
+    everything = server.databases("")
+    comments = [db.comment for db in everything]
+    rows = []
+    for db in everything:
+        if not db.name.startswith(f"{prefix}_"):
+            continue
+        info = TemplateInfo.from_comment(db.comment)
+        if info is None:
+            rows.append(TemplateRow(server.label, db.name, "building", None, db.size, 0))
+            continue
+        state = "current" if info.digest in current else "stale"
+        made = comments.count(copied_from(db.name))
+        dropped = prune and state == "stale"
+        if dropped:
+            server.drop(db.name)
+        rows.append(TemplateRow(server.label, db.name, state, info.built, db.size, made, dropped))
+    return rows
