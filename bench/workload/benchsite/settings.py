@@ -37,6 +37,7 @@ SQLALCHEMY_DATABASES = {"default": {"URL": SA_TEMPLATE_URL, "ENGINE_OPTIONS": {}
 DATABASE_ROUTERS = ["tenant_router.orm_backends.django_orm.router.DjangoOrmRouter"]
 
 TENANT_ROUTER_SERVICE_NAME = "bench"
+TENANT_ROUTER_TEMPLATE_PREFIX = os.environ.get("BENCH_TEMPLATE_PREFIX", "tr_tpl")
 TENANT_ROUTER_TENANT_CONFIG = os.environ.get("BENCH_TENANT_CONFIG", str(BASE_DIR / "tenant_config.json"))
 TENANT_ROUTER_ORM_SETTINGS = {
     "django_orm": {
