@@ -42,13 +42,7 @@ def migrate_scratch(asst: Any, db_config: dict[str, Any], applied: tuple[tuple[s
         scripts.script.get_revision(heads[0])
     except Exception as exc:
         raise UnknownStateError(f"revision {heads[0]} is not in the scripts") from exc
-    engine = asst.sa_manager.create_engine(db_config)
-    run = DatabaseRun(OrmReport(MigrationReport(), asst.manager.orm_key), None, None)
-    try:
-        with engine.connect() as connection:
-            AlembicUpgrade(scripts, run)(db_config["URL"], connection)
-    finally:
-        engine.dispose()
+    _upgrade(asst, scripts, db_config)
 
 
 def template_digest(scripts: Any, options: str) -> str:
@@ -69,7 +63,11 @@ def template_digest(scripts: Any, options: str) -> str:
 
 def build_template(asst: Any, db_config: dict[str, Any]) -> None:
     """`alembic upgrade` (the assistant's TARGET, heads by default) on the empty database `db_config`."""
-    scripts = copy.copy(asst.scripts)
+    _upgrade(asst, asst.scripts, db_config)
+
+
+def _upgrade(asst: Any, scripts: Any, db_config: dict[str, Any]) -> None:
+    """`alembic upgrade` to `scripts.target` on `db_config`, reported nowhere."""
     engine = asst.sa_manager.create_engine(db_config)
     run = DatabaseRun(OrmReport(MigrationReport(), asst.manager.orm_key), None, None)
     try:
