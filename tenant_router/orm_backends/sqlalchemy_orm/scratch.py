@@ -63,7 +63,7 @@ def template_digest(scripts: Any, options: str) -> str:
 
 def build_template(asst: Any, db_config: dict[str, Any]) -> None:
     """`alembic upgrade` (the assistant's TARGET, heads by default) on the empty database `db_config`."""
-    _upgrade(asst, asst.scripts, db_config)
+    _upgrade(asst, copy.copy(asst.scripts), db_config)
 
 
 def _upgrade(asst: Any, scripts: Any, db_config: dict[str, Any]) -> None:
