@@ -189,3 +189,19 @@ def test_a_role_without_createdb_gets_one_line_and_nothing_else_is_touched(
     assert "CREATEDB" in error
     assert "\n" not in error and "p@ss" not in result.output
     assert not _exists(server, site.db("tenant-2").name)
+
+
+def test_two_tenants_naming_one_missing_database_get_neither_created(
+    server: Any, server_site_factory: Any
+) -> None:
+    site = _missing_site(server, server_site_factory)
+    site.db("tenant-3").entry.update(NAME=site.db("tenant-2").name)  # a copy-paste slip in the config
+
+    result = site.invoke("create", "--tenant", "tenant-*", "--settings", site.settings_module, "--json")
+
+    assert result.exit_code == ExitCode.FAILED, result.output
+    rows = {r["tenant"]: r for r in json.loads(result.stdout.splitlines()[-1])["results"] if r["tenant"]}
+    for tenant in ("tenant-2", "tenant-3"):
+        assert rows[tenant]["status"] == "failed", rows[tenant]
+        assert "name the same database" in rows[tenant]["error"]
+    assert not _exists(server, site.db("tenant-2").name)

@@ -63,6 +63,12 @@ class Creations:
         """Create each missing database once; the keys now to migrate (the others are reported failed)."""
         ready: list[DbKey] = []
         for database in self.group(keys):
+            tenants = list(dict.fromkeys(str(key.tenant) for key in database.keys))
+            if len(tenants) > 1:  # one database named by two tenants: creating it would mix them
+                why = f"tenants {' and '.join(t[:40] for t in tenants[:2])} name the same database {database.name[:63]!r}"
+                for key in database.keys:
+                    self.report.emit(TenantFailed(*key, f"not created: {why}", None, 0.0))
+                continue
             try:
                 with self.server(database.keys[0], database.backend) as server:
                     if self._copied(server, database):
