@@ -499,10 +499,10 @@ def test_status_and_plan_read_the_fleet_on_the_workers(site: Workers, tmp_path: 
         here = run(site, [*base, "--jobs", "2"])
         plan_workers = run(site, [*args(site, tmp_path / "j", "--plan", json_lines=False), *celery(site)])
         plan_here = run(site, args(site, tmp_path / "j", "--plan", "--jobs", "2", json_lines=False))
-    assert on_workers.returncode == here.returncode == ExitCode.FAILED  # c is unreachable
+    assert on_workers.returncode == here.returncode == ExitCode.MISSING  # c's database does not exist
     assert on_workers.stdout == here.stdout
     assert "django_orm: 2 at head, 1 pending contenttypes.0001_initial" in here.stdout  # central and a
-    assert ", 1 unreachable" in here.stdout
+    assert ", 1 missing" in here.stdout
     assert plan_workers.returncode == plan_here.returncode
     assert plan_workers.stdout == plan_here.stdout
 

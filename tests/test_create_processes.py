@@ -116,3 +116,52 @@ def test_a_new_migration_makes_a_new_template_and_prune_drops_the_stale_one(tmp_
     finally:
         for name in [*names, *POSTGRES.named(prefix)]:
             POSTGRES.drop_database(name)
+
+
+def test_two_creates_at_once_build_one_template_and_each_database_once(tmp_path: Path) -> None:
+    """`create t0 t1` and `create t1 t2` started together: one template, every database at head once."""
+    import subprocess
+
+    from support.processes import clean_environment
+
+    require(POSTGRES)
+    example = clinic_copy(tmp_path)
+    prefix = f"trt{uuid.uuid4().hex[:8]}"
+    (example / "tpl_settings.py").write_text(
+        f"from clinic.settings import *  # noqa: F403\nTENANT_ROUTER_TEMPLATE_PREFIX = {prefix!r}\n"
+    )
+    names = [f"trk_{uuid.uuid4().hex[:10]}" for _ in range(3)]
+    write_django_tenants(example, {f"t{i}": {"URL": pg_url(n)} for i, n in enumerate(names)})
+
+    def start(*tenants: str) -> subprocess.Popen[str]:
+        command = [
+            EXE, "create", *tenants, "--settings", "tpl_settings", "--pythonpath", str(example),
+            "--orm", "django_orm", "--json", "--no-journal",
+        ]  # fmt: skip
+        return subprocess.Popen(
+            command,
+            cwd=example,
+            env=clean_environment(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    try:
+        runs = [start("t0", "t1"), start("t1", "t2")]
+        outputs = [proc.communicate(timeout=300) for proc in runs]
+        for proc, (_out, err) in zip(runs, outputs, strict=True):
+            assert proc.returncode == ExitCode.OK, err
+        statuses = [
+            {r["tenant"]: r["status"] for r in json.loads(out.splitlines()[-1])["results"] if r["tenant"]}
+            for out, _ in outputs
+        ]
+        assert [s["t1"] for s in statuses].count("created") <= 1, statuses  # made once, by one of them
+        assert len(POSTGRES.named(prefix)) == 1  # one template, built once
+        for name in names:
+            assert ("patients", "0003_visit_index") in pg_query(
+                name, "SELECT app, name FROM django_migrations"
+            )
+    finally:
+        for name in [*names, *POSTGRES.named(prefix)]:
+            POSTGRES.drop_database(name)

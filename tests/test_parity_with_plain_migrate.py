@@ -90,7 +90,7 @@ def test_server_failures_are_isolated(server: Server, server_site_factory: Any) 
     rows = {r["tenant"]: r for r in report["results"] if r["tenant"]}
     assert rows["tenant-1"]["status"] == "migrated"
     assert (
-        rows["tenant-2"]["status"] == "failed"
+        rows["tenant-2"]["status"] == "missing"
         and "tr_database_that_does_not_exist" in rows["tenant-2"]["error"]
     )
     assert (
@@ -168,11 +168,8 @@ def test_password_with_special_characters_works_and_is_never_shown(tmp_path: Pat
             ]
             listing = site.invoke("list-backends", "--settings", site.settings_module, "--json")
     for result in runs:
-        assert result.exit_code == ExitCode.FAILED, result.output  # tenant-bad fails, the others migrate
-        assert (
-            "Failed (1):" in result.stdout
-            or '"counts":{"migrated":0,"up_to_date":3,"failed":1' in result.stdout
-        )
+        assert result.exit_code == ExitCode.MISSING, result.output  # tenant-bad's database does not exist
+        assert "Not completed (1):" in result.stdout or '"missing":1' in result.stdout
         for shown in (result.stdout, result.stderr):
             assert PASSWORD not in shown and quote(PASSWORD, safe="") not in shown
     assert "tenant-1/default: migrated" in runs[0].stdout and "tenant-2/default: migrated" in runs[0].stdout
