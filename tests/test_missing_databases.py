@@ -205,3 +205,15 @@ def test_two_tenants_naming_one_missing_database_get_neither_created(
         assert rows[tenant]["status"] == "failed", rows[tenant]
         assert "name the same database" in rows[tenant]["error"]
     assert not _exists(server, site.db("tenant-2").name)
+
+
+def test_create_on_sqlite_makes_the_file_of_the_named_tenant_only(site: Any) -> None:
+    site.db("tenant-2").path.write_bytes(b"")  # exists (empty): left as it is
+
+    result = site.invoke("create", "tenant-1", "tenant-2", "--settings", site.settings_module, "--json")
+
+    assert result.exit_code == ExitCode.OK, result.output
+    rows = {r["tenant"]: r for r in json.loads(result.stdout.splitlines()[-1])["results"] if r["tenant"]}
+    assert rows["tenant-1"]["status"] == "migrated" and site.db("tenant-1").applied()
+    assert rows["tenant-2"]["status"] == "skipped" and site.db("tenant-2").path.stat().st_size == 0
+    assert not site.db("tenant-3").path.exists()

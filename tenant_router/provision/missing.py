@@ -8,6 +8,7 @@ side by side); one that exists by the time it is created (another run made it) i
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -118,6 +119,10 @@ class Creations:
         this run migrates them and clears the mark. It never drops one: it may hold rows by now."""
         adopted: list[DbKey] = []
         for database in self.group(keys):
+            if database.backend == "sqlite":  # a file that does not exist yet: migrating creates it
+                if not os.path.exists(database.identity.removeprefix("sqlite:")):
+                    adopted += database.keys
+                continue
             try:
                 with self.server(database.keys[0], database.backend) as server:
                     unfinished = server.comment(database.name) == UNFINISHED
