@@ -75,7 +75,8 @@ class Creations:
                     if self._copied(server, database):
                         continue
                     server.create(database.name, CreateOptions())
-                    server.set_comment(database.name, UNFINISHED)
+                    with contextlib.suppress(ProvisionError):  # no database comments: no mark
+                        server.set_comment(database.name, UNFINISHED)
             except DatabaseExistsError:  # another run made it meanwhile: it migrates under the run lock
                 ready += database.keys
                 continue
