@@ -18,6 +18,8 @@ from .errors import TenantRouterError
 from .record.report import one_line_error
 
 DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
+#: The database every server has, connected to where a tenant's own does not exist (yet).
+MAINTENANCE_DATABASES = {"postgresql": "postgres", "mysql": "information_schema"}
 _MEMORY = itertools.count()
 
 

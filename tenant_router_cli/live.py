@@ -36,6 +36,7 @@ from tenant_router import (
     StepStarted,
     TenantFailed,
     TenantFinished,
+    TenantNoted,
     TenantPlanned,
     TenantRequeued,
     TenantSkipped,
@@ -149,6 +150,10 @@ class LiveProgress:
                 row.current = step or row.current
             case TenantSkipped(status=status):
                 self._done(row, status, 0.0)
+            case TenantNoted(note=note):  # news worth keeping: above the live region, not in a cell
+                self.live.console.print(
+                    Text(f"{row.orm} {row.name}: {printable(REDACTOR(note))}"), markup=False, highlight=False
+                )
             case TenantRequeued(attempt=attempt, retries=retries, delay=delay):
                 row.state, row.style = "waiting", "yellow"
                 row.current = f"lock: retry {attempt}/{retries} in {delay:g}s"

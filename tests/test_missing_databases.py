@@ -217,3 +217,51 @@ def test_create_on_sqlite_makes_the_file_of_the_named_tenant_only(site: Any) -> 
     assert rows["tenant-1"]["status"] == "migrated" and site.db("tenant-1").applied()
     assert rows["tenant-2"]["status"] == "skipped" and site.db("tenant-2").path.stat().st_size == 0
     assert not site.db("tenant-3").path.exists()
+
+
+# -- review mends -------------------------------------------------------------------------------------
+def test_a_bad_template_prefix_stops_only_a_run_that_creates_and_before_anything(site: Any) -> None:
+    from django.test.utils import override_settings
+
+    with override_settings(TENANT_ROUTER_TEMPLATE_PREFIX="bad prefix;"):
+        plain = site.invoke("migrate", "--settings", site.settings_module)
+        assert plain.exit_code == ExitCode.OK, plain.output  # it copies no template: the prefix is not read
+        for db in site.databases:
+            db.path.unlink()
+        creating = site.invoke("migrate", "--settings", site.settings_module, "--create-missing")
+
+    assert creating.exit_code == ExitCode.CONFIG, creating.output
+    assert "TENANT_ROUTER_TEMPLATE_PREFIX" in creating.stderr and "Traceback" not in creating.output
+    assert not any(db.path.exists() for db in site.databases)  # nothing touched
+
+
+def test_templates_names_a_server_it_cannot_read_in_one_line(server: Any, server_site_factory: Any) -> None:
+    site = server_site_factory(1)
+    entry = {**server.django_settings("tr_nowhere"), "PORT": "1"}
+    site.extra_tenants["tenant-far"] = {"clinic": {"orm_config": {"django_orm": {"default": entry}}}}
+
+    result = site.invoke("templates", "--settings", site.settings_module)
+
+    assert result.exit_code == ExitCode.FAILED, result.output
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("error: cannot read the templates of ") and ":1" in line, line
+    assert "Traceback" not in result.output
+
+
+def test_a_template_that_could_not_be_used_is_said_above_the_live_view() -> None:
+    from support.terminal import terminal, text_of
+
+    from tenant_router import RunStarted, TenantNoted
+    from tenant_router_cli.live import LiveProgress
+
+    output = terminal(100, 30)
+    with LiveProgress(output) as live:
+        live(RunStarted(1, ("django_orm",)))
+        live(
+            TenantNoted(
+                "django_orm", "t\x1b[31m1", "default", "not copied from a template (busy): migrated instead"
+            )
+        )
+
+    shown = text_of(output.out)
+    assert "django_orm t\\x1b[31m1/default: not copied from a template (busy): migrated instead" in shown

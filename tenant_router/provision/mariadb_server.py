@@ -160,16 +160,22 @@ class MariaDbServer(DbApiServer):
     def _set_comment(self, name: str, comment: str, what: str) -> None:
         self._do(f"ALTER DATABASE {ident(name)} COMMENT = %s", what, name, (comment,))
 
-    def databases(self, prefix: str) -> list[DatabaseInfo]:
+    def databases(self, prefix: str, *, sizes: bool = True) -> list[DatabaseInfo]:
         comment = "s.SCHEMA_COMMENT" if self.has_comments else "NULL"
+        size = (
+            "(SELECT COALESCE(SUM(t.DATA_LENGTH + t.INDEX_LENGTH), 0)"
+            " FROM information_schema.TABLES t WHERE t.TABLE_SCHEMA = s.SCHEMA_NAME)"
+            if sizes
+            else "NULL"
+        )
         rows = self.run(
-            "SELECT s.SCHEMA_NAME, (SELECT COALESCE(SUM(t.DATA_LENGTH + t.INDEX_LENGTH), 0)"
-            " FROM information_schema.TABLES t WHERE t.TABLE_SCHEMA = s.SCHEMA_NAME),"
-            f" {comment} FROM information_schema.SCHEMATA s"
+            f"SELECT s.SCHEMA_NAME, {size}, {comment} FROM information_schema.SCHEMATA s"
             " WHERE BINARY LEFT(s.SCHEMA_NAME, CHAR_LENGTH(%s)) = %s ORDER BY BINARY s.SCHEMA_NAME",
             (prefix, prefix),
         )
-        return [DatabaseInfo(name, int(size), text or None) for name, size, text in rows]
+        return [
+            DatabaseInfo(name, None if size is None else int(size), text or None) for name, size, text in rows
+        ]
 
     def comment(self, name: str) -> str | None:
         if not self.has_comments:

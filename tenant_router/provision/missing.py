@@ -15,14 +15,13 @@ from dataclasses import dataclass, field
 
 from ..errors import CreateRefusedError, DatabaseExistsError, ProvisionError
 from ..orm_backends.assistants import Assistants
+from ..preflight import MAINTENANCE_DATABASES
 from ..record.events import Status, TenantFailed, TenantFinished, TenantNoted, TenantSkipped
 from ..record.keys import DbKey
 from ..record.report import MigrationReport, one_line_error
 from .servers import CreateOptions, Server, open_server
 from .templates import Templates
 
-#: The database every server has, connected to while a tenant's own does not exist yet.
-MAINTENANCE = {"postgresql": "postgres", "mysql": "information_schema"}
 COMPLETE = frozenset({Status.MIGRATED, Status.UP_TO_DATE, Status.CREATED})
 DROPPED = "the new database was dropped again (it was new: nothing was lost)"
 #: The comment a database carries from its creation until its migration completed: a run killed in
@@ -188,11 +187,11 @@ class Creations:
     def server(self, key: DbKey, backend: str) -> Iterator[Server]:
         """The server of `key`'s database, reached as the tenant's own role through its maintenance
         database."""
-        if backend not in MAINTENANCE:
+        if backend not in MAINTENANCE_DATABASES:
             raise ProvisionError(f"{backend} databases cannot be created by tenant-router")
         assert key.alias is not None
         asst = self.assistants.get(key.orm)
-        config = asst.scratch_config(self.assistants.db_config(key), MAINTENANCE[backend], {})
+        config = asst.scratch_config(self.assistants.db_config(key), MAINTENANCE_DATABASES[backend], {})
         read = asst.bookkeeping_read(key.tenant or "", key.alias, config)
         assert read is not None
         server = open_server(backend, read.connect, read.identity.rsplit("/", 1)[0])

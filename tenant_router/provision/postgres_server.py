@@ -108,12 +108,12 @@ class PostgresServer(DbApiServer):
                 self.run("ROLLBACK")  # the failed statement left the session in the aborted transaction
             raise
 
-    def databases(self, prefix: str) -> list[DatabaseInfo]:
+    def databases(self, prefix: str, *, sizes: bool = True) -> list[DatabaseInfo]:
         rows = self.run(
-            "SELECT datname, CASE WHEN has_database_privilege(oid, 'CONNECT') THEN pg_database_size(oid) END,"
-            " shobj_description(oid, 'pg_database')"
+            "SELECT datname, CASE WHEN %s AND has_database_privilege(oid, 'CONNECT')"
+            " THEN pg_database_size(oid) END, shobj_description(oid, 'pg_database')"
             " FROM pg_database WHERE left(datname, length(%s)) = %s ORDER BY datname",
-            (prefix, prefix),
+            (sizes, prefix, prefix),
         )
         return [DatabaseInfo(name, size, comment) for name, size, comment in rows]
 

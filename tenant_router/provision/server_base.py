@@ -66,8 +66,9 @@ class Server(abc.ABC):
         readers: `final` is never seen without its comment or with part of its tables."""
 
     @abc.abstractmethod
-    def databases(self, prefix: str) -> list[DatabaseInfo]:
-        """Every database whose name starts with `prefix`, with its size and comment."""
+    def databases(self, prefix: str, *, sizes: bool = True) -> list[DatabaseInfo]:
+        """Every database whose name starts with `prefix`, with its comment and (when `sizes`: reading
+        it costs a walk of the database's files or tables) its size."""
 
     @abc.abstractmethod
     def comment(self, name: str) -> str | None:

@@ -116,7 +116,7 @@ class SqliteFiles(Server):
             os.chmod(target, 0o444)  # nothing may write to a template
         self.drop(building)
 
-    def databases(self, prefix: str) -> list[DatabaseInfo]:
+    def databases(self, prefix: str, *, sizes: bool = True) -> list[DatabaseInfo]:
         full = self.path(prefix)
         folder, start = os.path.split(full)
         try:

@@ -58,6 +58,8 @@ def migrate(
     fleet = Fleet.select(config, selection)
     executor.check()
     limits, retry = policy.check(executor.max_per_host)
+    # read (and checked) before anything is touched, and only by a run that copies templates
+    prefix = template_prefix() if policy.create_missing and policy.template else None
     target = policy.target
     cancel.reset()
     requeue = Requeue(retry)
@@ -83,8 +85,10 @@ def migrate(
         report.add_listener(report.journal.record)
     report.emit(RunStarted(len(planned), tuple(s.key for s in fleet.specs)))
     runner: Executor | None = None
-    templates = Templates(assistants, template_prefix()) if policy.template else None
-    creations = Creations(assistants, report, templates) if policy.create_missing else None
+    creations = None
+    if policy.create_missing:
+        templates = Templates(assistants, prefix) if prefix is not None else None
+        creations = Creations(assistants, report, templates)
     aborted: TenantRouterError | None = None
     try:
         if not target:  # a rollback is for the selected tenants; shared databases stay as they are

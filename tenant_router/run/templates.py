@@ -3,15 +3,18 @@ and (with prune) the stale ones dropped."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..config.environment import template_prefix
 from ..config.model import RouterConfig
 from ..executors import ExecutorSpec
-from ..provision.missing import MAINTENANCE, Creations
+from ..preflight import MAINTENANCE_DATABASES
+from ..provision.missing import Creations
 from ..provision.servers import Server
 from ..provision.templates import TemplateInfo, Templates, copied_from
+from ..record.report import one_line_error
+from ..safety.redact import REDACTOR
 from .fleet import reading_fleet
 from .requests import Selection
 
@@ -31,12 +34,14 @@ class TemplateRow:
 
 @dataclass(frozen=True)
 class TemplateInventory:
-    """Every template found, per server in the order the tenants name them."""
+    """Every template found, per server in the order the tenants name them, and the servers that could
+    not be read (one line each)."""
 
     rows: list[TemplateRow]
+    unreadable: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"templates": [asdict(row) for row in self.rows]}
+        return {"templates": [asdict(row) for row in self.rows], "unreadable": self.unreadable}
 
 
 def read_templates(config: RouterConfig | None, selection: Selection, *, prune: bool) -> TemplateInventory:
@@ -44,36 +49,43 @@ def read_templates(config: RouterConfig | None, selection: Selection, *, prune: 
     database without this tool's description, never one being built)."""
     prefix = template_prefix()
     rows: list[TemplateRow] = []
+    unreadable: dict[str, str] = {}  # server -> why
     with reading_fleet(config, selection, ExecutorSpec()) as fleet:
         creations = Creations(fleet.assistants, fleet.report)
         templates = Templates(fleet.assistants, prefix)
         current: dict[str, set[str]] = {}
-        first: dict[str, Any] = {}  # server label -> (a key, backend) to reach it by
+        first: dict[str, Any] = {}  # server -> (a key, backend) to reach it by
         keys = [key for key in fleet.keys if key.tenant is not None and key.alias is not None]
         shapes: set[tuple[str, tuple[tuple[str, str | None], ...]]] = set()
         for database in creations.group(keys):
             shape = (database.server_label, tuple((k.orm, k.alias) for k in database.keys))
-            if database.backend not in MAINTENANCE or shape in shapes:
+            if database.backend not in MAINTENANCE_DATABASES or shape in shapes:
                 continue
             shapes.add(shape)
-            with creations.server(database.keys[0], database.backend) as server:
-                first.setdefault(server.label, (database.keys[0], database.backend))
-                digest = templates.digest(database.keys, server)
-                if digest is not None:
-                    current.setdefault(server.label, set()).add(digest)
+            if database.server_label in unreadable:
+                continue
+            try:
+                with creations.server(database.keys[0], database.backend) as server:
+                    first.setdefault(server.label, (database.keys[0], database.backend))
+                    digest = templates.digest(database.keys, server)
+            except Exception as exc:
+                unreadable[database.server_label] = one_line_error(exc)
+                continue
+            if digest is not None:
+                current.setdefault(server.label, set()).add(digest)
         for label, (key, backend) in first.items():
-            with creations.server(key, backend) as server:
-                rows += _inventory(server, prefix, current.get(label, set()), prune=prune)
-    return TemplateInventory(rows)
+            try:
+                with creations.server(key, backend) as server:
+                    rows += _inventory(server, prefix, current.get(label, set()), prune=prune)
+            except Exception as exc:
+                unreadable[label] = one_line_error(exc)
+    return TemplateInventory(rows, [f"{REDACTOR(server)}: {why}" for server, why in unreadable.items()])
 
 
 def _inventory(server: Server, prefix: str, current: set[str], *, prune: bool) -> list[TemplateRow]:
-    everything = server.databases("")
-    comments = [db.comment for db in everything]
+    comments = [db.comment for db in server.databases("", sizes=False)]  # what each was copied from
     rows = []
-    for db in everything:
-        if not db.name.startswith(f"{prefix}_"):
-            continue
+    for db in server.databases(f"{prefix}_"):
         info = TemplateInfo.from_comment(db.comment)
         if info is None:
             rows.append(TemplateRow(server.label, db.name, "building", None, db.size, 0))

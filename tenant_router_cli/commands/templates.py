@@ -30,7 +30,8 @@ def templates(
     """List the template databases on the selected tenants' servers (built when, size, how many tenant
     databases were copied from each, current or stale); --prune drops the stale ones.
 
-    Exit codes: 0 listed (and pruned); 2 usage error; 3 configuration error.
+    Exit codes: 0 listed (and pruned); 1 a server could not be read (the others are listed); 2 usage
+    error; 3 configuration error.
     """
     output = make_output(progress=False)
     with exit_on_error(output, json_output=json_output, show_traceback=show_traceback):
@@ -38,7 +39,7 @@ def templates(
         found = list_templates(config, selection_of(orm, tenant, exclude, None), prune=prune)
     if json_output:
         output.raw(json_line({"event": "templates", **found.to_dict()}))
-    elif not found.rows:
+    elif not found.rows and not found.unreadable:
         output.line("No template databases (they are built by `create` and `migrate --create-missing`).")
     for row in [] if json_output else found.rows:
         size = f"{row.size / 2**20:.1f} MiB" if row.size is not None else "-"
@@ -47,4 +48,6 @@ def templates(
             f"{row.server}  {row.name}  {row.state}{gone}  built {row.built or '-'}  {size}  "
             f"{row.made} tenant database(s) made from it"
         )
-    raise typer.Exit(ExitCode.OK)
+    for line in found.unreadable:
+        output.error(f"error: cannot read the templates of {line}")
+    raise typer.Exit(ExitCode.FAILED if found.unreadable else ExitCode.OK)

@@ -16,7 +16,7 @@ from django.utils.module_loading import module_has_submodule
 
 from ...context import tenant_context_bind
 from ...errors import UsageError
-from ...preflight import BookkeepingRead
+from ...preflight import MAINTENANCE_DATABASES, BookkeepingRead
 from ...record.orm_report import DatabaseRun
 from ...safety.lockwait import StepGuard, StepLimits
 from ..base import BaseOrmMigrationAsst, Capabilities
@@ -42,10 +42,6 @@ __all__ = [
 ]
 
 _management_imported = False
-
-
-#: The database every server has, where a tenant's own does not exist yet.
-MAINTENANCE = {"postgresql": "postgres", "postgis": "postgres", "mysql": "information_schema"}
 
 
 def import_management_modules() -> None:
@@ -135,9 +131,10 @@ class DjangoOrmMigrationAsst(BaseOrmMigrationAsst):
         """_load() with `alias` meaning the server of `tenant`'s database (its maintenance database)."""
         db_config = self.django_manager.tenant_db_config(tenant, alias) or {}
         engine = str(db_config.get("ENGINE", ""))
-        maintenance = next((db for vendor, db in MAINTENANCE.items() if vendor in engine), None)
-        if maintenance is None:
+        backend = "postgresql" if "postg" in engine else "mysql" if "mysql" in engine else None
+        if backend is None:
             return False
+        maintenance = MAINTENANCE_DATABASES[backend]
         connection = open_wrapper(self.scratch_config(db_config, maintenance, {}), alias)
         try:
             with (
