@@ -16,6 +16,8 @@ BUILTIN_MANAGERS = {
     "sqlalchemy_orm": "tenant_router.orm_backends.sqlalchemy_orm.manager.SqlAlchemyOrmManager",
 }
 ORM_ENTRY_KEYS = frozenset({"MANAGER", "SETTINGS_KEY", "OPTIONS"})
+#: A database entry's "CREATE" object: how `create` / `--create-missing` make the database.
+CREATE_KEYS = frozenset({"OWNER", "ENCODING", "COLLATION"})
 
 
 def _setting(settings: Any, name: str, default: Any = None) -> Any:
@@ -54,6 +56,24 @@ def reject_unknown_keys(
             hint=hint or f"Allowed keys: {', '.join(sorted(allowed))}.",
             check_id=check_id,
         )
+
+
+def check_create_options(where: str, value: Any, check_id: str) -> None:
+    """A database entry's "CREATE" must be an object of non-empty strings under CREATE_KEYS."""
+    if value is None:
+        return
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(
+            f"{where}['CREATE'] must be an object like {{'ENCODING': 'UTF8'}}, got {type(value).__name__}.",
+            check_id=check_id,
+        )
+    reject_unknown_keys(f"{where}['CREATE']", value, CREATE_KEYS, check_id)
+    for key, option in value.items():
+        if option is not None and (not isinstance(option, str) or not option.strip()):
+            raise ConfigurationError(
+                f"{where}['CREATE'][{key!r}] must be a non-empty string, got {option!r:.40}.",
+                check_id=check_id,
+            )
 
 
 def load_orm_spec(key: str, entry: Any, settings: Any) -> OrmSpec:

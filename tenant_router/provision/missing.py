@@ -19,7 +19,7 @@ from ..preflight import MAINTENANCE_DATABASES
 from ..record.events import Status, TenantFailed, TenantFinished, TenantNoted, TenantSkipped
 from ..record.keys import DbKey
 from ..record.report import MigrationReport, one_line_error
-from .servers import CreateOptions, Server, open_server
+from .servers import CreateOptions, Server, open_server, sqlite_files
 from .templates import Templates
 
 COMPLETE = frozenset({Status.MIGRATED, Status.UP_TO_DATE, Status.CREATED})
@@ -42,10 +42,16 @@ class MissingDatabase:
 
     @property
     def name(self) -> str:
+        """The database's name on its server (SQLite: the file's absolute path)."""
+        if self.backend == "sqlite":
+            return self.identity.removeprefix("sqlite:")
         return self.identity.split("/", 3)[3]
 
     @property
     def server_label(self) -> str:
+        """PostgreSQL/MariaDB: the server; SQLite: the folder of the file (where its templates live)."""
+        if self.backend == "sqlite":
+            return f"sqlite:{os.path.dirname(self.name)}"
         return self.identity.rsplit("/", 1)[0]
 
 
@@ -69,11 +75,15 @@ class Creations:
                 for key in database.keys:
                     self.report.emit(TenantFailed(*key, f"not created: {why}", None, 0.0))
                 continue
+            if database.backend == "sqlite":  # a new file: copied from its folder's template, or migrated
+                if not self._copied_file(database):
+                    ready += database.keys
+                continue
             try:
-                with self.server(database.keys[0], database.backend) as server:
+                with self.server(database) as server:
                     if self._copied(server, database):
                         continue
-                    server.create(database.name, CreateOptions())
+                    server.create(database.name, self.options(database))
                     with contextlib.suppress(ProvisionError):  # no database comments: no mark
                         server.set_comment(database.name, UNFINISHED)
             except DatabaseExistsError:  # another run made it meanwhile: it migrates under the run lock
@@ -90,6 +100,31 @@ class Creations:
             ready += database.keys
         return ready
 
+    def new_files(self, keys: list[DbKey]) -> list[DbKey]:
+        """Of these keys, the SQLite databases whose file does not exist (migrating would create it)."""
+        return [
+            key
+            for database in self.group(keys)
+            if database.backend == "sqlite" and not os.path.lexists(database.name)
+            for key in database.keys
+        ]
+
+    def options(self, database: MissingDatabase) -> CreateOptions:
+        """How the database is created: the "CREATE" object of the first of its entries that has one."""
+        for key in database.keys:
+            options = CreateOptions.of(self.assistants.db_config(key))
+            if options != CreateOptions():
+                return options
+        return CreateOptions()
+
+    def _copied_file(self, database: MissingDatabase) -> bool:
+        """A SQLite file made as a verified copy of its folder's template; False: to be migrated."""
+        with self.server(database) as folder:
+            try:
+                return self._copied(folder, database)
+            except DatabaseExistsError:  # another run made it meanwhile: it migrates under the run lock
+                return False
+
     def _copied(self, server: Server, database: MissingDatabase) -> bool:
         """Created as a verified copy of its template (reported CREATED); False: to be migrated (a
         template that could not be used is noted on its rows)."""
@@ -97,10 +132,11 @@ class Creations:
             return False
         started = time.monotonic()
         try:
-            digest = self.templates.digest(database.keys, server)
+            options = self.options(database)
+            digest = self.templates.digest(database.keys, server, options)
             if digest is None:
                 return False
-            template = self.templates.copy(server, database.keys, database.name, digest)
+            template = self.templates.copy(server, database.keys, database.name, digest, options)
         except DatabaseExistsError:
             raise
         except Exception as exc:
@@ -124,7 +160,7 @@ class Creations:
                     adopted += database.keys
                 continue
             try:
-                with self.server(database.keys[0], database.backend) as server:
+                with self.server(database) as server:
                     unfinished = server.comment(database.name) == UNFINISHED
             except Exception:
                 continue  # cannot tell: left as it is
@@ -143,7 +179,7 @@ class Creations:
                 continue
             rows = [self.report.results.get(key) for key in database.keys]
             try:
-                with self.server(database.keys[0], database.backend) as server:
+                with self.server(database) as server:
                     server.drop(database.name)
             except Exception as exc:
                 note = f"the new database could not be dropped again: {one_line_error(exc)}"
@@ -168,7 +204,7 @@ class Creations:
         rows = [self.report.results.get(key) for key in database.keys]
         if not all(row is not None and row.status in COMPLETE for row in rows):
             return False
-        with contextlib.suppress(Exception), self.server(database.keys[0], database.backend) as server:
+        with contextlib.suppress(Exception), self.server(database) as server:
             server.set_comment(database.name, "")
         return True
 
@@ -184,9 +220,14 @@ class Creations:
         return list(found.values())
 
     @contextlib.contextmanager
-    def server(self, key: DbKey, backend: str) -> Iterator[Server]:
-        """The server of `key`'s database, reached as the tenant's own role through its maintenance
-        database."""
+    def server(self, database: MissingDatabase) -> Iterator[Server]:
+        """The server of `database`, reached as its tenant's own role through its maintenance database
+        (SQLite: the file's folder)."""
+        key, backend = database.keys[0], database.backend
+        if backend == "sqlite":
+            with sqlite_files(os.path.dirname(database.name)) as folder:
+                yield folder
+            return
         if backend not in MAINTENANCE_DATABASES:
             raise ProvisionError(f"{backend} databases cannot be created by tenant-router")
         assert key.alias is not None

@@ -6,7 +6,7 @@ import abc
 import contextlib
 import hashlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,12 @@ class CreateOptions:
     owner: str | None = None  # PostgreSQL OWNER role (ignored elsewhere)
     encoding: str | None = None  # PostgreSQL ENCODING; MariaDB CHARACTER SET
     collation: str | None = None  # PostgreSQL LC_COLLATE + LC_CTYPE; MariaDB COLLATE
+
+    @classmethod
+    def of(cls, entry: Any) -> CreateOptions:
+        """The options a database settings entry's "CREATE" object names (validated by the managers)."""
+        given = (entry.get("CREATE") or {}) if isinstance(entry, Mapping) else {}
+        return cls(given.get("OWNER"), given.get("ENCODING"), given.get("COLLATION"))
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,10 @@ class Server(abc.ABC):
         Raises DatabaseExistsError when the name is taken. A copy that fails half-way drops what it made
         (only that) and raises.
         """
+
+    def locate(self, name: str) -> str:
+        """What a connection's settings name database `name` by (SQLite: the file's absolute path)."""
+        return name
 
     @abc.abstractmethod
     def drop(self, name: str) -> None:

@@ -37,6 +37,9 @@ class SqliteFiles(Server):
         """A database's absolute path (a relative name is taken inside the folder)."""
         return os.path.join(self.folder, name)  # join keeps an absolute name as it is
 
+    def locate(self, name: str) -> str:
+        return self.path(name)
+
     def exists(self, name: str) -> bool:
         return os.path.lexists(self.path(name))
 
@@ -81,6 +84,7 @@ class SqliteFiles(Server):
                     denied=False,
                     hint=f"nothing was made: {target!r} does not exist",
                 ) from exc
+            os.chmod(temp, 0o666 & ~_umask())  # mkstemp made it private; a new database file is not
             try:
                 os.link(temp, target)  # never replaces a file that exists
             except FileExistsError:
@@ -161,6 +165,15 @@ class SqliteFiles(Server):
 
     def close(self) -> None:
         pass
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it (other threads may be creating files)."""
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    return 0o022
 
 
 def _checkpoint(path: str) -> None:

@@ -69,9 +69,16 @@ class Templates:
         self.assistants, self.prefix = assistants, prefix
         self._own: dict[str, str | None] = {}  # each ORM's schema_digest(): its files are read once a run
 
-    def digest(self, keys: list[DbKey], server: Server) -> str | None:
-        """The digest of one physical database's shape on `server`; None when an ORM cannot template."""
-        parts: list[Any] = [TEMPLATE_FORMAT, server.backend, server.label]
+    def digest(self, keys: list[DbKey], server: Server, options: CreateOptions) -> str | None:
+        """The digest of one physical database's shape on `server`, made with `options` (a template
+        has its encoding and collation); None when an ORM cannot template."""
+        parts: list[Any] = [
+            TEMPLATE_FORMAT,
+            server.backend,
+            server.label,
+            options.encoding,
+            options.collation,
+        ]
         for key in keys:
             if key.orm not in self._own:
                 self._own[key.orm] = self.assistants.get(key.orm).schema_digest()
@@ -84,9 +91,12 @@ class Templates:
     def name(self, digest: str) -> str:
         return f"{self.prefix}_{digest}"
 
-    def copy(self, server: Server, keys: list[DbKey], database: str, digest: str) -> str:
+    def copy(
+        self, server: Server, keys: list[DbKey], database: str, digest: str, options: CreateOptions
+    ) -> str:
         """Create `database` as a verified copy of the template of `digest` (built first when there is
-        none); the template's name. ProvisionError (nothing left behind) when it cannot."""
+        none), owned as `options` say; the template's name. ProvisionError (nothing left behind) when it
+        cannot."""
         template = self.name(digest)
         info = TemplateInfo.from_comment(server.comment(template))
         if info is None:
@@ -95,44 +105,48 @@ class Templates:
                 if info is None:
                     for left in server.databases(f"{template}_b"):  # its builder died: we hold the lock
                         server.drop(left.name)
-                    info = self._build(server, keys, template, digest)
-        self._create_from(server, database, template)
+                    info = self._build(server, keys, template, digest, options)
+        self._create_from(server, database, template, options)
         try:
             self._verify(keys, info)
         except BaseException:
             server.drop(database)
             raise
         with contextlib.suppress(ProvisionError):  # servers without database comments: not counted
-            server.set_comment(database, copied_from(template))
+            server.set_comment(database, copied_from(server.locate(template)))
         return template
 
-    def _create_from(self, server: Server, database: str, template: str) -> None:
+    def _create_from(self, server: Server, database: str, template: str, options: CreateOptions) -> None:
         deadline = time.monotonic() + BUSY_WAIT
         while True:
             try:
-                server.create(database, CreateOptions(), template=template)
+                server.create(database, options, template=template)
                 return
             except TemplateBusyError:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
 
-    def _build(self, server: Server, keys: list[DbKey], template: str, digest: str) -> TemplateInfo:
+    def _build(
+        self, server: Server, keys: list[DbKey], template: str, digest: str, options: CreateOptions
+    ) -> TemplateInfo:
         building = f"{template}_b{uuid.uuid4().hex[:8]}"
-        server.create(building, CreateOptions())
+        # The template takes the tenants' encoding and collation; it stays owned by the role that builds
+        # it (and copies from it): only the tenant databases get another OWNER.
+        server.create(building, CreateOptions(None, options.encoding, options.collation))
         try:
             for key in keys:
                 assert key.alias is not None
                 asst = self.assistants.get(key.orm)
-                asst.build_template(self._config(key, building), key.alias)
-            found = self._fingerprint(keys[0], building)
+                asst.build_template(self._config(key, server.locate(building)), key.alias)
+            found = self._fingerprint(keys[0], server.locate(building))
             info = TemplateInfo(
                 digest,
                 found,
                 datetime.now(UTC).isoformat(timespec="seconds"),
                 [[k.orm, k.alias or ""] for k in keys],
             )
-            self._at_head(keys, building)
+            self._at_head(keys, server.locate(building))
             server.publish(building, template, info.to_comment())
         except BaseException:
             server.drop(building)

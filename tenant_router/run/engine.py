@@ -104,6 +104,9 @@ def migrate(
                 k for k in databases if k.orm not in verdicts or phases.needs_work(verdicts[k.orm].get(k))
             ]
             created = phases.settle_missing(verdicts, report, creations)
+            if creations is not None:
+                pending, files = phases.create_new_files(pending, creations)
+                created += files
             if policy.only_missing:
                 assert creations is not None
                 pending = phases.leave_existing(pending, created, creations)

@@ -73,6 +73,18 @@ def settle_missing(
     return []
 
 
+def create_new_files(pending: list[DbKey], creations: Creations) -> tuple[list[DbKey], list[DbKey]]:
+    """SQLite files that do not exist yet: copied from their folder's template (reported created) or,
+    when they cannot be, left to the migration that creates them: (the other pending keys, those new
+    files to migrate)."""
+    new = creations.new_files(pending)
+    if not new:
+        return pending, []
+    ready = set(creations.create(new))
+    fresh = set(new)
+    return [key for key in pending if key not in fresh], [key for key in new if key in ready]
+
+
 def leave_existing(pending: list[DbKey], created: list[DbKey], creations: Creations) -> list[DbKey]:
     """`create`: only the databases this run created, or an earlier run created and never finished, are
     migrated; the others are left as they are."""

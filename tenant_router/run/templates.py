@@ -10,7 +10,7 @@ from ..config.environment import template_prefix
 from ..config.model import RouterConfig
 from ..executors import ExecutorSpec
 from ..preflight import MAINTENANCE_DATABASES
-from ..provision.missing import Creations
+from ..provision.missing import Creations, MissingDatabase
 from ..provision.servers import Server
 from ..provision.templates import TemplateInfo, Templates, copied_from
 from ..record.report import one_line_error
@@ -54,28 +54,28 @@ def read_templates(config: RouterConfig | None, selection: Selection, *, prune: 
         creations = Creations(fleet.assistants, fleet.report)
         templates = Templates(fleet.assistants, prefix)
         current: dict[str, set[str]] = {}
-        first: dict[str, Any] = {}  # server -> (a key, backend) to reach it by
+        first: dict[str, MissingDatabase] = {}  # server -> a database to reach it by
         keys = [key for key in fleet.keys if key.tenant is not None and key.alias is not None]
         shapes: set[tuple[str, tuple[tuple[str, str | None], ...]]] = set()
         for database in creations.group(keys):
             shape = (database.server_label, tuple((k.orm, k.alias) for k in database.keys))
-            if database.backend not in MAINTENANCE_DATABASES or shape in shapes:
+            if database.backend not in (*MAINTENANCE_DATABASES, "sqlite") or shape in shapes:
                 continue
             shapes.add(shape)
             if database.server_label in unreadable:
                 continue
             try:
-                with creations.server(database.keys[0], database.backend) as server:
-                    first.setdefault(server.label, (database.keys[0], database.backend))
-                    digest = templates.digest(database.keys, server)
+                with creations.server(database) as server:
+                    first.setdefault(server.label, database)
+                    digest = templates.digest(database.keys, server, creations.options(database))
             except Exception as exc:
                 unreadable[database.server_label] = one_line_error(exc)
                 continue
             if digest is not None:
                 current.setdefault(server.label, set()).add(digest)
-        for label, (key, backend) in first.items():
+        for label, database in first.items():
             try:
-                with creations.server(key, backend) as server:
+                with creations.server(database) as server:
                     rows += _inventory(server, prefix, current.get(label, set()), prune=prune)
             except Exception as exc:
                 unreadable[label] = one_line_error(exc)

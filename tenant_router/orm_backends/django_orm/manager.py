@@ -13,7 +13,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils.module_loading import import_string
 
 from ...config.model import OrmSpec
-from ...config.orm_settings import reject_unknown_keys
+from ...config.orm_settings import check_create_options, reject_unknown_keys
 from ...errors import ConfigurationError
 from ...safety.redact import REDACTOR, mask_settings, mask_url
 from ..base import BaseOrmManager, merge_db_config
@@ -23,7 +23,7 @@ DB_KEYS = frozenset(
     {
         "ENGINE", "NAME", "USER", "PASSWORD", "HOST", "PORT", "OPTIONS", "TEST", "URL",
         "ATOMIC_REQUESTS", "AUTOCOMMIT", "CONN_MAX_AGE", "CONN_HEALTH_CHECKS", "TIME_ZONE",
-        "DISABLE_SERVER_SIDE_CURSORS",
+        "DISABLE_SERVER_SIDE_CURSORS", "CREATE",
     }
 )  # fmt: skip
 Strategy = Callable[..., bool | None]
@@ -32,7 +32,7 @@ KEY_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     **dict.fromkeys(("ENGINE", "USER", "PASSWORD", "HOST", "URL", "TIME_ZONE"), ((str,), "a string")),
     "NAME": ((str, Path), "a string"),
     "PORT": ((str, int), "a string or a number"),
-    **dict.fromkeys(("OPTIONS", "TEST"), ((Mapping,), "an object")),
+    **dict.fromkeys(("OPTIONS", "TEST", "CREATE"), ((Mapping,), "an object")),
     **dict.fromkeys(
         ("ATOMIC_REQUESTS", "AUTOCOMMIT", "CONN_HEALTH_CHECKS", "DISABLE_SERVER_SIDE_CURSORS"),
         ((bool,), "true or false"),
@@ -116,6 +116,7 @@ class DjangoOrmManager(BaseOrmManager):
                     f"Tenant configuration: {where}[{key!r}] must be {what}, got {type(value).__name__}.",
                     check_id="E008",
                 )
+        check_create_options(f"Tenant configuration: {where}", entry.get("CREATE"), "E008")
         if "URL" in entry:
             url = entry["URL"]
             try:

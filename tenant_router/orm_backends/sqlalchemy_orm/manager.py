@@ -12,7 +12,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from ...config.model import OrmSpec, RouterConfig
-from ...config.orm_settings import reject_unknown_keys
+from ...config.orm_settings import check_create_options, reject_unknown_keys
 from ...context import current_binding
 from ...errors import ConfigurationError, TenantRouterError
 from ...safety.redact import REDACTOR, mask_url
@@ -33,6 +33,7 @@ def _check_entry(where: str, entry: Any, *, base_dir: Path | None, needs_url: bo
     reject_unknown_keys(where, entry, ENTRY_KEYS, "E008")
     if not isinstance(entry.get("ENGINE_OPTIONS", {}), Mapping):
         raise ConfigurationError(f"{where}['ENGINE_OPTIONS'] must be a dict.", check_id="E008")
+    check_create_options(where, entry.get("CREATE"), "E008")
     if not needs_url:
         return
     try:
@@ -85,9 +86,12 @@ class SqlAlchemyOrmManager(BaseOrmManager):
 
     # -- settings per database -------------------------------------------------------------
     def _normalize(self, merged: Mapping[str, Any], base_dir: Path | None) -> dict[str, Any]:
-        """{"URL": <full URL string>, "ENGINE_OPTIONS": {...}}."""
+        """{"URL": <full URL string>, "ENGINE_OPTIONS": {...}} (and "CREATE" when it is set)."""
         url = build_url(merged, base_dir)
-        return {"URL": render(url), "ENGINE_OPTIONS": dict(merged.get("ENGINE_OPTIONS") or {})}
+        found = {"URL": render(url), "ENGINE_OPTIONS": dict(merged.get("ENGINE_OPTIONS") or {})}
+        if merged.get("CREATE"):
+            found["CREATE"] = dict(merged["CREATE"])
+        return found
 
     def tenant_db_config(self, tenant: str, alias: str) -> dict[str, Any] | None:
         """{"URL", "ENGINE_OPTIONS"} of this tenant's `alias` (merged over the template), or None."""

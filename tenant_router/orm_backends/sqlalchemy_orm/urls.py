@@ -20,7 +20,7 @@ URL_PARTS = {
     "DATABASE": "database",
     "QUERY": "query",
 }
-ENTRY_KEYS = frozenset({"URL", "ENGINE_OPTIONS", *URL_PARTS})
+ENTRY_KEYS = frozenset({"URL", "ENGINE_OPTIONS", "CREATE", *URL_PARTS})
 
 
 def merge_entry(template: Mapping[str, Any], entry: Mapping[str, Any]) -> dict[str, Any]:
