@@ -96,6 +96,16 @@ def forget_settings() -> None:
     _runtime = None
 
 
+def runtime_for_new_tenant(seen: Runtime) -> Runtime:
+    """The runtime read again when `seen` does not know a bound tenant: a running process (a signup
+    view) may have added it to the tenant configuration since. Read once however many threads ask."""
+    global _runtime
+    with _runtime_lock:
+        if _runtime is seen:
+            _runtime = None
+    return runtime()
+
+
 def template_aliases() -> frozenset[str]:
     """The DATABASES aliases that are tenant templates in the current settings."""
     return runtime().templates

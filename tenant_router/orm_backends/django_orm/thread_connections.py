@@ -13,7 +13,7 @@ from django.db.utils import OperationalError, load_backend
 
 from ...context import current_binding
 from ...errors import ConfigurationError, TenantRouterError
-from .template_aliases import ALLOW_SETTING, Runtime, runtime
+from .template_aliases import ALLOW_SETTING, Runtime, runtime, runtime_for_new_tenant
 
 
 class TemplateAccessError(TenantRouterError, OperationalError):
@@ -45,6 +45,10 @@ def runtime_connection(tenant: str, alias: str) -> BaseDatabaseWrapper:
     state = runtime()
     _thread_pool(state)
     conn = _pool.connections.get((tenant, alias))
+    known = state.manager is None or tenant in state.manager.config.tenant_config.tenants
+    if conn is None and state.error is None and not known:  # added since the configuration was read?
+        state = runtime_for_new_tenant(state)
+        _thread_pool(state)
     if conn is None:
         manager = state.manager
         if state.error is not None:

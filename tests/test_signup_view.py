@@ -1,0 +1,37 @@
+"""The README's signup view, as a user writes it: a running process adds a tenant to the tenant
+configuration, provisions its database and binds it at once (no restart), the tenants it served before
+untouched."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.db import connection
+
+from tenant_router import Status, provision_tenant, tenant_context_bind
+
+
+def test_a_tenant_added_while_the_process_runs_is_provisioned_and_bound(site: Any) -> None:
+    assert provision_tenant("tenant-1").ok
+    with tenant_context_bind("tenant-1"), connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM django_migrations")
+        before = cursor.fetchone()[0]
+
+    document = json.loads(site.config_path.read_text())  # the signup view adds the new tenant
+    path = site.tmp / "signup-4.sqlite3"
+    entry = {"clinic": {"orm_config": {"django_orm": {"default": {"NAME": path.name}}}}}
+    document["tenant_config"]["tenant-new"] = entry
+    site.config_path.write_text(json.dumps(document))
+
+    report = provision_tenant("tenant-new")
+
+    (row,) = [r for r in report.rows() if r.tenant]
+    assert (row.tenant, row.status) == ("tenant-new", Status.CREATED), row
+    with tenant_context_bind("tenant-new"), connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM django_migrations")
+        assert cursor.fetchone()[0] == before
+        assert connection.settings_dict["NAME"] == str(path)
+    with tenant_context_bind("tenant-1"), connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM django_migrations")
+        assert cursor.fetchone()[0] == before
