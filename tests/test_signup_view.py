@@ -35,3 +35,25 @@ def test_a_tenant_added_while_the_process_runs_is_provisioned_and_bound(site: An
     with tenant_context_bind("tenant-1"), connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM django_migrations")
         assert cursor.fetchone()[0] == before
+
+
+def test_create_and_a_signup_view_leave_the_reserved_database_alone(site: Any) -> None:
+    """A signup must not apply the central database's new migrations in a web request: `create` and
+    provision_tenant() make tenant databases and leave reserved ones as they are (they said 'migrated')."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    central = Path(settings.DATABASES["central"]["NAME"])
+    before = central.read_bytes() if central.exists() else None
+
+    result = site.invoke("create", "tenant-1", "--settings", site.settings_module, "--json")
+    report = provision_tenant("tenant-2")
+
+    assert result.exit_code == 0, result.output
+    rows = [r for r in json.loads(result.stdout.splitlines()[-1])["results"] if r["tenant"] is None]
+    assert [(r["alias"], r["status"]) for r in rows] == [("central", "skipped")], rows
+    assert "reserved: left as it is" in rows[0]["reason"]
+    assert [(r.alias, r.status) for r in report.rows() if r.tenant is None] == [("central", Status.SKIPPED)]
+    assert (central.read_bytes() if central.exists() else None) == before
+    assert site.db("tenant-1").applied() and site.db("tenant-2").applied()

@@ -91,7 +91,9 @@ def migrate(
         creations = Creations(assistants, report, templates)
     aborted: TenantRouterError | None = None
     try:
-        if not target:  # a rollback is for the selected tenants; shared databases stay as they are
+        if policy.only_missing:  # `create` (and a signup view) makes tenant databases, nothing else
+            phases.leave_reserved(report, planned)
+        elif not target:  # a rollback is for the selected tenants; shared databases stay as they are
             phases.migrate_reserved_and_coarse(fleet.specs, assistants, report)
         report_unconfigured(report, unconfigured)  # in the order the run used to find them
         databases = [key for key in found if redo is None or key in redo]

@@ -41,6 +41,13 @@ def migrate_reserved_and_coarse(
             asst.migrate_reserved()
 
 
+def leave_reserved(report: MigrationReport, planned: list[DbKey]) -> None:
+    """`create`: the reserved databases (and coarse assistants' ORMs) are left as they are, and say so."""
+    for key in planned:
+        if key.tenant is None:
+            report.emit(TenantSkipped(*key, "reserved: left as it is (`migrate` brings it to head)"))
+
+
 def preflight(
     databases: list[DbKey], assistants: Assistants, runner: Executor, *, settle: bool
 ) -> dict[str, dict[DbKey, Verdict]]:
