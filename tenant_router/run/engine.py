@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from .. import telemetry
 from ..config.environment import template_prefix
 from ..config.model import RouterConfig
 from ..errors import ExecutorError, ScratchDatabaseError, TenantRouterError
@@ -83,6 +84,8 @@ def migrate(
                 early.close()
             raise
         report.add_listener(report.journal.record)
+    command = "create" if policy.only_missing else "rollback" if target else "migrate"
+    traced = telemetry.listener_for(report, assistants, executor, command)  # None unless OTEL_* asks
     report.emit(RunStarted(len(planned), tuple(s.key for s in fleet.specs)))
     runner: Executor | None = None
     creations = None
@@ -142,6 +145,7 @@ def migrate(
         report.seconds = time.monotonic() - report.started
         if report.journal is not None:
             report.journal.close(report)
+        telemetry.close(traced, report, aborted is not None)
     if report.interrupted:
         raise RunInterrupted(report)
     if aborted is not None:
