@@ -193,6 +193,20 @@ def test_without_otel_variables_nothing_is_imported(tmp_path: Path) -> None:
     assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout
 
 
+def test_without_the_extra_the_run_goes_on_and_says_so_once(tmp_path: Path) -> None:
+    example = clinic_copy(tmp_path)
+    env = clean_environment(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:9", OTEL_TRACES_EXPORTER="otlp")
+    hidden = (
+        "import sys; sys.modules['opentelemetry'] = None  # as if tenant-router[otel] were not installed\n"
+    )
+
+    result = run([sys.executable, "-c", hidden + PROBE], cwd=example, env=env)
+
+    assert "exit 0" in result.stderr, result.stderr
+    assert result.stderr.count("pip install 'tenant-router[otel]'") == 1, result.stderr
+    assert "Traceback" not in result.stderr
+
+
 class Receiver(ThreadingHTTPServer):
     """A tiny OTLP/HTTP endpoint: keeps each POST body by path."""
 
