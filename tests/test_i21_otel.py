@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 import sys
 import threading
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
+from support.celery_workers import Workers, redis_db, require_redis, unique_queue
 from support.paths import ROOT
 from support.processes import clean_environment, run
 from support.sites import TenantSite
@@ -240,9 +242,33 @@ def receiver() -> Iterator[Receiver]:
         server.server_close()
 
 
+def _requests(receiver: Receiver) -> list[Any]:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    return [ExportTraceServiceRequest.FromString(body) for body in receiver.bodies.get("/v1/traces", [])]
+
+
+def received_spans(receiver: Receiver) -> list[Any]:
+    """Every span the receiver was sent (protobuf Span messages)."""
+    found = []
+    for request in _requests(receiver):
+        for resource_spans in request.resource_spans:
+            for scope in resource_spans.scope_spans:
+                found.extend(scope.spans)
+    return found
+
+
+def received_resources(receiver: Receiver) -> list[dict[str, str]]:
+    """The resource of every batch of spans the receiver was sent."""
+    return [
+        {a.key: a.value.string_value for a in resource_spans.resource.attributes}
+        for request in _requests(receiver)
+        for resource_spans in request.resource_spans
+    ]
+
+
 def test_spans_and_metrics_reach_an_otlp_http_receiver(tmp_path: Path, receiver: Receiver) -> None:
     from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
-    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
     example = clinic_copy(tmp_path)
     port = receiver.server_address[1]
@@ -257,13 +283,7 @@ def test_spans_and_metrics_reach_an_otlp_http_receiver(tmp_path: Path, receiver:
     result = run([*command, "--pythonpath", str(example), "--jobs", "2"], cwd=example, env=env)
 
     assert result.returncode == ExitCode.OK, result.stdout + result.stderr
-    spans, resources = [], []
-    for body in receiver.bodies.get("/v1/traces", []):
-        request = ExportTraceServiceRequest.FromString(body)
-        for resource_spans in request.resource_spans:
-            resources.append({a.key: a.value.string_value for a in resource_spans.resource.attributes})
-            for scope in resource_spans.scope_spans:
-                spans.extend(scope.spans)
+    spans, resources = received_spans(receiver), received_resources(receiver)
     assert resources and all(r["service.name"] == "tenant-router" for r in resources), resources
     assert all(r["deployment.environment.name"] == "test" for r in resources)
     [root] = [s for s in spans if s.name == "tenant_router.run"]
@@ -281,3 +301,83 @@ def test_spans_and_metrics_reach_an_otlp_http_receiver(tmp_path: Path, receiver:
         "tenant_router.database.duration",
         "tenant_router.step.duration",
     } <= names
+
+
+def test_a_requeued_then_busy_database_says_so_in_its_span_and_the_metrics(
+    site: TenantSite, otel: tuple[InMemorySpanExporter, InMemoryMetricReader]
+) -> None:
+    exporter, reader = otel
+    setup = site.invoke("migrate", "--settings", site.settings_module, "--orm", "django_orm",
+                        "--target", "patients", "0001_initial", "--no-journal")  # fmt: skip
+    assert setup.exit_code == 0, setup.output
+    exporter.clear()
+    writer = sqlite3.connect(site.databases[1].path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # the write lock, as a busy application holds it
+    try:
+        result = site.invoke(
+            "migrate", "--settings", site.settings_module, "--lock-wait", "0.3", "--lock-retries", "1",
+            "--lock-retry-delay", "0", "--jobs", "1", "--no-journal", "--json",
+        )  # fmt: skip
+    finally:
+        writer.rollback()
+        writer.close()
+
+    assert result.exit_code == ExitCode.FAILED, result.output
+    spans = list(exporter.get_finished_spans())
+    [busy] = [
+        s
+        for s in named(spans, "tenant_router.database")
+        if s.attributes.get("tenant_router.tenant") == "tenant-2"
+    ]
+    a = busy.attributes
+    assert (a["tenant_router.status"], a["error.type"]) == ("busy", "busy"), a
+    assert (a["tenant_router.requeued"], a["tenant_router.lock_waits"]) == (1, 2)
+    assert a["tenant_router.migration.from"] == a["tenant_router.migration.to"] == "patients.0001_initial"
+    assert busy.status.status_code is StatusCode.ERROR
+    steps = [s for s in named(spans, "tenant_router.step") if s.parent.span_id == busy.context.span_id]
+    assert [s.attributes["tenant_router.step.outcome"] for s in steps] == ["busy", "busy"]
+    points = metric_points(reader)
+    assert sum(p.value for p in points["tenant_router.requeues"]) == 1
+    assert sum(p.value for p in points["tenant_router.lock_waits"]) == 2
+
+
+@pytest.fixture
+def celery_site(tmp_path: Path) -> Iterator[Workers]:
+    """The clinic example's SQLite tenants and one Celery worker (w1) on a queue of its own."""
+    require_redis()
+    workers = Workers(clinic_copy(tmp_path), unique_queue(), redis_db())
+    try:
+        workers.start("w1")
+        yield workers
+    finally:
+        workers.stop_all()
+
+
+def test_databases_migrated_on_celery_workers_are_in_the_run_trace(
+    celery_site: Workers, receiver: Receiver
+) -> None:
+    env = {
+        **celery_site.env(),
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{receiver.server_address[1]}",
+        "OTEL_METRICS_EXPORTER": "none",
+    }
+    command = [sys.executable, "-m", "tenant_router_cli", "migrate", "--settings", "clinic.settings"]
+    command += ["--pythonpath", str(celery_site.example), "--no-journal", "--executor", "celery"]
+    command += ["--celery-app", "clinic.celery:app", "--queue", celery_site.queue]
+
+    result = run(command, cwd=celery_site.example, env=env)
+
+    assert result.returncode == ExitCode.OK, result.stdout + result.stderr
+    spans = received_spans(receiver)
+    [root] = [s for s in spans if s.name == "tenant_router.run"]
+    databases = [s for s in spans if s.name == "tenant_router.database"]
+    assert len(databases) == 7 and {s.parent_span_id for s in databases} == {root.span_id}
+    assert {s.trace_id for s in spans} == {root.trace_id}
+    executor = {a.key: a.value.string_value for a in root.attributes}["tenant_router.executor"]
+    assert executor == "celery"
+    for span in databases:
+        steps = [s for s in spans if s.parent_span_id == span.span_id]
+        assert root.start_time_unix_nano <= span.start_time_unix_nano <= span.end_time_unix_nano
+        assert all(span.start_time_unix_nano <= s.start_time_unix_nano for s in steps)
+        assert all(s.end_time_unix_nano <= span.end_time_unix_nano for s in steps)
+    assert "/v1/metrics" not in receiver.bodies

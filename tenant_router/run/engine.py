@@ -74,6 +74,8 @@ def migrate(
     if redo is not None:
         planned = [key for key in planned if key.tenant is None or key in redo]
     found, unconfigured = fleet.tenant_databases(planned)  # reported skipped after the reserved ones
+    command = "create" if policy.only_missing else "rollback" if target else "migrate"
+    traced = telemetry.listener_for(report, assistants, executor, command)  # None unless OTEL_* asks
     early = open_early(executor)  # a wrong Celery app or its broker down: one line, nothing touched
     if journal is not None:  # opened once every argument is known to be good
         header = header_for(fleet.tenants, [key for key in planned if key.tenant is not None], **journal.meta)
@@ -84,8 +86,6 @@ def migrate(
                 early.close()
             raise
         report.add_listener(report.journal.record)
-    command = "create" if policy.only_missing else "rollback" if target else "migrate"
-    traced = telemetry.listener_for(report, assistants, executor, command)  # None unless OTEL_* asks
     report.emit(RunStarted(len(planned), tuple(s.key for s in fleet.specs)))
     runner: Executor | None = None
     creations = None

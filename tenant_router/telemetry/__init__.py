@@ -59,7 +59,7 @@ def listener_for(
             )
         return None
     facts = RunFacts(
-        run_id=report.journal.run_id if report.journal is not None else None,
+        run_id=lambda: report.journal.run_id if report.journal is not None else None,  # opened later
         command=command,
         executor=executor.name,
         jobs=None if executor.name == "celery" else resolve_jobs(executor.jobs),
@@ -83,7 +83,10 @@ def close(tracer: RunTracer | None, report: MigrationReport, aborted: bool) -> N
     else:
         outcome = "ok" if report.ok else "failed"
     counts = {status: count for status, count in report.counts().items() if count}
-    tracer.close(counts, outcome, report.stop_reason)
+    try:
+        tracer.close(counts, outcome, report.stop_reason)
+    except Exception:  # telemetry never fails a run that is over
+        logging.getLogger("tenant_router").warning("telemetry could not end the run's trace", exc_info=True)
 
 
 __all__ = ["close", "install", "listener_for"]

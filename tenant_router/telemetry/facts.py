@@ -15,7 +15,9 @@ from ..record.keys import DbKey
 from ..safety.redact import REDACTOR
 
 _URL = re.compile(r"\b([a-zA-Z][\w+.-]*)://\S+")
-_CLASS = re.compile(r"^([A-Za-z_][\w.]*)(?::|$)")
+_CLASS = re.compile(
+    r"^((?:[A-Za-z_]\w*\.)*[A-Z]\w*)(?::|$)"
+)  # "OperationalError: ...", not "app.0001_x: ..."
 #: What the executors say when a worker went away under a database (dispatch.fail_unfinished's lines).
 _LOST = re.compile(r"^(worker process died|Celery worker \S+ lost)")
 _ENGINES = {"postgres": "postgresql", "postgresql": "postgresql", "psycopg": "postgresql", "psycopg2": "postgresql",
@@ -55,7 +57,7 @@ def engine_of(settings: dict[str, Any] | None) -> str | None:
 class RunFacts:
     """The run as its span describes it, and a way to name each database's server."""
 
-    run_id: str | None
+    run_id: Callable[[], str | None]  # the journal's run id, once the journal is open
     command: str  # migrate, create, rollback
     executor: str
     jobs: int | None  # worker processes (None: Celery, the workers' own concurrency)
@@ -72,8 +74,6 @@ class RunFacts:
         }
         if self.jobs is not None:
             found["tenant_router.jobs"] = self.jobs
-        if self.run_id is not None:
-            found["tenant_router.run.id"] = self.run_id
         return found
 
     def server_attributes(self, key: DbKey) -> dict[str, Any]:

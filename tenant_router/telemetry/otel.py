@@ -8,6 +8,7 @@ the workers knowing anything of OpenTelemetry. Attributes hold names and numbers
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,6 +76,7 @@ class RunTracer:
         self.started = time.time_ns() - _ns(time.monotonic() - facts.started)
         self.databases: dict[DbKey, _Database] = {}
         self.run_span: Any = None
+        self.broken = False
         self.context: Any = None
         if self.tracer is not None:
             self.run_span = self.tracer.start_span(
@@ -87,10 +89,21 @@ class RunTracer:
 
     # -- the listener -----------------------------------------------------------------------------
     def __call__(self, event: MigrationEvent) -> None:
-        """Take one event of the run (the report calls this for each, in order)."""
-        now = time.time_ns()
+        """Take one event of the run (the report calls this for each, in order); never fails the run."""
+        if self.broken:
+            return
+        try:
+            self._take(event, time.time_ns())
+        except Exception:  # telemetry must never stop a migration: say so once, then stay quiet
+            self.broken = True
+            logging.getLogger("tenant_router").warning("telemetry stopped for this run", exc_info=True)
+
+    def _take(self, event: MigrationEvent, now: int) -> None:
         if isinstance(event, RunStarted):
             if self.run_span is not None:
+                run_id = self.facts.run_id()
+                if run_id is not None:
+                    self.run_span.set_attribute("tenant_router.run.id", run_id)
                 self.run_span.set_attribute("tenant_router.planned", event.planned)
                 self.run_span.set_attribute("tenant_router.orms", list(event.orms))
             return
@@ -137,8 +150,9 @@ class RunTracer:
         step.end, step.outcome, step.seconds = now, outcome, seconds
 
     def _fail_step(self, key: DbKey, db: _Database, name: str | None, now: int, outcome: str) -> None:
-        if name is None:
-            return
+        running = any(s.name == name and s.outcome == "running" for s in db.steps)
+        if name is None or (not running and any(s.name == name for s in db.steps)):
+            return  # that step's end is known already (a busy step, then the database settled busy)
         self._end_step(db, name, now, outcome, None)
         step = db.steps[-1] if db.steps and db.steps[-1].name == name else None
         if step is not None and self.metrics is not None:
