@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -78,8 +79,9 @@ def fleet(folder: Path, tenants: int) -> Path:
     return example
 
 
-def one_run(example: Path, jobs: int, otel: dict[str, str]) -> tuple[float, int]:
-    """Seconds of one `migrate` from empty files, and how many databases it settled."""
+def one_run(example: Path, jobs: int, otel: dict[str, str]) -> tuple[float, float, str]:
+    """Wall and CPU seconds (the run's process and its workers) of one `migrate` from empty files, and
+    its JSON Lines."""
     for path in (example / "var").glob("*.sqlite3"):
         path.unlink()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TENANT_ROUTER_"))}
@@ -87,13 +89,62 @@ def one_run(example: Path, jobs: int, otel: dict[str, str]) -> tuple[float, int]
     env.update(otel)
     command = [sys.executable, "-m", "tenant_router_cli", "migrate", "--settings", "clinic.settings"]
     command += ["--pythonpath", str(example), "--jobs", str(jobs), "--no-journal", "--json"]
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), _children_cpu()
     done = subprocess.run(command, cwd=example, env=env, capture_output=True, text=True, check=False)
-    seconds = time.perf_counter() - began
+    seconds, cpu = time.perf_counter() - began, _children_cpu() - cpu
     if done.returncode != 0:
         raise SystemExit(f"migrate exited {done.returncode}:\n{done.stderr[-2000:]}")
-    report = json.loads(done.stdout.splitlines()[-1])
-    return seconds, len(report["results"])
+    return seconds, cpu, done.stdout
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def listener_cost(stdout: str, endpoint: str, repeat: int = 5) -> tuple[float, float, int]:
+    """CPU and wall seconds the run's process spends in the telemetry listener for one run's events
+    (replayed from its JSON Lines, OTLP export and the final flush included), and the databases."""
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    from tenant_router.executors.wire import decode_event
+    from tenant_router.telemetry.facts import RunFacts
+    from tenant_router.telemetry.otel import RunTracer
+    from tenant_router.telemetry.providers import Pipelines
+
+    lines = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+    databases = sum(
+        1 for d in lines if d.get("event") in ("tenant_finished", "tenant_failed", "tenant_skipped")
+    )
+    events = [
+        decode_event({"kind": d.pop("event"), **d}) for d in lines if d.get("event") not in (None, "report")
+    ]
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces")))
+    exporter = OTLPMetricExporter(endpoint=f"{endpoint}/v1/metrics")
+    meter_provider = MeterProvider(metric_readers=[PeriodicExportingMetricReader(exporter)])
+    pipelines = Pipelines(tracer_provider, meter_provider)
+    settings = {"ENGINE": "django.db.backends.sqlite3"}
+    cpu_times, wall_times = [], []
+    for _ in range(repeat):
+        facts = RunFacts(
+            lambda: None, "migrate", "processes", 2, time.monotonic(), lambda k: None, lambda k: settings
+        )
+        cpu, wall = time.process_time(), time.perf_counter()
+        tracer = RunTracer(pipelines, facts)
+        for event in events:
+            tracer(event)
+        tracer.close({"migrated": databases}, "ok", None)
+        cpu_times.append(time.process_time() - cpu)
+        wall_times.append(time.perf_counter() - wall)
+    tracer_provider.shutdown()
+    meter_provider.shutdown()
+    return statistics.median(cpu_times), statistics.median(wall_times), databases
 
 
 def main() -> None:
@@ -113,26 +164,37 @@ def main() -> None:
             "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
         },
     }
-    times: dict[str, list[float]] = {mode: [] for mode in modes}
-    databases = 0
+    times: dict[str, list[tuple[float, float]]] = {mode: [] for mode in modes}
+    stdout = ""
     with tempfile.TemporaryDirectory(prefix="tr-bench-otel-") as tmp:
         example = fleet(Path(tmp), args.tenants)
         one_run(example, args.jobs, {})  # warm-up: bytecode caches, the file system
         for _ in range(args.repeat):  # interleaved, so a slow minute hits both modes alike
             for mode, env in modes.items():
-                seconds, databases = one_run(example, args.jobs, env)
-                times[mode].append(seconds)
+                seconds, cpu, out = one_run(example, args.jobs, env)
+                times[mode].append((seconds, cpu))
+                stdout = out if mode == "off" else stdout
+    fleet_spans = receiver.spans
+    cpu, wall, databases = listener_cost(stdout, endpoint)
     receiver.shutdown()
-    off = statistics.median(times["off"])
+    off_wall = statistics.median(t[0] for t in times["off"])
+    off_cpu = statistics.median(t[1] for t in times["off"])
     print(
         f"{args.tenants} tenants, {databases} databases, --jobs {args.jobs}, {args.repeat} runs each (median)"
     )
     for mode, found in times.items():
-        median = statistics.median(found)
-        extra = (median - off) / databases * 1000
-        runs = ", ".join(f"{t:.2f}" for t in found)
-        print(f"  {mode:34} {median:7.2f} s  [{runs}]  {extra:+.2f} ms per database")
-    print(f"  spans received: {receiver.spans} ({receiver.spans // max(args.repeat, 1)} a run); "
+        wall_s = statistics.median(t[0] for t in found)
+        cpu_s = statistics.median(t[1] for t in found)
+        runs = ", ".join(f"{t[0]:.1f}" for t in found)
+        print(
+            f"  {mode:34} wall {wall_s:6.2f} s [{runs}] {(wall_s - off_wall) / databases * 1000:+6.2f} ms/db;"
+            f"  CPU {cpu_s:6.2f} s {(cpu_s - off_cpu) / databases * 1000:+6.2f} ms/db"
+        )
+    print(
+        "  the listener alone, one run's events replayed in process (OTLP export and flush included): "
+        f"{cpu / databases * 1e6:.0f} µs CPU, {wall / databases * 1e6:.0f} µs wall per database"
+    )
+    print(f"  spans received from the fleet runs: {fleet_spans} ({fleet_spans // max(args.repeat, 1)} a run); "
           f"metric requests: {receiver.metric_requests}")  # fmt: skip
 
 

@@ -171,7 +171,8 @@ class RunTracer:
         if self.metrics is not None:
             attrs = {"orm": key.orm, "status": str(status)}
             self.metrics.databases.add(1, attrs)
-            self.metrics.database_duration.record(seconds, attrs)
+            if status not in (DbStatus.SKIPPED, DbStatus.NOT_STARTED):  # no work, no duration
+                self.metrics.database_duration.record(seconds, attrs)
             if isinstance(event, TenantFailed) and error_type(event.error, status) == "WorkerLost":
                 self.metrics.workers_lost.add(1, {"orm": key.orm})
         if self.tracer is None:
