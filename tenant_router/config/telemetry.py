@@ -71,6 +71,12 @@ def otlp_protocol(signal: str) -> str:
     return protocol
 
 
+def span_queue_size() -> int | None:
+    """None when OTEL_BSP_MAX_QUEUE_SIZE is set (the SDK reads it); else room for a burst of databases
+    settled at once (thousands found up to date by the pre-flight), where the SDK's 2048 would drop spans."""
+    return None if os.environ.get("OTEL_BSP_MAX_QUEUE_SIZE") else 32768
+
+
 def metric_interval_ms() -> float:
     """OTEL_METRIC_EXPORT_INTERVAL (milliseconds between metric exports; 60000)."""
     raw = os.environ.get("OTEL_METRIC_EXPORT_INTERVAL", "").strip()

@@ -29,7 +29,7 @@ from opentelemetry.sdk.trace.export import (
     SpanExportResult,
 )
 
-from ..config.telemetry import OtelWish, metric_interval_ms, otlp_protocol
+from ..config.telemetry import OtelWish, metric_interval_ms, otlp_protocol, span_queue_size
 from ..errors import ConfigurationError
 
 DEFAULT_SERVICE_NAME = "tenant-router"
@@ -145,7 +145,8 @@ def _own(wish: OtelWish) -> Pipelines:
         exporters = [_span_exporter(name) for name in wish.traces]
         tracer_provider = SdkTracerProvider(resource=resource)
         for exporter in exporters:
-            tracer_provider.add_span_processor(BatchSpanProcessor(_ParentSpans(exporter)))
+            processor = BatchSpanProcessor(_ParentSpans(exporter), max_queue_size=span_queue_size())
+            tracer_provider.add_span_processor(processor)
     meter_provider = None
     if wish.metrics:
         interval = metric_interval_ms()
