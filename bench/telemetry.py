@@ -125,7 +125,10 @@ def listener_cost(stdout: str, endpoint: str, repeat: int = 5) -> tuple[float, f
         decode_event({"kind": d.pop("event"), **d}) for d in lines if d.get("event") not in (None, "report")
     ]
     tracer_provider = TracerProvider()
-    tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces")))
+    exporter_ = OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces")
+    tracer_provider.add_span_processor(
+        BatchSpanProcessor(exporter_, max_queue_size=32768)
+    )  # as tenant-router does
     exporter = OTLPMetricExporter(endpoint=f"{endpoint}/v1/metrics")
     meter_provider = MeterProvider(metric_readers=[PeriodicExportingMetricReader(exporter)])
     pipelines = Pipelines(tracer_provider, meter_provider)
