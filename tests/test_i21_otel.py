@@ -185,9 +185,18 @@ print(sorted(m for m in sys.modules if m.startswith("opentelemetry")))
 """
 
 
-def test_without_otel_variables_nothing_is_imported(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "otel_env",
+    [
+        {},
+        {"OTEL_SDK_DISABLED": "true", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9"},
+        {"OTEL_TRACES_EXPORTER": "none", "OTEL_METRICS_EXPORTER": "none", "OTEL_SERVICE_NAME": "x"},
+    ],
+    ids=["unset", "sdk-disabled", "exporters-none"],
+)
+def test_without_otel_variables_nothing_is_imported(tmp_path: Path, otel_env: dict[str, str]) -> None:
     example = clinic_copy(tmp_path)
-    env = {k: v for k, v in clean_environment().items() if not k.startswith("OTEL_")}
+    env = {k: v for k, v in clean_environment().items() if not k.startswith("OTEL_")} | otel_env
 
     result = run([sys.executable, "-c", PROBE], cwd=example, env=env)
 
