@@ -54,7 +54,7 @@ def _read_tenant_document(source: Any, settings: Any) -> tuple[Any, str, Path | 
     if not path.is_absolute() and base_dir is not None:
         path = Path(base_dir) / path
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise ConfigurationError(
             f"Tenant configuration file {str(path)!r} cannot be read: {exc.strerror or exc}.",
@@ -62,7 +62,23 @@ def _read_tenant_document(source: Any, settings: Any) -> tuple[Any, str, Path | 
             check_id="E007",
         ) from exc
     try:
-        return json.loads(text), str(path), path.parent
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigurationError(
+            f"Tenant configuration file {str(path)!r} is not UTF-8 text: byte 0x{data[exc.start]:02x} "
+            f"(line {line}, byte {exc.start + 1}) cannot be decoded.",
+            hint="Save the file as UTF-8 (JSON text is UTF-8).",
+            check_id="E007",
+        ) from None
+    try:
+        return json.loads(text, object_pairs_hook=_unique_keys), str(path), path.parent
+    except DuplicateKeyError as exc:
+        raise ConfigurationError(
+            f"Tenant configuration file {str(path)!r}: key {exc.key!r} appears more than once in one "
+            "object (JSON would keep only the last).",
+            check_id="E008",
+        ) from None
     except RecursionError:
         raise ConfigurationError(
             f"Tenant configuration file {str(path)!r}: {_too_deep_in_text(text)}.", check_id="E008"
@@ -73,6 +89,24 @@ def _read_tenant_document(source: Any, settings: Any) -> tuple[Any, str, Path | 
             f"(line {exc.lineno}, column {exc.colno}).",
             check_id="E007",
         ) from exc
+
+
+class DuplicateKeyError(ValueError):
+    """A JSON object names the same key twice."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """json.loads' object_pairs_hook: an object as a dict, refusing a key it names twice (at any depth)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise DuplicateKeyError(key)
+        out[key] = value
+    return out
 
 
 def _key_path(keys: Iterable[Any], limit: int = 6) -> str:

@@ -1,0 +1,74 @@
+"""Issue 20, hostile and odd input: items 6, 7, 8, 10 and the option suggestions of 18.
+
+6: a tenant configuration that is not UTF-8, or repeats a key, is exit 3 in one line naming the file.
+7: every option is checked the same way in every mode (migrate, --plan, --check, create): exit 2.
+8: `--tenant @file` with a line of millions of characters ends promptly; ids are shortened in messages.
+10: a SQLite `file:` URI name is relative to the tenant configuration's folder, like a plain name.
+18: an unknown option suggests only options that are close to it, or none.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.test.utils import override_settings
+from support.sites import TenantSite
+
+from tenant_router_cli.exit_codes import ExitCode
+
+# -- item 6: a tenant configuration that is not UTF-8, or repeats a key --------------------------------
+
+ONE_TENANT = '"t1": {"clinic": {"orm_config": {"django_orm": {"default": {"NAME": "t1.sqlite3"}}}}}'
+NOT_UTF8 = [
+    pytest.param(b"\xff\xfe{", id="utf16-bom"),
+    pytest.param(('{"tenant_config": {"caf\xe9": {}}}').encode("latin-1"), id="latin1-id"),
+]
+DUPLICATES = [
+    pytest.param('{"tenant_config": {' + ONE_TENANT + '}, "tenant_config": {}}', "'tenant_config'", id="top"),
+    pytest.param(
+        '{"tenant_config": {"t1": {"clinic": {"orm_config": {'
+        '"django_orm": {"default": {"NAME": "a.sqlite3"}}, '
+        '"django_orm": {"default": {"NAME": "b.sqlite3"}}}}}}}',
+        "'django_orm'",
+        id="nested",
+    ),
+]
+
+
+def bad_config(site: TenantSite, command: str, content: bytes) -> tuple[Path, object]:
+    path = site.tmp / "bad-config.json"
+    path.write_bytes(content)
+    with override_settings(TENANT_ROUTER_TENANT_CONFIG=str(path)):
+        return path, site.invoke(command, "--settings", site.settings_module, "--jobs", "1")
+
+
+def assert_one_config_line(result: object, *names: str) -> None:
+    assert result.exit_code == ExitCode.CONFIG, result.output  # type: ignore[attr-defined]
+    stderr: str = result.stderr  # type: ignore[attr-defined]
+    assert "Traceback" not in stderr
+    first = stderr.splitlines()[0]
+    assert first.startswith("error: ") and all(name in first for name in names), stderr
+
+
+@pytest.mark.parametrize("content", NOT_UTF8)
+@pytest.mark.parametrize("command", ["migrate", "status"])
+def test_tenant_config_not_utf8_is_exit_3_naming_the_file(
+    site: TenantSite, command: str, content: bytes
+) -> None:
+    path, result = bad_config(site, command, content)
+
+    assert_one_config_line(result, str(path), "UTF-8")
+    assert not any(db.table_names() for db in site.databases)
+
+
+@pytest.mark.parametrize(("document", "key"), DUPLICATES)
+@pytest.mark.parametrize("command", ["migrate", "status"])
+def test_duplicate_key_in_tenant_config_is_exit_3_naming_file_and_key(
+    site: TenantSite, command: str, document: str, key: str
+) -> None:
+    path, result = bad_config(site, command, document.encode())
+
+    assert_one_config_line(result, str(path), key, "more than once")
+    assert not any(db.table_names() for db in site.databases)
+    assert not (site.tmp / "a.sqlite3").exists() and not (site.tmp / "b.sqlite3").exists()
