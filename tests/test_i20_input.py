@@ -72,3 +72,51 @@ def test_duplicate_key_in_tenant_config_is_exit_3_naming_file_and_key(
     assert_one_config_line(result, str(path), key, "more than once")
     assert not any(db.table_names() for db in site.databases)
     assert not (site.tmp / "a.sqlite3").exists() and not (site.tmp / "b.sqlite3").exists()
+
+
+# -- item 7: every option is checked in every mode -------------------------------------------------------
+
+BAD_VALUES = [
+    ("--lock-timeout", "nan"),
+    ("--lock-timeout", "-1"),
+    ("--lock-wait", "-5"),
+    ("--lock-wait", "nan"),
+    ("--statement-timeout", "inf"),
+    ("--lock-retries", "-7"),
+    ("--lock-retry-delay", "nan"),
+    ("--worker-tasks", "0"),
+    ("--worker-max-rss", "-5"),
+    ("--worker-max-rss", "nan"),
+    ("--canary", "-1"),
+    ("--max-failures", "0"),
+    ("--max-connections-per-host", "0"),
+    ("--jobs", "-1"),
+]
+MODES = [[], ["--plan"], ["--check"]]
+
+
+def assert_usage_line(result: object, option: str) -> None:
+    assert result.exit_code == ExitCode.USAGE, result.output  # type: ignore[attr-defined]
+    lines = result.stderr.splitlines()  # type: ignore[attr-defined]
+    assert lines and lines[0].startswith("error: ") and option in lines[0], lines
+    assert len(lines) <= 2 and "Traceback" not in result.stderr, lines  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("option", "value"), BAD_VALUES)
+@pytest.mark.parametrize("mode", MODES, ids=["migrate", "plan", "check"])
+def test_bad_option_value_is_exit_2_in_every_mode(
+    site: TenantSite, mode: list[str], option: str, value: str
+) -> None:
+    jobs = [] if option == "--jobs" else ["--jobs", "1"]
+    result = site.invoke("migrate", "--settings", site.settings_module, *jobs, *mode, f"{option}={value}")
+
+    assert_usage_line(result, option)
+    assert not any(db.path and db.path.exists() for db in site.databases)
+
+
+@pytest.mark.parametrize(("option", "value"), [("--lock-timeout", "nan"), ("--jobs", "-1")])
+def test_bad_option_value_is_exit_2_for_create(site: TenantSite, option: str, value: str) -> None:
+    result = site.invoke("create", "tenant-1", "--settings", site.settings_module, f"{option}={value}")
+
+    assert_usage_line(result, option)
+    assert not any(db.path and db.path.exists() for db in site.databases)
