@@ -9,10 +9,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from django.test.utils import override_settings
+from support.clinic import clinic_copy
+from support.processes import CLI, run
 from support.sites import TenantSite
 
 from tenant_router_cli.exit_codes import ExitCode
@@ -120,3 +123,52 @@ def test_bad_option_value_is_exit_2_for_create(site: TenantSite, option: str, va
 
     assert_usage_line(result, option)
     assert not any(db.path and db.path.exists() for db in site.databases)
+
+
+# -- item 8: a tenant list with a line of millions of characters -----------------------------------------
+
+
+def tenant_list(tmp_path: Path, line: str) -> tuple[Path, list[str]]:
+    example = clinic_copy(tmp_path)
+    listing = tmp_path / "tenants.txt"
+    listing.write_text(f"tenant-1\n{line}\n", encoding="utf-8")
+    args = [*CLI, "status", "--settings", "clinic.settings", "--pythonpath", str(example)]
+    return example, [*args, "--tenant", f"@{listing}"]
+
+
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [
+        pytest.param("x" * 2_000_000, "Unknown tenant", id="id"),
+        pytest.param("x*" * 1_000_000, "matches no tenant", id="glob"),
+    ],
+)
+def test_two_million_character_line_is_refused_in_one_short_line(
+    tmp_path: Path, line: str, says: str
+) -> None:
+    example, args = tenant_list(tmp_path, line)
+    result = run(args, example, timeout=60)  # a hang guard: the quadratic version ran for minutes
+
+    assert result.returncode == ExitCode.USAGE, result.stderr[-500:]
+    first = result.stderr.splitlines()[0]
+    assert first.startswith("error: ") and says in first and len(first) < 200, first[:500]
+    assert "…" in first and "2,000,000 characters" in first, first
+    assert len(result.stderr) < 1000
+
+
+def test_control_characters_of_an_id_are_escaped_in_messages(tmp_path: Path) -> None:
+    example, args = tenant_list(tmp_path, "evil\x1b[2J\x07id")
+    result = run(args, example)
+
+    assert result.returncode == ExitCode.USAGE, result.stderr
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr
+    assert "evil\\x1b[2J\\x07id" in result.stderr.splitlines()[0]
+
+
+def test_long_tenant_id_in_a_configuration_error_is_shortened(site: TenantSite) -> None:
+    tenant = "a" * 50 + "\x1b" + "z" * 100_000
+    path, result = bad_config(site, "status", json.dumps({"tenant_config": {tenant: 5}}).encode())
+
+    assert_one_config_line(result, str(path), "'aaaaaaaaaa", "zzz' (100,051 characters)")
+    assert len(result.stderr.splitlines()[0]) < 250  # type: ignore[attr-defined]
+    assert "\x1b" not in result.stderr  # type: ignore[attr-defined]

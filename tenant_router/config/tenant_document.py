@@ -11,6 +11,7 @@ from typing import Any
 from django.utils.module_loading import import_string
 
 from ..errors import ConfigurationError
+from ..quoting import quoted
 from ..safety.redact import REDACTOR
 from .model import TenantConfig
 
@@ -75,7 +76,7 @@ def _read_tenant_document(source: Any, settings: Any) -> tuple[Any, str, Path | 
         return json.loads(text, object_pairs_hook=_unique_keys), str(path), path.parent
     except DuplicateKeyError as exc:
         raise ConfigurationError(
-            f"Tenant configuration file {str(path)!r}: key {exc.key!r} appears more than once in one "
+            f"Tenant configuration file {str(path)!r}: key {quoted(exc.key)} appears more than once in one "
             "object (JSON would keep only the last).",
             check_id="E008",
         ) from None
@@ -152,7 +153,7 @@ def _check_depth(tenant: str, entry: Any, where: str) -> None:
         node, path = stack.pop()
         if len(path) > MAX_DEPTH:
             raise ConfigurationError(
-                f"Tenant configuration {where!r}: tenant {tenant!r} is nested more than {MAX_DEPTH} "
+                f"Tenant configuration {where!r}: tenant {quoted(tenant)} is nested more than {MAX_DEPTH} "
                 f"levels deep at {_key_path(path)}.",
                 check_id="E008",
             )
@@ -188,7 +189,7 @@ def load_tenant_config(settings: Any) -> TenantConfig:
             raise ConfigurationError(f"Tenant configuration {where!r}: empty tenant id.", check_id="E008")
         if not isinstance(entry, Mapping):
             raise ConfigurationError(
-                f"Tenant configuration {where!r}: tenant {tenant!r} must map service names to objects, "
+                f"Tenant configuration {where!r}: tenant {quoted(tenant)} must map service names to objects, "
                 f"got {type(entry).__name__}.",
                 check_id="E008",
             )
@@ -199,7 +200,7 @@ def load_tenant_config(settings: Any) -> TenantConfig:
                 isinstance(v, Mapping) for v in orm_config.values()
             ):
                 raise ConfigurationError(
-                    f"Tenant configuration {where!r}: tenant {tenant!r}, service {service!r} needs an "
+                    f"Tenant configuration {where!r}: tenant {quoted(tenant)}, service {quoted(service)} needs an "
                     '"orm_config" object mapping ORM keys to {alias: settings} objects.',
                     check_id="E008",
                 )
