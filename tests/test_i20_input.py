@@ -16,8 +16,9 @@ import pytest
 from django.test.utils import override_settings
 from support.clinic import clinic_copy
 from support.processes import CLI, run
-from support.sites import TenantSite
+from support.sites import Database, TenantSite, activate
 
+from tenant_router.safety.locks import database_lock
 from tenant_router_cli.exit_codes import ExitCode
 
 # -- item 6: a tenant configuration that is not UTF-8, or repeats a key --------------------------------
@@ -172,3 +173,56 @@ def test_long_tenant_id_in_a_configuration_error_is_shortened(site: TenantSite) 
     assert_one_config_line(result, str(path), "'aaaaaaaaaa", "zzz' (100,051 characters)")
     assert len(result.stderr.splitlines()[0]) < 250  # type: ignore[attr-defined]
     assert "\x1b" not in result.stderr  # type: ignore[attr-defined]
+
+
+# -- item 10: a SQLite file: URI name is relative to the configuration's folder --------------------------
+
+
+@pytest.fixture
+def uri_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """One tenant named by a relative `file:` URI; the tests run from another folder."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    site = TenantSite(tmp_path)
+    entry = {"NAME": "file:u2.sqlite3?mode=rwc", "OPTIONS": {"uri": True}}
+    site.databases.append(Database("u2", entry, path=tmp_path / "u2.sqlite3"))
+    yield from activate(site)
+
+
+def test_django_file_uri_name_is_relative_to_the_configuration(uri_site: TenantSite) -> None:
+    result = uri_site.invoke("migrate", "--settings", uri_site.settings_module, "--jobs", "1")
+
+    assert result.exit_code == ExitCode.OK, result.output
+    assert "django_migrations" in uri_site.databases[0].table_names()
+    assert not (uri_site.tmp / "elsewhere" / "u2.sqlite3").exists()
+
+
+def test_file_uri_and_plain_path_share_one_run_lock(uri_site: TenantSite) -> None:
+    plain = uri_site.tmp / "u2.sqlite3"  # the same physical database, named as a plain path
+    with database_lock(f"sqlite:{plain}", lambda: None, 0) as held:
+        assert held
+        result = uri_site.invoke("migrate", "--settings", uri_site.settings_module, "--jobs", "1")
+
+    assert result.exit_code == ExitCode.LOCKED, result.output
+    assert not uri_site.databases[0].table_names()
+    assert not (uri_site.tmp / "elsewhere" / "u2.sqlite3").exists()
+
+
+def test_sqlalchemy_file_uri_name_is_relative_to_the_configuration(tmp_path: Path) -> None:
+    from support.sqlalchemy_sites import make_site, version
+
+    root = tmp_path / "project"
+    site = make_site(
+        root,
+        {"t1": "sqlite:///file:sa-u2.sqlite3?mode=rwc&uri=true"},
+        django=False,
+        extra_settings='TENANT_ROUTER_TENANT_CONFIG = BASE_DIR / "conf" / "tenant_config.json"',
+    )
+    (root / "conf").mkdir()
+    (root / "tenant_config.json").rename(root / "conf" / "tenant_config.json")
+    result = site.run("migrate", "--jobs", "1")
+
+    assert result.returncode == ExitCode.OK, result.stdout + result.stderr
+    assert version(f"sqlite:///{root / 'conf' / 'sa-u2.sqlite3'}") == ["c3000000003c"]
+    assert not (root / "sa-u2.sqlite3").exists()
