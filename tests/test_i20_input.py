@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -226,3 +227,42 @@ def test_sqlalchemy_file_uri_name_is_relative_to_the_configuration(tmp_path: Pat
     assert result.returncode == ExitCode.OK, result.stdout + result.stderr
     assert version(f"sqlite:///{root / 'conf' / 'sa-u2.sqlite3'}") == ["c3000000003c"]
     assert not (root / "sa-u2.sqlite3").exists()
+
+
+# -- item 18 (second half): only close options are suggested ---------------------------------------------
+
+
+def cli(*args: str) -> object:
+    from typer.testing import CliRunner
+
+    from tenant_router_cli.app import app
+
+    return CliRunner().invoke(app, list(args))
+
+
+def test_unknown_option_far_from_every_option_suggests_none() -> None:
+    result = cli("migrate", "--bogus")
+
+    assert result.exit_code == ExitCode.USAGE  # type: ignore[attr-defined]
+    text = result.stderr  # type: ignore[attr-defined]
+    assert "No such option: --bogus" in text
+    assert "--jobs" not in text and "--verbose" not in text and "Possible" not in text, text
+
+
+@pytest.mark.parametrize(
+    ("command", "typo", "suggested"),
+    [
+        ("migrate", "--jbos", ["--jobs"]),
+        ("migrate", "--verbos", ["--verbose"]),
+        ("status", "--tenat", ["--tenant", "--tenants"]),
+        ("migrate", "--lock-wiat", ["--lock-wait"]),
+    ],
+)
+def test_unknown_option_close_to_some_suggests_only_those(
+    command: str, typo: str, suggested: list[str]
+) -> None:
+    result = cli(command, typo)
+
+    assert result.exit_code == ExitCode.USAGE  # type: ignore[attr-defined]
+    line = next(x for x in result.stderr.splitlines() if "No such option" in x)  # type: ignore[attr-defined]
+    assert sorted(re.findall(r"--[\w-]+", line)[1:]) == suggested, line
