@@ -266,3 +266,13 @@ def test_unknown_option_close_to_some_suggests_only_those(
     assert result.exit_code == ExitCode.USAGE  # type: ignore[attr-defined]
     line = next(x for x in result.stderr.splitlines() if "No such option" in x)  # type: ignore[attr-defined]
     assert sorted(re.findall(r"--[\w-]+", line)[1:]) == suggested, line
+
+
+def test_tenant_config_with_a_utf8_byte_order_mark_is_read(site: TenantSite) -> None:
+    path = site.tmp / "bom.json"
+    path.write_bytes(b"\xef\xbb\xbf" + site.write().read_bytes())  # as some editors save UTF-8
+    with override_settings(TENANT_ROUTER_TENANT_CONFIG=str(path)):
+        result = site.invoke("status", "--settings", site.settings_module, "--jobs", "1")
+
+    assert result.exit_code == ExitCode.OK, result.output
+    assert "4 pending" in result.stdout, result.stdout  # the three tenants and the reserved database

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -62,13 +63,15 @@ def _read_tenant_document(source: Any, settings: Any) -> tuple[Any, str, Path | 
             hint=f"Set {TENANT_CONFIG} to the file's path (default: tenant_config.json in BASE_DIR).",
             check_id="E007",
         ) from exc
+    bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0  # as some editors save UTF-8
     try:
-        text = data.decode("utf-8")
+        text = data[bom:].decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
+        at = bom + exc.start
+        line = data.count(b"\n", 0, at) + 1
         raise ConfigurationError(
-            f"Tenant configuration file {str(path)!r} is not UTF-8 text: byte 0x{data[exc.start]:02x} "
-            f"(line {line}, byte {exc.start + 1}) cannot be decoded.",
+            f"Tenant configuration file {str(path)!r} is not UTF-8 text: byte 0x{data[at]:02x} "
+            f"(line {line}, byte {at + 1}) cannot be decoded.",
             hint="Save the file as UTF-8 (JSON text is UTF-8).",
             check_id="E007",
         ) from None
