@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import ConfigurationError
+from ..quoting import quoted
 from ..safety.redact import REDACTOR, collect_secrets
 from .model import ORM_SETTINGS, RouterConfig
 from .orm_settings import load_orm_specs
@@ -79,7 +80,7 @@ def load_config(settings: Any = None) -> RouterConfig:
         for orm, entry in tenant_config.tenants[tenant].get(service, {}).get("orm_config", {}).items():
             if orm not in orm_settings:
                 raise ConfigurationError(
-                    f"Tenant configuration {tenant_config.source!r}: tenant {tenant!r} configures ORM "
+                    f"Tenant configuration {tenant_config.source!r}: tenant {quoted(tenant)} configures ORM "
                     f"{orm!r}, which {ORM_SETTINGS} does not define.",
                     check_id="E008",
                 )
@@ -87,13 +88,13 @@ def load_config(settings: Any = None) -> RouterConfig:
             for alias, db in entry.items():
                 if not isinstance(db, Mapping):
                     raise ConfigurationError(
-                        f"Tenant configuration {tenant_config.source!r}: tenant {tenant!r}, {orm}.{alias} "
+                        f"Tenant configuration {tenant_config.source!r}: tenant {quoted(tenant)}, {orm}.{alias} "
                         f"must be an object of database settings, got {type(db).__name__}.",
                         check_id="E008",
                     )
                 if alias not in spec.template_aliases:
                     raise ConfigurationError(
-                        f"Tenant configuration {tenant_config.source!r}: tenant {tenant!r}, ORM {orm!r} "
+                        f"Tenant configuration {tenant_config.source!r}: tenant {quoted(tenant)}, ORM {orm!r} "
                         f"configures alias {alias!r}, which is not a template alias of "
                         f"{spec.settings_key} ({', '.join(spec.template_aliases)}).",
                         check_id="E008",

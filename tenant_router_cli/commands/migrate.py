@@ -118,23 +118,11 @@ def migrate(
     verbosity = 0 if quiet else 1 + verbose
     with exit_on_error(output, json_output=json_output, show_traceback=show_traceback):
         _reject_clashes(plan=plan, check=check, quiet=quiet, verbose=verbose)
-        config = bootstrap(settings, pythonpath or ())
         if migration is not None and target is None:
             raise UsageError(
                 f"Unexpected argument {migration!r}: a migration name goes after --target APP_LABEL."
             )
         targets = tuple(t for t in (target, migration) if t is not None)
-        selection = selection_of(orm, tenant, exclude, shard)
-        if plan or check:
-            reader = ExecutorSpec(executor, jobs, celery_app=celery_app, queue=queue)
-            found = fleet_status(config, selection, target=targets, executor=reader)
-            render_plan(output, found, json_output=json_output, check=check)
-            raise typer.Exit(_plan_exit(found, check))
-        folder = journal_dir(journal)
-        if only_failed:
-            selection = Selection.only_failed(
-                folder, None if only_failed == "last" else only_failed, selection
-            )
         locks = LockPolicy(lock_timeout, lock_wait, lock_retries, lock_retry_delay, statement_timeout)
         policy = RunPolicy(
             fail_fast,
@@ -149,6 +137,20 @@ def migrate(
         runner = ExecutorSpec(
             executor, jobs, max_connections_per_host, worker_tasks, worker_max_rss, celery_app, queue
         )
+        runner.check()  # every option is checked in every mode: --plan and --check take them too
+        policy.check(runner.max_per_host)
+        config = bootstrap(settings, pythonpath or ())
+        selection = selection_of(orm, tenant, exclude, shard)
+        if plan or check:
+            reader = ExecutorSpec(executor, jobs, celery_app=celery_app, queue=queue)
+            found = fleet_status(config, selection, target=targets, executor=reader)
+            render_plan(output, found, json_output=json_output, check=check)
+            raise typer.Exit(_plan_exit(found, check))
+        folder = journal_dir(journal)
+        if only_failed:
+            selection = Selection.only_failed(
+                folder, None if only_failed == "last" else only_failed, selection
+            )
         written = None if no_journal else JournalSpec(folder, {"argv": sys.argv[1:]})
     run_and_render(
         Run(output, config, selection, policy, runner, written), json_output, verbosity, show_traceback
