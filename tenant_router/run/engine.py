@@ -16,6 +16,7 @@ from ..executors import Executor, ExecutorSpec, make_executor, open_early
 from ..orm_backends.assistants import AssistantSetup
 from ..provision.missing import Creations
 from ..provision.templates import Templates
+from ..record.captured import OutputCapture
 from ..record.events import MigrationEvent, RunStarted
 from ..record.journal import Journal, header_for
 from ..record.orm_report import report_unconfigured
@@ -90,6 +91,7 @@ def migrate(
         templates = Templates(assistants, prefix) if prefix is not None else None
         creations = Creations(assistants, report, templates)
     aborted: TenantRouterError | None = None
+    capture = OutputCapture(report.emit).start()  # what migrations and libraries write: events
     try:
         if not target:  # a rollback is for the selected tenants; shared databases stay as they are
             phases.migrate_reserved_and_coarse(fleet.specs, assistants, report)
@@ -135,6 +137,7 @@ def migrate(
             creations.drop_incomplete()
         phases.mark_not_started(report, planned)
         report.seconds = time.monotonic() - report.started
+        capture.stop()
         if report.journal is not None:
             report.journal.close(report)
     if report.interrupted:
