@@ -12,6 +12,7 @@ unbound use still raises.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -23,6 +24,7 @@ from pathlib import Path
 import pytest
 from support.clinic import clinic_copy
 from support.processes import CLI, clean_environment, run
+from support.sites import TenantSite
 from support.sqlalchemy_sites import Site, make_site, version
 
 TENANTS = ["t0", "t1", "t2", "t3"]
@@ -219,3 +221,26 @@ def test_an_unbound_use_still_raises(tmp_path: Path) -> None:
     assert "TemplateAccessError: No tenant is bound: DATABASES['default'] is a tenant-router template" in (
         result.stderr
     )
+
+
+# -- in this process: the caller's own callback --------------------------------------------------------
+def test_what_the_callers_callback_prints_reaches_its_stdout(
+    site: TenantSite, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tenant_router import OutputLogged, migrate_tenants
+
+    seen: list[object] = []
+
+    def on_event(event: object) -> None:
+        seen.append(event)
+        print(f"callback saw {type(event).__name__}")
+        logging.getLogger("caller").warning("callback logged")
+
+    report = migrate_tenants(on_event=on_event)  # type: ignore[arg-type]
+
+    assert report.ok
+    out = capsys.readouterr()
+    finished = [e for e in seen if type(e).__name__ == "TenantFinished"]
+    assert len(finished) > len(site.databases) - 1
+    assert out.out.count("callback saw TenantFinished") == len(finished)
+    assert not [e for e in seen if isinstance(e, OutputLogged)]  # its own writes are not the run's output

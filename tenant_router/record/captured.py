@@ -38,6 +38,7 @@ class _Delivering(threading.local):
 
 _delivering = _Delivering()
 _active: OutputCapture | None = None  # the capture of this process, while one is active
+PARTIAL_MAX = 8192  # characters of a line without its newline kept back before they are emitted anyway
 
 
 @contextmanager
@@ -183,7 +184,9 @@ class OutputCapture:
         self.last = None
         _, before = self.partial.pop(stream.name, (stream, ""))
         *lines, rest = (before + text).split("\n")
-        if rest:
+        if len(rest) > PARTIAL_MAX:  # a progress bar redrawn with "\r" forever: no newline to wait for
+            lines.append(rest)
+        elif rest:
             self.partial[stream.name] = (stream, rest)
         for line in lines:
             if line.strip():
