@@ -106,6 +106,18 @@ def test_json_stdout_stays_json_lines_and_the_journal_keeps_the_records(stock: S
     assert {r["tenant"] for r in kept if r["logger"] == "alembic.runtime.migration"} == set(TENANTS)
 
 
+def test_drift_builds_its_scratch_schema_without_alembic_lines(stock: Site) -> None:
+    site = fresh(stock)
+    migrate(site, "-q")
+
+    result = site.run("drift")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "sqlalchemy_orm: 4 match their migrations" in result.stdout
+    assert ALEMBIC_INFO not in result.stdout + result.stderr
+    assert "hello from r1" not in result.stdout + result.stderr
+
+
 # -- a real terminal ------------------------------------------------------------------------------
 _CSI = re.compile(r"\x1b\[([?0-9;]*)([A-Za-z])")
 
