@@ -32,6 +32,7 @@ from .errors import (
 from .executors import DEFAULT_MAX_RSS_MB, DEFAULT_TASKS_PER_WORKER, ExecutorSpec
 from .record.events import (
     MigrationEvent,
+    OutputLogged,
     RunStarted,
     Status,
     StepApplied,
@@ -56,6 +57,8 @@ from .record.plaintext import (
     format_summary,
     missing_line,
     not_started_line,
+    output_line,
+    output_shown,
     printable,
     summary_counts,
 )
@@ -91,6 +94,7 @@ __all__ = [
     "MigrationEvent",
     "MigrationReport",
     "OrmSpec",
+    "OutputLogged",
     "PlainProgress",
     "ProvisionError",
     "RouterConfig",
@@ -135,6 +139,8 @@ __all__ = [
     "migrate_tenants",
     "missing_line",
     "not_started_line",
+    "output_line",
+    "output_shown",
     "printable",
     "provision_tenant",
     "provision_tenants",

@@ -30,6 +30,7 @@ from tenant_router import (
     STATUS_WORDS,
     DbKey,
     MigrationEvent,
+    OutputLogged,
     RunStarted,
     Status,
     StepApplied,
@@ -42,6 +43,8 @@ from tenant_router import (
     TenantSkipped,
     TenantStarted,
     database_label,
+    output_line,
+    output_shown,
     printable,
 )
 
@@ -81,8 +84,8 @@ class Row:
 class LiveProgress:
     """An on_event callback that keeps a live view; rows beyond the screen fold into counts."""
 
-    def __init__(self, output: Output) -> None:
-        self.output = output
+    def __init__(self, output: Output, verbosity: int = 1) -> None:
+        self.output, self.verbosity = output, verbosity
         self.rows: dict[DbKey, Row] = {}
         self.orms: list[str] = []
         self.not_started: Counter[str] = Counter()
@@ -119,6 +122,17 @@ class LiveProgress:
         if isinstance(event, RunStarted):
             self.progress.update(self.task, total=event.planned)
             self.orms = list(event.orms)
+            return
+        if isinstance(event, OutputLogged):  # above the live region, never inside it
+            if output_shown(event, self.verbosity):
+                style = (
+                    "red"
+                    if event.level in ("ERROR", "CRITICAL")
+                    else "yellow"
+                    if event.level == "WARNING"
+                    else ""
+                )
+                self.live.console.print(Text(output_line(event), style=style), markup=False, highlight=False)
             return
         if event.orm not in self.orms:
             self.orms.append(event.orm)

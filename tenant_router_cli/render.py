@@ -21,6 +21,7 @@ from tenant_router import (
     FleetStatus,
     MigrationEvent,
     MigrationReport,
+    OutputLogged,
     Status,
     TenantRouterError,
     event_to_dict,
@@ -28,6 +29,7 @@ from tenant_router import (
     mask_data,
     missing_line,
     not_started_line,
+    output_shown,
     printable,
     summary_counts,
 )
@@ -59,12 +61,13 @@ def json_line(data: dict[str, Any]) -> str:
 class JsonProgress:
     """An on_event callback writing one JSON object per event to stdout."""
 
-    def __init__(self, output: Output) -> None:
-        self.output = output
+    def __init__(self, output: Output, verbosity: int = 1) -> None:
+        self.output, self.verbosity = output, verbosity
 
     def __call__(self, event: MigrationEvent) -> None:
-        """Write the event as a JSON line."""
-        self.output.raw(json_line(event_to_dict(event)))
+        """Write the event as a JSON line (output of migrations at the level -v/-q set)."""
+        if not isinstance(event, OutputLogged) or output_shown(event, self.verbosity):
+            self.output.raw(json_line(event_to_dict(event)))
 
 
 def render_error(output: Output, exc: TenantRouterError, *, show_traceback: bool = False) -> None:

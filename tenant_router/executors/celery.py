@@ -197,7 +197,7 @@ class CeleryExecutor:
         event = wire.decode_event(data)
         if isinstance(event, RunStarted):
             return
-        key = DbKey(event.orm, event.tenant, event.alias)
+        key = DbKey(event.orm or "", event.tenant, event.alias)  # output of no database: no own key
         own = flight.own.get(key)
         if own is None or key in flight.finished:
             return  # a redelivered task repeating a database already settled: reported once

@@ -94,6 +94,7 @@ def run_task(self: Any, **message: Any) -> None:
 
 
 def _carry_out(reply: _Reply, message: dict[str, Any]) -> None:
+    from ..record.captured import OutputCapture
     from ..record.report import MigrationReport, one_line_error
     from ..safety import cancel
     from . import wire
@@ -116,7 +117,8 @@ def _carry_out(reply: _Reply, message: dict[str, Any]) -> None:
     try:
         report = MigrationReport(lambda event: reply.event(wire.encode_event(event)))
         try:
-            verdicts = execute(task, assistants, report)
+            with OutputCapture(report.emit):  # what the task's code writes goes to the run
+                verdicts = execute(task, assistants, report)
         except Exception as exc:  # a bug or a broken assistant: the run fails the task's databases
             reply.flush()
             reply.send("crashed", error=one_line_error(exc))

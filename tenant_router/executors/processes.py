@@ -12,6 +12,7 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
@@ -20,6 +21,7 @@ from typing import Any
 
 from ..orm_backends.assistants import Assistants
 from ..preflight import Verdict
+from ..record.captured import OutputCapture
 from ..record.events import DONE_EVENTS, Status
 from ..record.keys import DbKey
 from ..record.report import MigrationReport, one_line_error
@@ -80,6 +82,10 @@ def _worker_main(
     conn: Connection, max_tasks: int, max_rss_mb: float, parent_pid: int, inherited: list[Connection]
 ) -> None:
     """A worker: receive a task, stream its events, answer with its pending units; retire when told."""
+    # What this worker's code writes travels to the run as events: never to the terminal, where the
+    # run's live view is (and this process's inherited copy of it, which would be drawn stale).
+    real = (sys.__stdout__ or sys.stdout, sys.__stderr__ or sys.stderr)
+    OutputCapture(lambda event: conn.send(("event", event)), real).start()
     # The parent decides what an interrupt means: a stop request reaches workers through the shared
     # flag (they stop at the next migration boundary); an abort kills them.
     signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -168,6 +168,21 @@ class TenantNoted:
     note: str
 
 
+@dataclass(frozen=True, slots=True)
+class OutputLogged:
+    """A log record, print() or warning of code the run carried out (a migration, env.py, a library), in
+    this process or a worker: routed through the run instead of the terminal. `orm`, `tenant` and
+    `alias` name the database it was written for; all three None when it came outside any database."""
+
+    kind: ClassVar[str] = "output_logged"
+    orm: str | None
+    tenant: str | None
+    alias: str | None
+    level: str  # "INFO", "WARNING", ...: the record's level; INFO for stdout, WARNING for stderr
+    logger: str  # the record's logger name; "stdout", "stderr" or "py.warnings" for other writes
+    message: str  # passwords masked; may hold several lines (a traceback)
+
+
 MigrationEvent = (
     RunStarted
     | TenantStarted
@@ -181,6 +196,7 @@ MigrationEvent = (
     | TenantBusy
     | TenantRequeued
     | TenantNoted
+    | OutputLogged
 )
 
 

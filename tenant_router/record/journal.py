@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..errors import ConfigurationError, UsageError
-from .events import FINAL_EVENTS, MigrationEvent, Status, TenantFailed, TenantFinished, TenantRequeued
+from .events import (
+    FINAL_EVENTS,
+    MigrationEvent,
+    OutputLogged,
+    Status,
+    TenantFailed,
+    TenantFinished,
+    TenantRequeued,
+)
 from .keys import DbKey
 from .report import MigrationReport
 
@@ -63,7 +71,14 @@ class Journal:
         self._file.flush()
 
     def record(self, event: MigrationEvent) -> None:
-        """Append the outcome of a settled database, or that a busy one waits for a retry."""
+        """Append the outcome of a settled database, that a busy one waits for a retry, or output of the
+        code the run carried out (a `logged` line)."""
+        if isinstance(event, OutputLogged):
+            self._write(
+                {"orm": event.orm, "tenant": event.tenant, "alias": event.alias, "logged": True,
+                 "level": event.level, "logger": event.logger, "message": event.message}
+            )  # fmt: skip
+            return
         if isinstance(event, TenantRequeued):  # busy until a later line says otherwise
             self._write(
                 {"orm": event.orm, "tenant": event.tenant, "alias": event.alias, "status": str(Status.BUSY),
@@ -164,7 +179,7 @@ def read_run(path: Path) -> RunRecord:
     for record in records[1:]:
         if "finished" in record:
             run.footer = record
-        else:
+        elif not record.get("logged"):  # output lines are no outcome
             run.outcomes[(record["orm"], record["tenant"], record["alias"])] = record
     return run
 

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from ..errors import DatabaseBusy, DatabaseLocked
 from ..safety.cancel import StopAtBoundary, StopBeforeStart, stop_requested
 from ..safety.redact import REDACTOR
+from .captured import running
 from .events import (
     Status,
     StepApplied,
@@ -83,7 +84,8 @@ class OrmReport:
         run = DatabaseRun(self, tenant, alias)
         self.report.emit(TenantStarted(self.orm, tenant, alias))
         try:
-            yield run
+            with running(DbKey(self.orm, tenant, alias)):  # what it writes is this database's output
+                yield run
         except Exception as exc:
             self._failed(run, exc)
         except BaseException as exc:  # interrupted: record it, then let it go on up
@@ -137,7 +139,8 @@ class OrmReport:
         before = len(self.report.results)
         started = time.monotonic()
         try:
-            yield
+            with running(DbKey(self.orm, tenant, None)):
+                yield
         except Exception as exc:
             self._orphan_failure(tenant, exc, started)
         except BaseException as exc:

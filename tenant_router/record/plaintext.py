@@ -8,6 +8,7 @@ from collections.abc import Callable
 from ..safety.redact import REDACTOR
 from .events import (
     MigrationEvent,
+    OutputLogged,
     RunStarted,
     Status,
     StepApplied,
@@ -54,6 +55,25 @@ STATUS_WORDS = {
 }
 
 
+#: The least level of output (log records, print(), warnings of the code a run carries out) shown at
+#: each verbosity: -q errors, by default warnings, -v everything from INFO, -vv everything.
+_LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
+
+
+def output_shown(event: OutputLogged, verbosity: int) -> bool:
+    """Whether `event` is shown at this verbosity (0 = -q, 1 = default, 2 = -v, 3 = -vv)."""
+    least = 40 if verbosity <= 0 else 30 if verbosity == 1 else 20 if verbosity == 2 else 0
+    return _LEVELS.get(event.level, 30) >= least
+
+
+def output_line(event: OutputLogged) -> str:
+    """`sqlalchemy_orm t1/default: INFO [alembic.runtime.migration] Running upgrade ...` (first line)."""
+    where = f"{event.orm} {database_label(event.tenant, event.alias)}: " if event.orm else ""
+    first, *more = event.message.splitlines() or [""]
+    extra = f" (+{len(more)} lines)" if more else ""
+    return printable(REDACTOR(f"{where}{event.level} [{event.logger}] {first}{extra}"))
+
+
 class PlainProgress:
     """An on_event callback writing one line per database start, finish and failure: `[12/400] ...`."""
 
@@ -77,6 +97,10 @@ class PlainProgress:
             self.total = event.planned
             if self.verbosity >= 1:
                 self.write(f"Migrating {event.planned} database(s) of {', '.join(event.orms)}")
+            return
+        if isinstance(event, OutputLogged):
+            if output_shown(event, self.verbosity):
+                self.write(output_line(event))
             return
         key = (event.orm, event.tenant, event.alias)
         where = f"{event.orm} {database_label(event.tenant, event.alias)}"

@@ -9,8 +9,10 @@ from typing import Any
 
 from ..safety.cancel import stop_requested
 from ..safety.redact import REDACTOR
+from .captured import delivering
 from .events import (
     MigrationEvent,
+    OutputLogged,
     RunStarted,
     Status,
     StepApplied,
@@ -108,13 +110,14 @@ class MigrationReport:
     # -- the fold ---------------------------------------------------------------------------
     def emit(self, event: MigrationEvent) -> None:
         """Record `event` into the rows, then pass it to the callback."""
-        if not isinstance(event, RunStarted):
+        if not isinstance(event, RunStarted | OutputLogged):
             self._fold(event)
-        for listener in self._listeners:
-            listener(event)
-        self._on_event(event)
-        for responder in self._responders:
-            responder(event, self)
+        with delivering():  # what the callbacks print is theirs, not output of the running database
+            for listener in self._listeners:
+                listener(event)
+            self._on_event(event)
+            for responder in self._responders:
+                responder(event, self)
 
     def add_listener(self, listener: Callable[[MigrationEvent], None]) -> None:
         """Also pass every event to `listener` (before the callback): the journal listens this way."""
@@ -128,7 +131,7 @@ class MigrationReport:
         return row
 
     def _fold(self, event: MigrationEvent) -> None:
-        assert not isinstance(event, RunStarted)
+        assert not isinstance(event, RunStarted | OutputLogged)
         if isinstance(event, TenantRetried | TenantRequeued):  # news only: the outcome is still to come
             return
         row = self._row(event.orm, event.tenant, event.alias)

@@ -19,6 +19,8 @@ from ..executors import ExecutorSpec
 from ..executors.tasks import batched
 from ..orm_backends.assistants import Assistants
 from ..preflight import Unreachable
+from ..record.captured import OutputCapture
+from ..record.events import OutputLogged
 from ..record.keys import DbKey
 from .fleet import reading_fleet
 from .requests import Selection
@@ -69,7 +71,8 @@ def read_drift(
     """Compare every selected database's real schema with the one its applied migrations promise."""
     if executor.name != "processes":  # schemas are compared here: the reads stay on this machine
         raise UsageError("drift reads schemas on this machine: --executor celery does not apply to it.")
-    with reading_fleet(config, selection, executor) as fleet:
+    output: list[OutputLogged] = []  # the scratch migrations' env.py logging, print(): not the terminal's
+    with OutputCapture(output.append), reading_fleet(config, selection, executor) as fleet:
         rows = check_databases(
             fleet.keys, fleet.assistants, fleet.runner, fleet.assistants.config.drift_scratch, strict=strict
         )
@@ -78,4 +81,4 @@ def read_drift(
     order = {key: i for i, key in enumerate(keys)}
     orms = [s.key for s in specs]
     rows.sort(key=lambda r: (orms.index(r.orm), order.get(DbKey(r.orm, r.tenant, r.alias), len(order))))
-    return DriftReport(rows, [s.key for s in specs if not assistants.get(s.key).is_coarse()], strict)
+    return DriftReport(rows, [s.key for s in specs if not assistants.get(s.key).is_coarse()], strict, output)

@@ -16,6 +16,7 @@ from ..executors import Executor, ExecutorSpec, make_executor, open_early
 from ..orm_backends.assistants import AssistantSetup
 from ..provision.missing import Creations
 from ..provision.templates import Templates
+from ..record.captured import OutputCapture
 from ..record.events import MigrationEvent, RunStarted
 from ..record.journal import Journal, header_for
 from ..record.orm_report import report_unconfigured
@@ -90,6 +91,7 @@ def migrate(
         templates = Templates(assistants, prefix) if prefix is not None else None
         creations = Creations(assistants, report, templates)
     aborted: TenantRouterError | None = None
+    capture = OutputCapture(report.emit).start()  # what migrations and libraries write: events
     try:
         if policy.only_missing:  # `create` (and a signup view) makes tenant databases, nothing else
             phases.leave_reserved(report, planned)
@@ -140,6 +142,7 @@ def migrate(
             creations.drop_incomplete()
         phases.mark_not_started(report, planned)
         report.seconds = time.monotonic() - report.started
+        capture.stop()
         if report.journal is not None:
             report.journal.close(report)
     if report.interrupted:
