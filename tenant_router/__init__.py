@@ -45,10 +45,13 @@ from .record.events import (
     TenantRetried,
     TenantSkipped,
     TenantStarted,
+    WorkerLost,
     event_to_dict,
 )
+from .record.history import find_one_run, run_details, run_summary
 from .record.journal import RunRecord, find_run, runs
 from .record.keys import DbKey, database_label
+from .record.metrics import RunMetrics
 from .record.plaintext import (
     INTERRUPTED_LINE,
     STATUS_WORDS,
@@ -96,6 +99,7 @@ __all__ = [
     "RouterConfig",
     "RunAborted",
     "RunInterrupted",
+    "RunMetrics",
     "RunPolicy",
     "RunRecord",
     "RunStarted",
@@ -120,11 +124,13 @@ __all__ = [
     "TenantSkipped",
     "TenantStarted",
     "UsageError",
+    "WorkerLost",
     "current_tenant",
     "database_label",
     "describe_backends",
     "detect_drift",
     "event_to_dict",
+    "find_one_run",
     "find_run",
     "fleet_status",
     "format_summary",
@@ -139,6 +145,8 @@ __all__ = [
     "provision_tenant",
     "provision_tenants",
     "request_stop",
+    "run_details",
+    "run_summary",
     "runs",
     "stop_requested",
     "summary_counts",

@@ -56,7 +56,7 @@ app.command("create")(create)
 app.command("templates")(templates)
 app.command("drift")(drift)
 app.command("list-backends")(list_backends)
-app.command("runs")(runs)
+app.add_typer(runs, name="runs")
 
 
 def normalize_argv(args: list[str]) -> list[str]:

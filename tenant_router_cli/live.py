@@ -41,6 +41,7 @@ from tenant_router import (
     TenantRequeued,
     TenantSkipped,
     TenantStarted,
+    WorkerLost,
     database_label,
     printable,
 )
@@ -119,6 +120,8 @@ class LiveProgress:
         if isinstance(event, RunStarted):
             self.progress.update(self.task, total=event.planned)
             self.orms = list(event.orms)
+            return
+        if isinstance(event, WorkerLost):  # its databases' rows say what became of them
             return
         if event.orm not in self.orms:
             self.orms.append(event.orm)

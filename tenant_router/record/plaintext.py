@@ -18,6 +18,7 @@ from .events import (
     TenantRetried,
     TenantSkipped,
     TenantStarted,
+    WorkerLost,
 )
 from .keys import database_label
 from .report import MigrationReport
@@ -77,6 +78,10 @@ class PlainProgress:
             self.total = event.planned
             if self.verbosity >= 1:
                 self.write(f"Migrating {event.planned} database(s) of {', '.join(event.orms)}")
+            return
+        if isinstance(event, WorkerLost):  # its databases' own lines follow
+            if self.verbosity >= 1:
+                self.write(printable(REDACTOR(f"worker {event.worker} lost: {event.error}")))
             return
         key = (event.orm, event.tenant, event.alias)
         where = f"{event.orm} {database_label(event.tenant, event.alias)}"

@@ -10,8 +10,8 @@ from typing import Any
 from ..safety.cancel import stop_requested
 from ..safety.redact import REDACTOR
 from .events import (
+    RUN_EVENTS,
     MigrationEvent,
-    RunStarted,
     Status,
     StepApplied,
     StepStarted,
@@ -108,7 +108,7 @@ class MigrationReport:
     # -- the fold ---------------------------------------------------------------------------
     def emit(self, event: MigrationEvent) -> None:
         """Record `event` into the rows, then pass it to the callback."""
-        if not isinstance(event, RunStarted):
+        if not isinstance(event, RUN_EVENTS):
             self._fold(event)
         for listener in self._listeners:
             listener(event)
@@ -128,7 +128,7 @@ class MigrationReport:
         return row
 
     def _fold(self, event: MigrationEvent) -> None:
-        assert not isinstance(event, RunStarted)
+        assert not isinstance(event, RUN_EVENTS)
         if isinstance(event, TenantRetried | TenantRequeued):  # news only: the outcome is still to come
             return
         row = self._row(event.orm, event.tenant, event.alias)

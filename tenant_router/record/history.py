@@ -1,0 +1,100 @@
+"""The run history: past runs read back from the journal folder, as `tenant-router runs` shows them.
+
+Only what a journal holds is said: a run without a footer (killed, or still running) has no duration, no
+exit code and no counts beyond the outcomes it wrote; its databases without a line have no outcome.
+Journals written before a field existed read back with that field None.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..errors import UsageError
+from .journal import RunRecord, runs
+
+LAST = "last"
+
+
+def find_one_run(directory: Path, ref: str) -> RunRecord:
+    """The run `ref` names: its id, a prefix of exactly one run's id, or `last` (the newest)."""
+    found = list(runs(directory))
+    if ref == LAST:
+        if found:
+            return found[0]
+        raise UsageError(f"The journal in {str(directory)!r} has no runs.", hint="Run `migrate` first.")
+    exact = [run for run in found if run.run_id == ref]
+    matches = exact or [run for run in found if run.run_id.startswith(ref)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise UsageError(
+            f"The journal in {str(directory)!r} has no run {ref!r}.", hint="`tenant-router runs` lists them."
+        )
+    names = ", ".join(run.run_id for run in matches[:5]) + (", ..." if len(matches) > 5 else "")
+    raise UsageError(f"Run {ref!r} matches {len(matches)} runs ({names}): give more of its id.")
+
+
+def run_summary(run: RunRecord) -> dict[str, Any]:
+    """One row of `runs`: when, where, how, what came of it, how long, the exit code."""
+    header, footer = run.header, run.footer or {}
+    counts: dict[str, int] = {}
+    for outcome in run.outcomes.values():
+        counts[outcome["status"]] = counts.get(outcome["status"], 0) + 1
+    return {
+        "run": run.run_id,
+        "journal": str(run.path),
+        "started": header.get("started"),
+        "host": header.get("host"),
+        "user": header.get("user"),
+        "pid": header.get("pid"),
+        "argv": header.get("argv"),
+        "options": header.get("options"),
+        "finished": run.finished,  # False: no footer (killed, or still running)
+        "ended": footer.get("finished"),
+        "seconds": footer.get("seconds"),
+        "exit_code": footer.get("exit_code"),
+        "interrupted": bool(footer.get("interrupted")),
+        "stopped": footer.get("stopped"),
+        "workers_lost": footer.get("workers_lost"),
+        "counts": counts,  # of the outcomes the journal holds
+        "to_redo": len(run.tenants_to_redo()),
+    }
+
+
+def run_details(run: RunRecord) -> dict[str, Any]:
+    """`runs show`: the summary, every recorded database (outcome, steps, timings, error) in the order
+    they settled, and the planned databases the journal holds no outcome for."""
+    databases = [_database(key, outcome, run.requeues.get(key, 0)) for key, outcome in run.outcomes.items()]
+    planned = run.header.get("databases")
+    unrecorded: list[dict[str, Any]] = []
+    if planned is not None:
+        unrecorded = [
+            {"orm": orm, "tenant": tenant, "alias": alias}
+            for orm, tenant, alias in planned
+            if (orm, tenant, alias) not in run.outcomes
+        ]
+    else:  # an older journal listed tenants only
+        settled = {key[1] for key in run.outcomes}
+        tenants = [t for t in run.header.get("tenants", []) if t not in settled]
+        unrecorded = [{"orm": None, "tenant": t, "alias": None} for t in tenants]
+    return {**run_summary(run), "databases": databases, "unrecorded": unrecorded}
+
+
+def _database(key: tuple[str, str | None, str | None], line: dict[str, Any], requeues: int) -> dict[str, Any]:
+    orm, tenant, alias = key
+    steps = line.get("steps")
+    return {
+        "orm": orm,
+        "tenant": tenant,
+        "alias": alias,
+        "status": line["status"],
+        "applied": line.get("applied"),
+        "current": line.get("current"),
+        "seconds": line.get("seconds"),
+        "began": line.get("began"),  # seconds after the run began; None: not recorded
+        "steps": None if steps is None else [{"step": s, "seconds": t} for s, t in steps],
+        "error": line.get("error"),
+        "failed_step": line.get("step"),
+        "requeued": requeues,
+    }
