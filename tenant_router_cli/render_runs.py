@@ -53,7 +53,9 @@ def counts_text(counts: dict[str, int]) -> str:
 def ending(run: dict[str, Any]) -> str:
     """How a run ended: `1.5s, exit 1`, `interrupted after 3.0s, exit 130`, or that it has no footer."""
     if not run["finished"]:
-        return KILLED
+        return KILLED + (
+            f" or still running (pid {run['pid']} is alive on this host)" if run["alive"] else ""
+        )
     code = "?" if run["exit_code"] is None else run["exit_code"]
     how = f"interrupted after {duration(run['seconds'])}" if run["interrupted"] else duration(run["seconds"])
     return f"{how}, exit {code}"
@@ -62,7 +64,7 @@ def ending(run: dict[str, Any]) -> str:
 def run_row(run: dict[str, Any]) -> str:
     """One line of `runs`."""
     redo = f"; --only-failed would redo {run['to_redo']} tenant(s)" if run["to_redo"] else ""
-    recorded = " recorded" if not run["finished"] else ""
+    recorded = " recorded" if not run["finished"] and run["counts"] else ""
     return printable(
         f"{run['run']}  {run['started']}  on {run['host'] or '?'}  {ending(run)}  "
         f"{counts_text(run['counts'])}{recorded}  ({options_text(run)}){redo}"
@@ -83,8 +85,8 @@ def run_lines(run: dict[str, Any], *, steps: bool = False) -> Iterator[str]:
         yield printable(f"  counts   {counts_text(run['counts'])}")
     else:
         known = len(run["databases"])
-        yield f"  {KILLED}: the journal holds the outcome of {known} database(s), no duration, no exit code"
-        yield printable(f"  counts   {counts_text(run['counts'])} recorded")
+        yield f"  {ending(run)}: the journal holds the outcome of {known} database(s), no duration, no exit code"
+        yield printable(f"  counts   {counts_text(run['counts'])}{' recorded' if run['counts'] else ''}")
     if run.get("workers_lost"):
         yield f"  workers lost: {run['workers_lost']}"
     yield printable(f"  journal  {run['journal']}")
@@ -94,6 +96,13 @@ def run_lines(run: dict[str, Any], *, steps: bool = False) -> Iterator[str]:
         yield printable(f"  {db['orm']} {database_label(db['tenant'], db['alias'])}: {_outcome(db)}")
         for step in (db["steps"] or []) if steps else []:
             yield printable(f"      {step['step']}  {step['seconds']:.2f}s")
+    timed = sorted((db for db in run["databases"] if db["seconds"]), key=lambda db: -db["seconds"])
+    if len(timed) > 1:
+        slowest = ", ".join(
+            f"{db['orm']} {database_label(db['tenant'], db['alias'])} {duration(db['seconds'])}"
+            for db in timed[:5]
+        )
+        yield printable(f"Slowest: {slowest}")
     if run["unrecorded"]:
         yield "No outcome recorded (running or not started when the run ended; `migrate --only-failed` redoes them):"
         for db in run["unrecorded"]:

@@ -373,3 +373,22 @@ def test_an_interrupted_run_is_listed_with_exit_130(gated: tuple[Path, Path], tm
     assert doc["exit_code"] == ExitCode.INTERRUPTED and doc["interrupted"] is True
     three = next(d for d in doc["databases"] if d["tenant"] == "tenant-3")
     assert three["status"] == "not_started"  # the journal holds it: the run said so before it ended
+
+
+def test_a_footerless_run_whose_process_is_alive_here_may_still_be_running(tmp_path: Path) -> None:
+    journal = tmp_path / "journal"
+    journal.mkdir()
+    header = {
+        **OLD_JOURNAL[0],
+        "run": "20261205T000000Z-beef",
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+    }
+    (journal / "20261205T000000Z-beef.jsonl").write_text(json.dumps(header) + "\n")
+
+    listed = history(journal)
+    doc = json.loads(show(journal, "last", "--json").stdout)
+
+    assert "ended without a footer (killed?) or still running" in listed.stdout, listed.stdout
+    assert f"pid {os.getpid()} is alive on this host" in listed.stdout
+    assert doc["alive"] is True and doc["finished"] is False

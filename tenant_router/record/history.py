@@ -7,6 +7,8 @@ Journals written before a field existed read back with that field None.
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +53,7 @@ def run_summary(run: RunRecord) -> dict[str, Any]:
         "argv": header.get("argv"),
         "options": header.get("options"),
         "finished": run.finished,  # False: no footer (killed, or still running)
+        "alive": None if run.finished else _alive(header),  # its process still runs on this host
         "ended": footer.get("finished"),
         "seconds": footer.get("seconds"),
         "exit_code": footer.get("exit_code"),
@@ -79,6 +82,21 @@ def run_details(run: RunRecord) -> dict[str, Any]:
         tenants = [t for t in run.header.get("tenants", []) if t not in settled]
         unrecorded = [{"orm": None, "tenant": t, "alias": None} for t in tenants]
     return {**run_summary(run), "databases": databases, "unrecorded": unrecorded}
+
+
+def _alive(header: dict[str, Any]) -> bool | None:
+    """Whether the process that wrote a footerless journal still runs: None when it ran on another
+    host or the journal does not say (a pid may have been reused: a hint, not a fact)."""
+    pid, host = header.get("pid"), header.get("host")
+    if not isinstance(pid, int) or host is None or host != socket.gethostname():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def _database(key: tuple[str, str | None, str | None], line: dict[str, Any], requeues: int) -> dict[str, Any]:
