@@ -81,7 +81,7 @@ def run_lines(run: dict[str, Any], *, steps: bool = False) -> Iterator[str]:
     yield printable(f"  options  {options_text(run)}")
     if run["finished"]:
         stopped = f" (stopped: {run['stopped']})" if run["stopped"] and not run["interrupted"] else ""
-        yield printable(f"  ended    {run['ended']}: {ending(run)}{stopped}")
+        yield printable(f"  ended    {run['finished']}: {ending(run)}{stopped}")
         yield printable(f"  counts   {counts_text(run['counts'])}")
     else:
         known = len(run["databases"])

@@ -52,9 +52,8 @@ def run_summary(run: RunRecord) -> dict[str, Any]:
         "pid": header.get("pid"),
         "argv": header.get("argv"),
         "options": header.get("options"),
-        "finished": run.finished,  # False: no footer (killed, or still running)
+        "finished": footer.get("finished"),  # when it ended; None: no footer (killed, or still running)
         "alive": None if run.finished else _alive(header),  # its process still runs on this host
-        "ended": footer.get("finished"),
         "seconds": footer.get("seconds"),
         "exit_code": footer.get("exit_code"),
         "interrupted": bool(footer.get("interrupted")),

@@ -2,8 +2,8 @@
 
 Line 1 is the run's header (id, start, host, user, how it was called, the options, what it set out to
 migrate); then one line per settled database (its outcome, time and steps); the footer, written when
-the run ends (even interrupted), holds the counts. The command that ran it may repeat the footer once
-with its exit code; readers take the last footer. A run that was killed has no footer, and the
+the run ends (even interrupted), holds the counts, and the exit code when the command that ran it
+waits to give it (`exit_code_follows`). A run that was killed has no footer, and the
 databases without a line never finished (they were running, or never started: the journal cannot tell).
 Fields were only ever added: a journal of an older version reads the same, without them.
 """
@@ -17,6 +17,7 @@ import os
 import secrets
 import socket
 import time
+import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -60,7 +61,7 @@ def new_run_id() -> str:
 class Journal:
     """An on_event tap appending each settled database to runs/<run id>.jsonl."""
 
-    def __init__(self, directory: Path, header: dict[str, Any]) -> None:
+    def __init__(self, directory: Path, header: dict[str, Any], *, exit_code_follows: bool = False) -> None:
         self.directory = directory
         self.run_id = new_run_id()
         try:
@@ -77,6 +78,8 @@ class Journal:
         self._running: dict[DbKey, tuple[float, list[list[Any]]]] = {}  # began, [step, seconds]
         self.workers_lost = 0
         self.footer: dict[str, Any] | None = None
+        self.exit_code_follows = exit_code_follows  # the footer waits for note_exit()
+        self._pending: weakref.finalize[Any, Any] | None = None
         self._write({"journal": 1, "run": self.run_id, "started": _now(), **header})
 
     def _write(self, record: dict[str, Any]) -> None:
@@ -130,16 +133,17 @@ class Journal:
             "stopped": report.stop_reason,
             "workers_lost": self.workers_lost,
         }
-        self._write(self.footer)
+        if not self.exit_code_follows:
+            self._write(self.footer)
         self._file.close()
+        if self.exit_code_follows:  # written by note_exit(); without its code if that never comes
+            self._pending = weakref.finalize(self, _append, self.path, self.footer)
 
     def note_exit(self, code: int) -> None:
-        """The footer again, with the exit code of the command that ran the run (readers take the last
-        footer). A journal that can no longer be written keeps its first footer."""
-        if self.footer is None:
-            return
-        with contextlib.suppress(OSError), self.path.open("a", encoding="utf-8") as file:
-            file.write(json.dumps({**self.footer, "exit_code": int(code)}) + "\n")
+        """Write the footer held for the exit code of the command that ran the run, with that code."""
+        if self._pending is not None and self._pending.detach() is not None:
+            assert self.footer is not None
+            _append(self.path, {**self.footer, "exit_code": int(code)})
 
 
 @dataclass
@@ -267,6 +271,11 @@ def _user() -> str | None:
         return getpass.getuser()
     except (OSError, KeyError):  # no login name, no passwd entry (a container's uid)
         return None
+
+
+def _append(path: Path, record: dict[str, Any]) -> None:
+    with contextlib.suppress(OSError), path.open("a", encoding="utf-8") as file:
+        file.write(json.dumps(record, default=str) + "\n")
 
 
 def _now() -> str:

@@ -81,7 +81,7 @@ def migrate(
             fleet.tenants, listed, options=run_options(selection, policy, executor), **journal.meta
         )
         try:
-            report.journal = Journal(journal.folder, header)
+            report.journal = Journal(journal.folder, header, exit_code_follows=journal.exit_code_follows)
         except BaseException:
             if early is not None:
                 early.close()

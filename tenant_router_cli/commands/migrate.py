@@ -161,7 +161,7 @@ def migrate(
         runner = ExecutorSpec(
             executor, jobs, max_connections_per_host, worker_tasks, worker_max_rss, celery_app, queue
         )
-        written = None if no_journal else JournalSpec(folder, {"argv": sys.argv[1:]})
+        written = None if no_journal else JournalSpec(folder, {"argv": sys.argv[1:]}, exit_code_follows=True)
         metrics = None if metrics_file is None else RunMetrics(Path(metrics_file), metrics_interval)
     run_and_render(
         Run(output, config, selection, policy, runner, written, metrics),
