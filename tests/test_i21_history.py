@@ -392,3 +392,25 @@ def test_a_footerless_run_whose_process_is_alive_here_may_still_be_running(tmp_p
     assert "ended without a footer (killed?) or still running" in listed.stdout, listed.stdout
     assert f"pid {os.getpid()} is alive on this host" in listed.stdout
     assert doc["alive"] is True and doc["finished"] is None
+
+
+def test_the_history_never_prints_a_password_from_a_command_line(tmp_path: Path) -> None:
+    journal = tmp_path / "journal"
+    journal.mkdir()
+    argv = ["migrate", "--settings", "x", "--tenant", "postgres://app:hunter2secret@db.internal/t1"]
+    header = {**OLD_JOURNAL[0], "argv": argv}
+    (journal / f"{header['run']}.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in [header, *OLD_JOURNAL[1:]])
+    )
+
+    outputs = [
+        history(journal),
+        history(journal, "--json"),
+        show(journal, "last"),
+        show(journal, "last", "--json"),
+    ]
+
+    for result in outputs:
+        assert result.exit_code == ExitCode.OK, result.output
+        assert "hunter2secret" not in result.stdout + result.stderr, result.stdout
+    assert "db.internal" in outputs[0].stdout and "db.internal" in outputs[2].stdout  # the rest is shown
