@@ -48,7 +48,7 @@ from .record.events import (
     WorkerLost,
     event_to_dict,
 )
-from .record.history import find_one_run, run_details, run_summary
+from .record.history import find_one_run, newest_runs, run_details, run_summary
 from .record.journal import RunRecord, find_run, runs
 from .record.keys import DbKey, database_label
 from .record.metrics import RunMetrics
@@ -140,6 +140,7 @@ __all__ = [
     "mask_data",
     "migrate_tenants",
     "missing_line",
+    "newest_runs",
     "not_started_line",
     "printable",
     "provision_tenant",

@@ -7,33 +7,62 @@ Journals written before a field existed read back with that field None.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-from .journal import RunRecord, runs
+from .journal import RunRecord, read_run
 
 LAST = "last"
 
 
+def newest_runs(directory: Path, limit: int | None = None) -> Iterator[RunRecord]:
+    """The runs in the folder, newest first, as `runs()` orders them, reading only the first line of
+    the others: a journal of 20,000 databases is read whole only when it is shown."""
+    heads: list[tuple[tuple[str, float, str], Path]] = []
+    for path in directory.glob("*.jsonl") if directory.is_dir() else ():
+        try:
+            with path.open(encoding="utf-8") as file:
+                header = json.loads(file.readline())
+            run_id = header["run"]
+            heads.append(((run_id[:16], float(header.get("clock") or 0), run_id), path))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # not a journal (runs() skips it too)
+    heads.sort(key=lambda head: head[0], reverse=True)
+    shown = 0
+    for _, path in heads:
+        if limit is not None and shown >= limit:
+            return
+        try:
+            run = read_run(path)
+        except (UsageError, OSError, KeyError):
+            continue
+        shown += 1
+        yield run
+
+
 def find_one_run(directory: Path, ref: str) -> RunRecord:
     """The run `ref` names: its id, a prefix of exactly one run's id, or `last` (the newest)."""
-    found = list(runs(directory))
     if ref == LAST:
-        if found:
-            return found[0]
+        for run in newest_runs(directory, 1):
+            return run
         raise UsageError(f"The journal in {str(directory)!r} has no runs.", hint="Run `migrate` first.")
-    exact = [run for run in found if run.run_id == ref]
-    matches = exact or [run for run in found if run.run_id.startswith(ref)]
+    ids = sorted(path.stem for path in directory.glob("*.jsonl")) if directory.is_dir() else []
+    matches = [ref] if ref in ids else [run_id for run_id in ids if run_id.startswith(ref)]
     if len(matches) == 1:
-        return matches[0]
+        try:
+            return read_run(directory / f"{matches[0]}.jsonl")
+        except (OSError, KeyError) as exc:
+            raise UsageError(f"The journal of run {matches[0]!r} cannot be read: {exc}.") from None
     if not matches:
         raise UsageError(
             f"The journal in {str(directory)!r} has no run {ref!r}.", hint="`tenant-router runs` lists them."
         )
-    names = ", ".join(run.run_id for run in matches[:5]) + (", ..." if len(matches) > 5 else "")
+    names = ", ".join(matches[:5]) + (", ..." if len(matches) > 5 else "")
     raise UsageError(f"Run {ref!r} matches {len(matches)} runs ({names}): give more of its id.")
 
 

@@ -6,8 +6,7 @@ from typing import Annotated
 
 import typer
 
-from tenant_router import find_one_run, journal_dir, run_details, run_summary
-from tenant_router import runs as journal_runs
+from tenant_router import find_one_run, journal_dir, newest_runs, run_details, run_summary
 
 from ..bootstrap import setup_django
 from ..exit_codes import ExitCode
@@ -46,7 +45,7 @@ def list_runs(
     with exit_on_error(output, json_output=json_output, show_traceback=show_traceback):
         setup_django(settings, pythonpath or ())
         folder = journal_dir(journal)
-        found = [run_summary(run) for _, run in zip(range(limit), journal_runs(folder), strict=False)]
+        found = [run_summary(run) for run in newest_runs(folder, limit)]
     if json_output:
         output.raw(json_line({"event": "runs", "journal": str(folder), "runs": found}))
     elif not found:
