@@ -414,3 +414,23 @@ def test_the_history_never_prints_a_password_from_a_command_line(tmp_path: Path)
         assert result.exit_code == ExitCode.OK, result.output
         assert "hunter2secret" not in result.stdout + result.stderr, result.stdout
     assert "db.internal" in outputs[0].stdout and "db.internal" in outputs[2].stdout  # the rest is shown
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--metrics-interval", "0"), "--metrics-interval must be a finite number of seconds above 0"),
+        (("--metrics-interval", "nan"), "--metrics-interval must be a finite number of seconds above 0"),
+        (("--plan",), "--metrics-file is written by a run; --plan and --check do not run"),
+    ],
+)
+def test_metrics_options_are_checked_before_anything_is_touched(
+    site: TenantSite, tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    result = site.invoke("migrate", "--settings", site.settings_module, "--no-journal",
+                         "--metrics-file", str(tmp_path / "m.prom"), *args)  # fmt: skip
+
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert result.stderr.startswith(f"error: {message}"), result.stderr
+    assert not any(db.table_names() for db in site.databases)
+    assert not (tmp_path / "m.prom").exists()
