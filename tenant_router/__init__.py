@@ -46,10 +46,13 @@ from .record.events import (
     TenantRetried,
     TenantSkipped,
     TenantStarted,
+    WorkerLost,
     event_to_dict,
 )
+from .record.history import find_one_run, newest_runs, run_details, run_summary
 from .record.journal import RunRecord, find_run, runs
 from .record.keys import DbKey, database_label
+from .record.metrics import RunMetrics
 from .record.plaintext import (
     INTERRUPTED_LINE,
     STATUS_WORDS,
@@ -100,6 +103,7 @@ __all__ = [
     "RouterConfig",
     "RunAborted",
     "RunInterrupted",
+    "RunMetrics",
     "RunPolicy",
     "RunRecord",
     "RunStarted",
@@ -124,11 +128,13 @@ __all__ = [
     "TenantSkipped",
     "TenantStarted",
     "UsageError",
+    "WorkerLost",
     "current_tenant",
     "database_label",
     "describe_backends",
     "detect_drift",
     "event_to_dict",
+    "find_one_run",
     "find_run",
     "fleet_status",
     "format_summary",
@@ -138,6 +144,7 @@ __all__ = [
     "mask_data",
     "migrate_tenants",
     "missing_line",
+    "newest_runs",
     "not_started_line",
     "output_line",
     "output_shown",
@@ -145,6 +152,8 @@ __all__ = [
     "provision_tenant",
     "provision_tenants",
     "request_stop",
+    "run_details",
+    "run_summary",
     "runs",
     "stop_requested",
     "summary_counts",

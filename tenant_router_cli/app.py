@@ -58,7 +58,7 @@ app.command("create", cls=Command)(create)
 app.command("templates", cls=Command)(templates)
 app.command("drift", cls=Command)(drift)
 app.command("list-backends", cls=Command)(list_backends)
-app.command("runs", cls=Command)(runs)
+app.add_typer(runs, name="runs")
 
 
 def normalize_argv(args: list[str]) -> list[str]:

@@ -42,6 +42,7 @@ from tenant_router import (
     TenantRequeued,
     TenantSkipped,
     TenantStarted,
+    WorkerLost,
     database_label,
     output_line,
     output_shown,
@@ -133,6 +134,8 @@ class LiveProgress:
                     else ""
                 )
                 self.live.console.print(Text(output_line(event), style=style), markup=False, highlight=False)
+            return
+        if isinstance(event, WorkerLost):  # its databases' rows say what became of them
             return
         if event.orm not in self.orms:
             self.orms.append(event.orm)

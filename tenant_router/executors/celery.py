@@ -25,7 +25,7 @@ from ..config.environment import celery_bundle, celery_lost_after
 from ..errors import ExecutorError
 from ..orm_backends.assistants import Assistants, AssistantSetup
 from ..preflight import Verdict
-from ..record.events import DONE_EVENTS, RunStarted, Status
+from ..record.events import DONE_EVENTS, RUN_EVENTS, Status, WorkerLost
 from ..record.keys import DbKey
 from ..record.report import MigrationReport
 from ..safety.cancel import stop_requested
@@ -195,7 +195,7 @@ class CeleryExecutor:
 
     def _event(self, flight: Flight, data: dict[str, Any]) -> None:
         event = wire.decode_event(data)
-        if isinstance(event, RunStarted):
+        if isinstance(event, RUN_EVENTS):
             return
         key = DbKey(event.orm or "", event.tenant, event.alias)  # output of no database: no own key
         own = flight.own.get(key)
@@ -219,12 +219,11 @@ class CeleryExecutor:
             self.heard = now
         for flight in list(self.flights.values()):
             if flight.started is not None and now - flight.beat > self.lost_after:
+                silent = f"no heartbeat for {now - flight.beat:.0f} s"
+                self.report.emit(WorkerLost(str(flight.worker), silent))
                 self._requeue_unbegun(flight)
-                self._fail_unfinished(
-                    flight,
-                    f"Celery worker {flight.worker} lost: no heartbeat for {now - flight.beat:.0f} s "
-                    "(the database is left at a migration boundary; re-run with --only-failed)",
-                )
+                self._fail_unfinished(flight, f"Celery worker {flight.worker} lost: {silent} (the database "
+                                      "is left at a migration boundary; re-run with --only-failed)")  # fmt: skip
                 self._revoke([flight])
             elif flight.started is None and self.interrupted_at and now - self.interrupted_at > GRACE_SECONDS:
                 self._release(flight)

@@ -22,7 +22,7 @@ from typing import Any
 from ..orm_backends.assistants import Assistants
 from ..preflight import Verdict
 from ..record.captured import OutputCapture
-from ..record.events import DONE_EVENTS, Status
+from ..record.events import DONE_EVENTS, Status, WorkerLost
 from ..record.keys import DbKey
 from ..record.report import MigrationReport, one_line_error
 from .dispatch import Dispatch, fail_unfinished, interrupted
@@ -249,6 +249,7 @@ class ProcessExecutor:
                 if self.aborted:
                     self._fail_unfinished(worker, "aborted by a second interrupt", Status.INTERRUPTED)
                 else:
+                    self.report.emit(WorkerLost(f"pid {worker.process.pid}", _describe_exit(code)))
                     self._fail_unfinished(worker, f"worker process died ({_describe_exit(code)})")
                 self._release(worker)
             self._replace(worker)

@@ -183,8 +183,19 @@ class OutputLogged:
     message: str  # passwords masked; may hold several lines (a traceback)
 
 
+@dataclass(frozen=True, slots=True)
+class WorkerLost:
+    """A worker died (a forked process) or stopped beating (a Celery worker) while it held a task; the
+    databases it had not finished are failed right after (TenantFailed). About the run, not one database."""
+
+    kind: ClassVar[str] = "worker_lost"
+    worker: str  # "pid 4242" or the Celery worker's name
+    error: str  # one line: how it ended
+
+
 MigrationEvent = (
     RunStarted
+    | WorkerLost
     | TenantStarted
     | TenantPlanned
     | StepStarted
@@ -200,6 +211,8 @@ MigrationEvent = (
 )
 
 
+#: Events about the whole run rather than one database (they have no orm, tenant or alias).
+RUN_EVENTS = (RunStarted, WorkerLost)
 #: Events that settle one database's outcome.
 FINAL_EVENTS = (TenantFinished, TenantFailed, TenantSkipped)
 #: Events after which whoever carried a database out has nothing more to say about it (a busy one is

@@ -1,16 +1,23 @@
 """The run journal: one JSON Lines file per run recording every database's outcome as it happens.
 
-Line 1 is the run's header (id, start, settings, selection); then one line per settled database; the
-last line, written when the run ends (even interrupted), holds the counts. A run that was killed has
-no last line, and the databases without a line never finished.
+Line 1 is the run's header (id, start, host, user, how it was called, the options, what it set out to
+migrate); then one line per settled database (its outcome, time and steps); the footer, written when
+the run ends (even interrupted), holds the counts, and the exit code when the command that ran it
+waits to give it (`exit_code_follows`). A run that was killed has no footer, and the
+databases without a line never finished (they were running, or never started: the journal cannot tell).
+Fields were only ever added: a journal of an older version reads the same, without them.
 """
 
 from __future__ import annotations
 
+import contextlib
+import getpass
 import json
 import os
 import secrets
+import socket
 import time
+import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,9 +30,13 @@ from .events import (
     MigrationEvent,
     OutputLogged,
     Status,
+    StepApplied,
     TenantFailed,
     TenantFinished,
     TenantRequeued,
+    TenantSkipped,
+    TenantStarted,
+    WorkerLost,
 )
 from .keys import DbKey
 from .report import MigrationReport
@@ -51,7 +62,7 @@ def new_run_id() -> str:
 class Journal:
     """An on_event tap appending each settled database to runs/<run id>.jsonl."""
 
-    def __init__(self, directory: Path, header: dict[str, Any]) -> None:
+    def __init__(self, directory: Path, header: dict[str, Any], *, exit_code_follows: bool = False) -> None:
         self.directory = directory
         self.run_id = new_run_id()
         try:
@@ -64,11 +75,31 @@ class Journal:
                 hint="Set TENANT_ROUTER_JOURNAL_DIR, pass --journal DIR, or --no-journal.",
                 check_id="E010",
             ) from exc
+        self._began = time.monotonic()
+        self._running: dict[DbKey, tuple[float, list[list[Any]]]] = {}  # began, [step, seconds]
+        self.workers_lost = 0
+        self.footer: dict[str, Any] | None = None
+        self.exit_code_follows = exit_code_follows  # the footer waits for note_exit()
+        self._pending: weakref.finalize[Any, Any] | None = None
         self._write({"journal": 1, "run": self.run_id, "started": _now(), **header})
 
     def _write(self, record: dict[str, Any]) -> None:
         self._file.write(json.dumps(record, default=str) + "\n")
         self._file.flush()
+
+    def _track(self, event: MigrationEvent) -> None:
+        """When each database began and the steps it applied, kept until its outcome line."""
+        if isinstance(event, WorkerLost):
+            self.workers_lost += 1
+        elif isinstance(event, TenantStarted):
+            key = DbKey(event.orm, event.tenant, event.alias)
+            began, steps = self._running.get(key, (time.monotonic() - self._began, []))
+            self._running[key] = began, steps  # a requeued database keeps its first start and steps
+        elif isinstance(event, StepApplied):
+            key = DbKey(event.orm, event.tenant, event.alias)
+            self._running.setdefault(key, (time.monotonic() - self._began, []))[1].append(
+                [event.step, round(event.seconds, 4)]
+            )
 
     def record(self, event: MigrationEvent) -> None:
         """Append the outcome of a settled database, that a busy one waits for a retry, or output of the
@@ -79,6 +110,7 @@ class Journal:
                  "level": event.level, "logger": event.logger, "message": event.message}
             )  # fmt: skip
             return
+        self._track(event)
         if isinstance(event, TenantRequeued):  # busy until a later line says otherwise
             self._write(
                 {"orm": event.orm, "tenant": event.tenant, "alias": event.alias, "status": str(Status.BUSY),
@@ -93,20 +125,33 @@ class Journal:
             line.update(error=event.error, step=event.step, current=event.current)
         elif isinstance(event, TenantFinished):
             line.update(applied=event.applied, current=event.current)
+        began, steps = self._running.pop(DbKey(event.orm, event.tenant, event.alias), (None, []))
+        if not isinstance(event, TenantSkipped):
+            line.update(seconds=round(event.seconds, 4), began=None if began is None else round(began, 3))
+            line["steps"] = steps
         self._write(line)
 
     def close(self, report: MigrationReport) -> None:
         """The closing line: counts, whether it was interrupted or stopped early."""
-        self._write(
-            {
-                "finished": _now(),
-                "seconds": round(report.seconds, 3),
-                "counts": report.counts(),
-                "interrupted": report.interrupted,
-                "stopped": report.stop_reason,
-            }
-        )
+        self.footer = {
+            "finished": _now(),
+            "seconds": round(report.seconds, 3),
+            "counts": report.counts(),
+            "interrupted": report.interrupted,
+            "stopped": report.stop_reason,
+            "workers_lost": self.workers_lost,
+        }
+        if not self.exit_code_follows:
+            self._write(self.footer)
         self._file.close()
+        if self.exit_code_follows:  # written by note_exit(); without its code if that never comes
+            self._pending = weakref.finalize(self, _append, self.path, self.footer)
+
+    def note_exit(self, code: int) -> None:
+        """Write the footer held for the exit code of the command that ran the run, with that code."""
+        if self._pending is not None and self._pending.detach() is not None:
+            assert self.footer is not None
+            _append(self.path, {**self.footer, "exit_code": int(code)})
 
 
 @dataclass
@@ -118,6 +163,7 @@ class RunRecord:
     header: dict[str, Any]
     outcomes: dict[tuple[str, str | None, str | None], dict[str, Any]] = field(default_factory=dict)
     footer: dict[str, Any] | None = None
+    requeues: dict[tuple[str, str | None, str | None], int] = field(default_factory=dict)
 
     @property
     def finished(self) -> bool:
@@ -180,7 +226,10 @@ def read_run(path: Path) -> RunRecord:
         if "finished" in record:
             run.footer = record
         elif not record.get("logged"):  # output lines are no outcome
-            run.outcomes[(record["orm"], record["tenant"], record["alias"])] = record
+            key = (record["orm"], record["tenant"], record["alias"])
+            run.outcomes[key] = record
+            if "requeued" in record:
+                run.requeues[key] = run.requeues.get(key, 0) + 1
     return run
 
 
@@ -219,8 +268,22 @@ def header_for(
         "databases": [list(key) for key in databases],
         "pid": os.getpid(),
         "clock": time.time(),
+        "host": socket.gethostname(),
+        "user": _user(),
         **extra,
     }
+
+
+def _user() -> str | None:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name, no passwd entry (a container's uid)
+        return None
+
+
+def _append(path: Path, record: dict[str, Any]) -> None:
+    with contextlib.suppress(OSError), path.open("a", encoding="utf-8") as file:
+        file.write(json.dumps(record, default=str) + "\n")
 
 
 def _now() -> str:

@@ -19,6 +19,7 @@ from .events import (
     TenantRetried,
     TenantSkipped,
     TenantStarted,
+    WorkerLost,
 )
 from .keys import database_label
 from .report import MigrationReport
@@ -101,6 +102,10 @@ class PlainProgress:
         if isinstance(event, OutputLogged):
             if output_shown(event, self.verbosity):
                 self.write(output_line(event))
+            return
+        if isinstance(event, WorkerLost):  # its databases' own lines follow
+            if self.verbosity >= 1:
+                self.write(printable(REDACTOR(f"worker {event.worker} lost: {event.error}")))
             return
         key = (event.orm, event.tenant, event.alias)
         where = f"{event.orm} {database_label(event.tenant, event.alias)}"

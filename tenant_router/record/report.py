@@ -11,9 +11,9 @@ from ..safety.cancel import stop_requested
 from ..safety.redact import REDACTOR
 from .captured import delivering
 from .events import (
+    RUN_EVENTS,
     MigrationEvent,
     OutputLogged,
-    RunStarted,
     Status,
     StepApplied,
     StepStarted,
@@ -110,7 +110,7 @@ class MigrationReport:
     # -- the fold ---------------------------------------------------------------------------
     def emit(self, event: MigrationEvent) -> None:
         """Record `event` into the rows, then pass it to the callback."""
-        if not isinstance(event, RunStarted | OutputLogged):
+        if not isinstance(event, (*RUN_EVENTS, OutputLogged)):
             self._fold(event)
         with delivering():  # what the callbacks print is theirs, not output of the running database
             for listener in self._listeners:
@@ -131,7 +131,7 @@ class MigrationReport:
         return row
 
     def _fold(self, event: MigrationEvent) -> None:
-        assert not isinstance(event, RunStarted | OutputLogged)
+        assert not isinstance(event, (*RUN_EVENTS, OutputLogged))
         if isinstance(event, TenantRetried | TenantRequeued):  # news only: the outcome is still to come
             return
         row = self._row(event.orm, event.tenant, event.alias)

@@ -23,6 +23,7 @@ from ..record.orm_report import report_unconfigured
 from ..record.report import MigrationReport, _ignore
 from ..safety import cancel
 from . import phases
+from .described import run_options
 from .fleet import Fleet
 from .requests import JournalSpec, RunPolicy, Selection
 from .requeue import Requeue
@@ -76,9 +77,12 @@ def migrate(
     found, unconfigured = fleet.tenant_databases(planned)  # reported skipped after the reserved ones
     early = open_early(executor)  # a wrong Celery app or its broker down: one line, nothing touched
     if journal is not None:  # opened once every argument is known to be good
-        header = header_for(fleet.tenants, [key for key in planned if key.tenant is not None], **journal.meta)
+        listed = [key for key in planned if key.tenant is not None]
+        header = header_for(
+            fleet.tenants, listed, options=run_options(selection, policy, executor), **journal.meta
+        )
         try:
-            report.journal = Journal(journal.folder, header)
+            report.journal = Journal(journal.folder, header, exit_code_follows=journal.exit_code_follows)
         except BaseException:
             if early is not None:
                 early.close()

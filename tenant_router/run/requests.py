@@ -144,3 +144,4 @@ class JournalSpec:
 
     folder: Path
     meta: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"argv": [...]}
+    exit_code_follows: bool = False  # the footer waits for report.journal.note_exit(code)
