@@ -67,15 +67,12 @@ class Templates:
 
     def __init__(self, assistants: Assistants, prefix: str = DEFAULT_PREFIX) -> None:
         self.assistants, self.prefix = assistants, prefix
-        self._own: dict[str, str | None] = {}  # each ORM's schema_digest(): its files are read once a run
 
     def digest(self, keys: list[DbKey], server: Server) -> str | None:
         """The digest of one physical database's shape on `server`; None when an ORM cannot template."""
         parts: list[Any] = [TEMPLATE_FORMAT, server.backend, server.label]
         for key in keys:
-            if key.orm not in self._own:
-                self._own[key.orm] = self.assistants.get(key.orm).schema_digest()
-            own = self._own[key.orm]
+            own = self.assistants.schema_digest(key.orm)
             if own is None:
                 return None
             parts.append((key.orm, key.alias, own))
