@@ -9,13 +9,17 @@ for the databases listed in `$TR_FAULT_DIR/fail`, waits (marking its arrival) fo
 
 from __future__ import annotations
 
+import json
 import subprocess
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from support import processes
 from support.clinic import add_app, clinic_copy, migrate_args, write_django_tenants
 from support.processes import report_of, wait_until
+from support.servers import POSTGRES, require
 
 from tenant_router_cli.exit_codes import ExitCode
 
@@ -54,12 +58,35 @@ class Migration(migrations.Migration):
 """
 
 
+PAUSE_REVISION = '''"""Sleeps as long as $TR_FAULT_DIR/sleep says (the clinic's env.py is the stock one: own engine)."""
+
+import os
+import time
+
+revision = "e5a1f0c2d9b7"
+down_revision = "c81f5a0e4b44"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    sleep = os.path.join(os.environ.get("TR_FAULT_DIR", "-"), "sleep")
+    if os.path.exists(sleep):
+        time.sleep(float(open(sleep).read()))
+
+
+def downgrade() -> None:
+    pass
+'''
+
+
 class Faulty:
     """A copy of the clinic example with the `fault` app, and its fault folder."""
 
     def __init__(self, tmp: Path) -> None:
         self.example = clinic_copy(tmp)
         add_app(self.example, "fault", {"0001_maybe_fail": FAULT_MIGRATION})
+        (self.example / "alembic" / "versions" / "e5a1f0c2d9b7_pause.py").write_text(PAUSE_REVISION)
         self.faults = tmp / "faults"
         self.faults.mkdir()
         self.journal = tmp / "journal"
@@ -67,11 +94,12 @@ class Faulty:
     def env(self) -> dict[str, str]:
         return processes.clean_environment(self.example, TR_FAULT_DIR=str(self.faults))
 
-    def argv(self, *extra: str) -> list[str]:
-        return [str(a) for a in migrate_args(self.example, self.journal, "--json", *extra)]
+    def argv(self, *extra: str, orm: bool = True) -> list[str]:
+        argv = [str(a) for a in migrate_args(self.example, self.journal, "--json", *extra)]
+        return argv if orm else [a for a in argv if a not in ("--orm", "django_orm")]  # every ORM
 
-    def migrate(self, *extra: str) -> subprocess.CompletedProcess[str]:
-        return processes.run(self.argv(*extra), self.example, env=self.env())
+    def migrate(self, *extra: str, orm: bool = True) -> subprocess.CompletedProcess[str]:
+        return processes.run(self.argv(*extra, orm=orm), self.example, env=self.env())
 
     def start(self, *extra: str) -> subprocess.Popen[str]:
         return subprocess.Popen(
@@ -148,3 +176,65 @@ def test_a_canary_locked_by_another_run_stops_the_run(faulty: Faulty) -> None:
     assert done.returncode == ExitCode.FAILED, done.stdout + done.stderr
     assert statuses(done.stdout) == {"t0": "locked", "t1": "not_started", "t2": "not_started"}
     assert report_of(done.stdout)["stopped"].endswith("did not reach the target (t0: locked)")
+
+
+# -- --max-connections-per-host, counted by the server -----------------------------------------------
+class Sessions:
+    """Polls pg_stat_activity (from the maintenance database) for sessions on `names`, as fast as it
+    can, while the block runs: the most seen at once."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names, self.most, self.worst = names, 0, []
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _poll(self) -> None:
+        import psycopg
+
+        with psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True) as conn:
+            while not self.done.is_set():
+                rows = conn.execute(
+                    "SELECT datname, pid, state FROM pg_stat_activity WHERE datname = ANY(%s)", (self.names,)
+                ).fetchall()
+                if len(rows) > self.most:
+                    self.most, self.worst = len(rows), rows
+
+    def __enter__(self) -> Sessions:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        self.thread.join(30)
+
+
+@pytest.fixture
+def pg_fleet(faulty: Faulty) -> Iterator[tuple[Faulty, list[str]]]:
+    """Three tenants on the local PostgreSQL, each with one database its Django and Alembic share."""
+    require(POSTGRES)
+    with POSTGRES.databases(3, prefix="trcap") as pg:
+        tenants = {
+            f"t{i}": {"clinic": {"orm_config": {
+                "django_orm": {"default": POSTGRES.django_settings(name)},
+                "sqlalchemy_orm": {"default": {"URL": f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"}},
+            }}}
+            for i, name in enumerate(pg)
+        }  # fmt: skip
+        (faulty.example / "tenant_config.json").write_text(json.dumps({"tenant_config": tenants}))
+        yield faulty, pg
+
+
+def test_the_run_never_holds_more_connections_to_a_server_than_the_cap(
+    pg_fleet: tuple[Faulty, list[str]],
+) -> None:
+    """Each migration sleeps a little, so the databases overlap. The stock Alembic env.py builds its own
+    engine: it used to open a second connection beside the run lock's, twice the cap (4 of 2)."""
+    faulty, names = pg_fleet
+    (faulty.faults / "sleep").write_text("0.3")
+
+    with Sessions(names) as sessions:
+        done = faulty.migrate("--jobs", "3", "--max-connections-per-host", "2", orm=False)
+
+    assert done.returncode == ExitCode.OK, done.stdout + done.stderr
+    assert set(statuses(done.stdout).values()) == {"migrated"}
+    assert 0 < sessions.most <= 2, sessions.worst
