@@ -1,6 +1,7 @@
-"""Issue 20, "try to break it again": `--canary` and `--max-failures` under faults (a failing migration on
-some tenants, a database held by another run, a database dropped mid-run) and
-`--max-connections-per-host` under load, counted from the server's side (pg_stat_activity).
+"""Issue 20, "try to break it again": the defects found trying `--canary` under faults (a failing migration
+on some tenants after a partial rollout, a canary held by another run) and `--max-connections-per-host`
+under load, counted from the server's side (pg_stat_activity). (`--max-failures` with failing migrations
+and with a PostgreSQL database dropped mid-run, and a busy canary, behaved as documented: no test here.)
 
 The `fault` app added to a copy of the clinic example has one RunPython after patients.0003: it raises
 for the databases listed in `$TR_FAULT_DIR/fail`, waits (marking its arrival) for those listed in
