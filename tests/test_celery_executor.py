@@ -280,7 +280,7 @@ def test_workers_on_other_code_are_refused(site: Workers, tmp_path: Path) -> Non
         other.stop_all()
     assert done.returncode == ExitCode.EXECUTOR, done.stderr
     assert "error: Celery worker old1@" in done.stderr
-    assert "runs other code: its django_orm migration graph differs" in done.stderr
+    assert "runs other code: its django_orm migrations differ" in done.stderr
 
 
 # -- lost workers and interrupts -------------------------------------------------------------

@@ -82,7 +82,7 @@ class CeleryExecutor:
             "reply": self.reply_name,
             "orms": assistants.orms(),
             "setup": setup.to_dict(),
-            "graphs": {orm: assistants.get(orm).graph_fingerprint() for orm in assistants.orms()},
+            "graphs": {orm: assistants.schema_digest(orm) for orm in assistants.orms()},  # see celery_worker
         }
         self.flights: dict[int, Flight] = {}
         self.dispatch = Dispatch(max_per_host)  # the tasks of the current run() not sent yet

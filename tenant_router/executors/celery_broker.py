@@ -61,10 +61,12 @@ def refusal_error(message: dict[str, Any], worker: str | None) -> ExecutorError:
     """The one line for a worker that refused the run: other code, or settings it cannot load."""
     worker = worker or "a worker"
     if message.get("reason") == "graph":
+        ours, theirs = (str(message.get(side))[:12] for side in ("ours", "theirs"))
         return ExecutorError(
-            f"Celery worker {worker} runs other code: its {message.get('orm')} migration graph differs "
-            f"from this run's (digest {message.get('ours')} there, {message.get('theirs')} here).",
-            hint="Deploy the same release to the workers and to the host that runs tenant-router.",
+            f"Celery worker {worker} runs other code: its {message.get('orm')} migrations differ from "
+            f"this run's (content digest {ours} there, {theirs} here).",
+            hint="Deploy the same release to the workers and to the host that runs tenant-router (the "
+            "digest covers every migration file, Alembic revision, env.py and the ORM's options).",
         )
     return ExecutorError(f"Celery worker {worker} cannot load tenant-router: {message.get('error')}")
 

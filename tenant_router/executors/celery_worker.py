@@ -101,14 +101,16 @@ def _carry_out(reply: _Reply, message: dict[str, Any]) -> None:
     from .tasks import execute
 
     try:
-        assistants, graphs = _assistants(message)
+        assistants, digests = _assistants(message)
     except Exception as exc:  # the worker's settings cannot be loaded: one line to the run, not a hang
         reply.send("refused", reason="settings", error=one_line_error(exc))
         return
+    # "graphs": each ORM's schema digest (file contents, not migration names); the key keeps its old
+    # name so that a worker of an older release, which compares it too, refuses the run.
     theirs = message.get("graphs") or {}
     for orm, digest in theirs.items():
-        if graphs.get(orm) != digest:
-            reply.send("refused", reason="graph", orm=orm, ours=graphs.get(orm), theirs=digest)
+        if digests.get(orm) != digest:
+            reply.send("refused", reason="graph", orm=orm, ours=digests.get(orm), theirs=digest)
             return
     task = wire.decode_task(message["task"])
     cancel.reset()
@@ -145,8 +147,8 @@ def _assistants(message: dict[str, Any]) -> tuple[Any, dict[str, str | None]]:
         assistants = Assistants.for_run(config, specs, setup, MigrationReport(), None)
         for spec in specs:
             assistants.get(spec.key).prepare()
-        graphs = {spec.key: assistants.get(spec.key).graph_fingerprint() for spec in specs}
-        _runs[run] = (assistants, graphs)
+        digests = {spec.key: assistants.schema_digest(spec.key) for spec in specs}
+        _runs[run] = (assistants, digests)
         while len(_runs) > 2:
             _runs.popitem(last=False)
     return _runs[run]

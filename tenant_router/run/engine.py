@@ -123,7 +123,7 @@ def migrate(
             if policy.refuse_drift:
                 local = runner if executor.name == "processes" else None  # Celery replies carry no schemas
                 pending = phases.refuse_drifted(fleet.config, assistants, local, report, pending)
-            canaries = fleet.tenants[: policy.canary] if policy.canary else []
+            canaries = phases.pick_canaries(fleet.tenants, pending, report)[: policy.canary]
             phases.migrate_in_waves(assistants, runner, report, pending, canaries, requeue)
     except KeyboardInterrupt:
         report.interrupted = True

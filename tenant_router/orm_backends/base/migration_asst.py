@@ -230,8 +230,10 @@ class BaseOrmMigrationAsst:
         raise NotImplementedError(f"{type(self).__qualname__} cannot build expected schemas")
 
     def schema_digest(self) -> str | None:
-        """Provisioning: a digest of what decides what a new database holds at head (the contents of the
-        migration files, versions, options); None (the default): new databases are migrated, not copied."""
+        """A digest of what decides what a database holds at head (the contents of the migration files,
+        versions, the options that decide the schema; never file times or paths): the key of template
+        databases, and the Celery code check (a worker whose digest differs refuses the run). None (the
+        default): new databases are migrated, not copied, and workers are not compared."""
         return None
 
     def build_template(self, db_config: dict[str, Any], alias: str) -> None:
@@ -244,13 +246,6 @@ class BaseOrmMigrationAsst:
 
     def close(self) -> None:
         """Release what the assistant holds between databases (called at the end of a run)."""
-
-    def graph_fingerprint(self) -> str | None:
-        """A digest of the migrations this process would apply; None: nothing to compare.
-
-        A worker on another machine refuses a run whose digest differs from its own (other code).
-        """
-        return None
 
     def planned_databases(self) -> list[tuple[str | None, str | None]]:
         """(tenant, alias) of every database this run expects to visit, for counters and bookkeeping."""

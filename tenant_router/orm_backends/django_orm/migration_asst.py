@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -153,13 +152,6 @@ class DjangoOrmMigrationAsst(BaseOrmMigrationAsst):
         opener = partial(self.django_manager.tenant_connection, tenant)
         with tenant_context_bind(tenant), pinned_databases(PinnedDatabases(tenant, {}, opener)):
             yield
-
-    def graph_fingerprint(self) -> str:
-        """A digest of the migration graph on disk: every node in plan order and what it replaces."""
-        self.load_migrations()
-        graph = disk_graph()
-        text = repr((graph.order, sorted(graph.replacements.items())))
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def bookkeeping_read(self, tenant: str, alias: str, db_config: dict[str, Any]) -> BookkeepingRead:
         """`SELECT app, name FROM django_migrations` against the graph loaded once from disk."""

@@ -5,7 +5,6 @@ How one database is upgraded (env.py run unchanged, each revision reported) is u
 
 from __future__ import annotations
 
-import hashlib
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -103,16 +102,14 @@ class AlembicMigrationAsst(BaseOrmMigrationAsst):
             raise UsageError(f"--target {target[0]!r}: {one_line_error(exc)}.") from exc
         self.scripts.target = target[0]
 
-    def graph_fingerprint(self) -> str:
-        """A digest of the Alembic scripts: every revision and what it revises."""
-        revisions = sorted(
-            (rev.revision, repr(rev.down_revision)) for rev in self.scripts.script.walk_revisions()
-        )
-        return hashlib.sha256(repr(revisions).encode()).hexdigest()[:16]
-
     def schema_digest(self) -> str:
         """The contents of every revision file and of env.py, the ini file, the versions, the options."""
-        return template_digest(self.scripts, repr(sorted(self.options.items())))
+        # ALEMBIC_INI and SCRIPT_LOCATION say where the files are (their contents are in the digest):
+        # the same release deployed in another folder is the same code
+        where = ("ALEMBIC_INI", "SCRIPT_LOCATION")
+        return template_digest(
+            self.scripts, repr(sorted(i for i in self.options.items() if i[0] not in where))
+        )
 
     def build_template(self, db_config: dict[str, Any], alias: str) -> None:
         """`alembic upgrade heads` on the empty template database."""
