@@ -72,7 +72,7 @@ def load_config(settings: Any = None) -> RouterConfig:
     orm_settings = {s.key: s for s in specs}
     tenant_config = load_tenant_config(settings)
     drift_scratch = load_drift_scratch(settings)
-    config = RouterConfig(service, specs, tenant_config, drift_scratch)
+    config = RouterConfig(service, specs, tenant_config, drift_scratch, load_drift_prefix(settings))
     REDACTOR.add(collect_secrets(drift_scratch))
     REDACTOR.add(collect_secrets([dict(s.templates) for s in specs]))
     REDACTOR.add(collect_secrets(tenant_config.tenants))
@@ -104,6 +104,24 @@ def load_config(settings: Any = None) -> RouterConfig:
 
 
 DRIFT_SCRATCH = "TENANT_ROUTER_DRIFT_SCRATCH"
+DRIFT_PREFIX = "TENANT_ROUTER_DRIFT_SCRATCH_PREFIX"
+
+
+def load_drift_prefix(settings: Any) -> str:
+    """TENANT_ROUTER_DRIFT_SCRATCH_PREFIX: up to 20 letters, digits and underscores ("tr_drift")."""
+    value = _setting(settings, DRIFT_PREFIX, None) or "tr_drift"
+    if (
+        not isinstance(value, str)
+        or not value.replace("_", "").isalnum()
+        or not value.isascii()
+        or len(value) > 20
+    ):
+        raise ConfigurationError(
+            f"{DRIFT_PREFIX} must be up to 20 letters, digits and underscores, got {value!r:.40}."
+        )
+    return value
+
+
 SCRATCH_KEYS = frozenset({"USER", "PASSWORD", "HOST", "PORT"})
 
 

@@ -37,12 +37,18 @@ def check_databases(
     scratch: Mapping[str, Mapping[str, Any]],
     *,
     strict: bool = False,
+    swept: list[str] | None = None,
 ) -> list[DatabaseDrift]:
-    """Classify every database of `keys` (alias None: unknown, its ORM migrates whole tenants)."""
+    """Classify every database of `keys` (alias None: unknown, its ORM migrates whole tenants); the
+    scratch databases killed drift runs had left, dropped on the way, are added to `swept`."""
     tasks = batched("drift", [k for k in keys if k.alias is not None], assistants)
     found: dict[DbKey, Any] = dict(runner.run(tasks))
-    expected = ExpectedSchemas(assistants, scratch)
-    return [classify(key, found.get(key), expected, strict) for key in keys]
+    expected = ExpectedSchemas(assistants, scratch, assistants.config.drift_prefix)
+    try:
+        return [classify(key, found.get(key), expected, strict) for key in keys]
+    finally:
+        if swept is not None:
+            swept += expected.swept
 
 
 def classify(key: DbKey, found: Any, expected: ExpectedSchemas, strict: bool) -> DatabaseDrift:
@@ -72,10 +78,19 @@ def read_drift(
     if executor.name != "processes":  # schemas are compared here: the reads stay on this machine
         raise UsageError("drift reads schemas on this machine: --executor celery does not apply to it.")
     output: list[OutputLogged] = []  # the scratch migrations' env.py logging, print(): not the terminal's
+    swept: list[str] = []
     with OutputCapture(output.append), reading_fleet(config, selection, executor) as fleet:
-        rows = check_databases(
-            fleet.keys, fleet.assistants, fleet.runner, fleet.assistants.config.drift_scratch, strict=strict
-        )
+        scratch = fleet.assistants.config.drift_scratch
+        try:
+            rows = check_databases(
+                fleet.keys, fleet.assistants, fleet.runner, scratch, strict=strict, swept=swept
+            )
+        finally:
+            output += [
+                OutputLogged(None, None, None, "WARNING", "tenant_router.drift", f"dropped {name}: a scratch "
+                             "database a drift run that was killed had left")
+                for name in swept
+            ]  # fmt: skip
     specs, keys, assistants, report = fleet.specs, fleet.keys, fleet.assistants, fleet.report
     rows += [DatabaseDrift(r.orm, r.tenant, r.alias, "skipped", error=r.reason) for r in report.rows()]
     order = {key: i for i, key in enumerate(keys)}
