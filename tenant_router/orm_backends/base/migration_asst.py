@@ -25,6 +25,7 @@ defines: ``perform_migrate`` makes it coarse, else ``migrate_tenant`` per tenant
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar
@@ -161,13 +162,21 @@ class BaseOrmMigrationAsst:
     def read_current(self, tenant: str | None, alias: str, db_config: dict[str, Any]) -> str | None:
         """Where the database is now, read again over a fresh connection (after a failure: a rolled
         back transaction may have undone steps reported applied). None when it cannot be read."""
+        found = self.read_position(tenant, alias, db_config)
+        return found.current if isinstance(found, Inspection) else None
+
+    def read_position(
+        self, tenant: str | None, alias: str, db_config: dict[str, Any]
+    ) -> Inspection | BaseException | None:
+        """What the database holds now and still needs, read over a fresh connection (`current` is
+        NOTHING_APPLIED when nothing is); the error when the read failed; None: this class cannot read."""
         read = self.bookkeeping_read(tenant or "", alias, db_config)
         if read is None:
             return None
         (found,) = read_many([read])
         if isinstance(found, BaseException):
-            return None
-        return found.current or self.NOTHING_APPLIED
+            return found
+        return dataclasses.replace(found, current=found.current or self.NOTHING_APPLIED)
 
     @contextmanager
     def run_lock(self, tenant: str | None, alias: str, db_config: dict[str, Any]) -> Iterator[None]:
