@@ -4,13 +4,22 @@ what the database holds, re-read from it, never what the steps that ran would su
 from __future__ import annotations
 
 import dataclasses
+import json
+import signal
+import subprocess
 from pathlib import Path
 from typing import Any
 
-from support.sqlalchemy_sites import database_urls, execute, make_site, report_of, rows, version
+import pytest
+from support.clinic import add_app, clinic_copy, migrate_args, write_django_tenants
+from support.processes import Streamed, clean_environment, is_event, report_of, wait_until
+from support.servers import POSTGRES, pg_query, require
+from support.sqlalchemy_sites import database_urls, execute, make_site, rows, version
+from support.sqlalchemy_sites import report_of as sa_report_of
 from support.terminal import render, terminal
 
 from tenant_router.record import events as event_types
+from tenant_router_cli.exit_codes import ExitCode
 from tenant_router_cli.live import LiveProgress
 
 KINDS = {
@@ -51,7 +60,7 @@ def test_alembic_rows_after_a_one_transaction_rollback_count_nothing_applied(tmp
 
         assert result.returncode == 1, result.stderr
         assert version(urls[0]) == []
-        row = rows(report_of(lines), "sqlalchemy_orm")["tenant-1"]
+        row = rows(sa_report_of(lines), "sqlalchemy_orm")["tenant-1"]
         assert row["current"] == "base", row
         assert row["applied"] == [] and row["applied_count"] == 0, row
         assert row["rolled_back"] == ["a1000000001a", "b2000000002b"], row
@@ -60,3 +69,131 @@ def test_alembic_rows_after_a_one_transaction_rollback_count_nothing_applied(tmp
         (line,) = [text for text in replay(lines) if "tenant-1" in text]
         assert "0/3" in line and "2/3" not in line, line
         assert "at base" in line, line
+
+
+# -- item 4: interrupts -----------------------------------------------------------------------------------
+
+PLANS_0001 = """
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    initial = True
+    dependencies = []
+    operations = [
+        migrations.CreateModel(
+            name="Plan",
+            fields=[("id", models.BigAutoField(primary_key=True)), ("name", models.CharField(max_length=20))],
+        ),
+    ]
+"""
+#: Seeds plans, then (only with TR_SLOW set) runs one long statement: the run is interrupted inside it.
+PLANS_0002 = """
+import os
+
+from django.db import migrations
+
+
+def seed(apps, schema_editor):
+    apps.get_model("plans", "Plan").objects.create(name="basic")
+    if os.environ.get("TR_SLOW"):
+        schema_editor.execute("SELECT pg_sleep(60)")
+
+
+class Migration(migrations.Migration):
+    dependencies = [("plans", "0001_initial")]
+    operations = [migrations.RunPython(seed, migrations.RunPython.noop)]
+"""
+
+
+def plans_site(tmp_path: Path, names: list[str]) -> Path:
+    """The clinic example plus a `plans` app whose 0002 can run a long statement, tenants on `names`."""
+    example = clinic_copy(tmp_path)
+    add_app(example, "plans", {"0001_initial": PLANS_0001, "0002_seed_plans": PLANS_0002})
+    write_django_tenants(example, {f"t{i}": POSTGRES.django_settings(n) for i, n in enumerate(names)})
+    return example
+
+
+def sleeping(name: str) -> list[tuple[Any, ...]]:
+    """Backends of database `name` running the long statement."""
+    return pg_query(
+        "postgres",
+        f"SELECT pid FROM pg_stat_activity WHERE datname = '{name}' AND query LIKE 'SELECT pg_sleep(60)%'",
+    )
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_two_interrupts_in_a_long_statement_end_it_and_rows_say_what_the_database_holds(
+    tmp_path: Path, jobs: str
+) -> None:
+    """Two SIGINTs while plans.0002 runs a long statement: exit 130; the row names where the database
+    is (plans.0001, re-read), not the step it was in; the server runs the statement no more, so an
+    immediate --only-failed is not `locked` and migrates it."""
+    server = require(POSTGRES)
+    with server.databases(1, prefix="trint") as names:
+        example = plans_site(tmp_path, names)
+        journal = tmp_path / "journal"
+        env = clean_environment(TR_SLOW="1")
+        run = Streamed([*migrate_args(example, journal, "--jobs", jobs, "--json")], example, env)
+        try:
+            run.wait_for(is_event("step_started", step="plans.0002_seed_plans"))
+            wait_until(lambda: sleeping(names[0]), "the long statement")
+            run.proc.send_signal(signal.SIGINT)
+            run.wait_for_error("stopping after the running migrations")
+            run.proc.send_signal(signal.SIGINT)
+            code, out, err = run.finish()
+        finally:
+            run.kill()
+
+        assert code == ExitCode.INTERRUPTED, out + err
+        row = next(r for r in report_of(out)["results"] if r["tenant"] == "t0")
+        assert row["status"] == "interrupted", row
+        assert row["failed_step"] == "plans.0002_seed_plans", row
+        assert row["current"] == "plans.0001_initial" and not row["current_unknown"], row
+        assert ("plans", "0002_seed_plans") not in applied(names[0])
+        lines = [json.loads(line) for line in out.splitlines()]
+        (live_row,) = [text for text in replay(lines, width=200) if "t0/default" in text]
+        assert "at plans.0001_initial; stopped in plans.0002_seed_plans" in live_row, live_row
+        assert not sleeping(names[0])  # the run ended its statement on the server
+        again = subprocess.run(
+            migrate_args(example, journal, "--only-failed", "--json"),
+            cwd=example, env=clean_environment(), capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert ("plans", "0002_seed_plans") in applied(names[0])
+
+
+def applied(name: str) -> list[tuple[str, str]]:
+    """(app, name) rows of django_migrations in database `name`."""
+    return [(a, n) for a, n in pg_query(name, "SELECT app, name FROM django_migrations ORDER BY id")]
+
+
+def test_after_a_kill_9_the_locked_row_names_the_server_process_still_running(tmp_path: Path) -> None:
+    """kill -9 of a run (nothing of it can clean up) while a statement runs: the next run is `locked`
+    (exit 5), and says the holder may be that killed run's statement, naming its server process."""
+    server = require(POSTGRES)
+    with server.databases(1, prefix="trk9") as names:
+        example = plans_site(tmp_path, names)
+        journal = tmp_path / "journal"
+        env = clean_environment(TR_SLOW="1")
+        run = Streamed([*migrate_args(example, journal, "--jobs", "1", "--json")], example, env)
+        try:
+            run.wait_for(is_event("step_started", step="plans.0002_seed_plans"))
+            ((pid,),) = wait_until(lambda: sleeping(names[0]), "the long statement")
+            run.proc.kill()
+            run.proc.wait(timeout=30)
+        finally:
+            run.kill()
+        try:
+            again = subprocess.run(
+                migrate_args(example, journal, "--only-failed", "--json"),
+                cwd=example, env=clean_environment(), capture_output=True, text=True, timeout=120,
+            )  # fmt: skip
+        finally:
+            pg_query("postgres", f"SELECT pg_terminate_backend({pid})")
+
+        assert again.returncode == ExitCode.LOCKED, again.stdout + again.stderr
+        row = next(r for r in report_of(again.stdout)["results"] if r["tenant"] == "t0")
+        assert row["status"] == "locked", row
+        assert f"PostgreSQL server process {pid}" in row["error"], row
+        assert "a killed run's statement still running on the server" in row["error"], row

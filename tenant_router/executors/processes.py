@@ -23,6 +23,9 @@ from ..preflight import Verdict
 from ..record.events import DONE_EVENTS, Status
 from ..record.keys import DbKey
 from ..record.report import MigrationReport, one_line_error
+from ..safety import sessions
+from ..safety.sessions import Session
+from .aborted import settle_aborted
 from .dispatch import Dispatch, fail_unfinished, interrupted
 from .tasks import Task, execute
 
@@ -85,6 +88,7 @@ def _worker_main(
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     die_with_parent(parent_pid)
+    sessions.on_opened(lambda key, session: conn.send(("session", (key, session))))
     for end in inherited:  # the run's ends of every pipe: without them a dead run means EOF here
         with contextlib.suppress(OSError):
             end.close()
@@ -123,6 +127,7 @@ class Worker:
     conn: Connection
     task: Task | None = None
     finished: set[DbKey] = field(default_factory=set)
+    sessions: dict[DbKey, set[Session]] = field(default_factory=dict)  # the task's server sessions
 
 
 class ProcessExecutor:
@@ -207,7 +212,7 @@ class ProcessExecutor:
             task = self.dispatch.next()
             if task is None:
                 return
-            worker.task, worker.finished = task, set()
+            worker.task, worker.finished, worker.sessions = task, set(), {}
             self.dispatch.sent(task)
             worker.conn.send(task)
 
@@ -225,6 +230,9 @@ class ProcessExecutor:
                 self.report.emit(payload)
                 if isinstance(payload, DONE_EVENTS):
                     worker.finished.add(DbKey(payload.orm, payload.tenant, payload.alias))
+            elif kind == "session":
+                key, session = payload
+                worker.sessions.setdefault(DbKey(*key), set()).add(session)
             elif kind == "crashed":
                 self._fail_unfinished(worker, f"worker error: {payload}")
                 self._release(worker)
@@ -241,7 +249,9 @@ class ProcessExecutor:
             code = worker.process.exitcode
             if worker.task is not None:
                 if self.aborted:
-                    self._fail_unfinished(worker, "aborted by a second interrupt", Status.INTERRUPTED)
+                    assert worker.task is not None
+                    units = worker.task.units
+                    settle_aborted(self.report, self.assistants, units, worker.finished, worker.sessions)
                 else:
                     self._fail_unfinished(worker, f"worker process died ({_describe_exit(code)})")
                 self._release(worker)

@@ -11,13 +11,15 @@ from typing import Any, Protocol
 from ...errors import DatabaseBusy, DatabaseLocked, StepLimitError
 from ...preflight import BookkeepingRead, Inspection
 from ...record.events import TenantRetried
+from ...record.keys import DbKey
 from ...record.orm_report import DatabaseRun, OrmReport
 from ...record.report import one_line_error
 from ...safety.cancel import StopAtBoundary, StopBeforeStart, stop_requested
 from ...safety.dberrors import is_lock_timeout, is_statement_timeout
-from ...safety.locks import database_lock
+from ...safety.locks import Held, database_lock
 from ...safety.lockwait import StepLimits
 from ...safety.retry import delay_before, pause, transient
+from ...safety.sessions import migrating
 from .manager import BaseOrmManager
 
 #: How long a run waits for a reserved database another run is migrating (or --lock-timeout, if longer).
@@ -61,7 +63,8 @@ def run_database(asst: MigratesDatabases, tenant: str | None, alias: str, db_con
     if stop_requested():  # asked to stop before this one began: leave it alone
         asst.report.not_started(tenant, alias, "interrupted")
         return
-    with asst.report.database(tenant, alias) as run:
+    key = DbKey(asst.manager.orm_key, tenant, alias)
+    with asst.report.database(tenant, alias) as run, migrating(key):
         for attempt in itertools.count(2):
             try:
                 with asst.run_lock(tenant, alias, db_config):
@@ -186,5 +189,16 @@ def run_lock_held(
     timeout = lock_timeout if tenant is not None else max(lock_timeout, RESERVED_LOCK_WAIT)
     with database_lock(read.identity, read.connect, timeout, conn=conn) as held:
         if not held:
-            raise DatabaseLocked(f"locked by another run (waited {timeout:g}s)")
+            raise DatabaseLocked(f"locked by another run (waited {timeout:g}s){_held_by(held)}")
         yield
+
+
+def _held_by(held: Held) -> str:
+    """What the `locked` row adds about the holder: it may be no run at all, but a killed run's
+    statement the server still runs (a kill -9 cannot end it)."""
+    if held.holder is None:
+        return ""
+    return (
+        f": held by {held.holder}; if no other run is going on, it may be a killed run's statement still "
+        f"running on the server: it ends by itself, or SELECT pg_terminate_backend({held.pid}) ends it now"
+    )

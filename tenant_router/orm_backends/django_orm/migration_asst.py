@@ -12,6 +12,7 @@ from typing import Any
 from django.apps import apps
 from django.db import DatabaseError
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.signals import connection_created
 from django.utils.module_loading import module_has_submodule
 
 from ...context import tenant_context_bind
@@ -19,6 +20,7 @@ from ...errors import UsageError
 from ...preflight import MAINTENANCE_DATABASES, BookkeepingRead
 from ...record.orm_report import DatabaseRun
 from ...safety.lockwait import StepGuard, StepLimits
+from ...safety.sessions import opened
 from ..base import BaseOrmMigrationAsst, Capabilities
 from . import template
 from .binding import install, pinned_databases
@@ -65,6 +67,12 @@ def _load() -> None:
     _loaded = True
 
 
+def _note_session(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
+    """Every PostgreSQL connection a database's run opens is noted: an aborted run ends its backend."""
+    if connection.vendor == "postgresql":
+        opened(connection.connection)
+
+
 class DjangoOrmMigrationAsst(BaseOrmMigrationAsst):
     """Runs Django's MigrationExecutor against each tenant database, like `manage.py migrate` would."""
 
@@ -74,6 +82,7 @@ class DjangoOrmMigrationAsst(BaseOrmMigrationAsst):
     def __init__(self, manager: DjangoOrmManager, *, verbosity: int = 0, share_states: bool = True) -> None:
         super().__init__(manager, verbosity=verbosity, share_states=share_states)
         install()  # from now on, in this process, the template aliases are never connected to
+        connection_created.connect(_note_session, dispatch_uid="tenant_router.sessions")
         if not isinstance(verbosity, int):
             raise TypeError(f"verbosity must be an int, got {verbosity!r}")
         self.verbosity = verbosity  # passed to pre/post_migrate handlers, as `migrate -v` does
