@@ -17,6 +17,7 @@ from support.servers import POSTGRES, pg_query, require
 from support.sqlalchemy_sites import database_urls, execute, make_site, rows, version
 from support.sqlalchemy_sites import report_of as sa_report_of
 from support.terminal import render, terminal
+from test_lock_safety import FAST, held, shop_site
 
 from tenant_router.record import events as event_types
 from tenant_router_cli.exit_codes import ExitCode
@@ -197,3 +198,33 @@ def test_after_a_kill_9_the_locked_row_names_the_server_process_still_running(tm
         assert row["status"] == "locked", row
         assert f"PostgreSQL server process {pid}" in row["error"], row
         assert "a killed run's statement still running on the server" in row["error"], row
+
+
+# -- item 11, second half: a busy tenant's position ------------------------------------------------------
+
+
+def test_a_busy_row_names_where_the_app_it_was_migrating_is(tmp_path: Path) -> None:
+    """shop.0003 waits out --lock-wait after the run applied other apps' migrations: the busy row is
+    left at shop.0002_tag (its own app), not at the last migration of another app."""
+    server = require(POSTGRES)
+    with server.databases(1, prefix="trbusy") as names:
+        example = shop_site(tmp_path, server, names)
+        journal = tmp_path / "journal"
+        setup = subprocess.run(
+            migrate_args(example, journal, "--target", "shop", "0002_tag"),
+            cwd=example, env=clean_environment(), capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert setup.returncode == 0, setup.stdout + setup.stderr
+        with held(server, names[0]):
+            result = subprocess.run(
+                migrate_args(example, journal, *FAST, "--lock-retries", "0", "--json"),
+                cwd=example, env=clean_environment(), capture_output=True, text=True, timeout=120,
+            )  # fmt: skip
+
+        assert result.returncode == ExitCode.FAILED, result.stdout + result.stderr
+        row = next(r for r in report_of(result.stdout)["results"] if r["tenant"] == "t0")
+        assert row["status"] == "busy" and row["failed_step"] == "shop.0003_item_sku", row
+        last = applied(names[0])[-1]
+        assert last[0] != "shop", last  # other apps were migrated after shop.0002 in this run
+        assert "left at shop.0002_tag" in row["error"], row
+        assert row["current"] == "shop.0002_tag", row

@@ -31,7 +31,7 @@ def settle_aborted(
         row = report.results.get(key)
         found: Inspection | BaseException | None = None
         if row is not None and key.alias is not None:  # it had started: what does it hold now?
-            found = _end_and_read(assistants, key, sessions.get(key, ()))
+            found = _end_and_read(assistants, key, sessions.get(key, ()), row.running_step)
         applied = row.applied if row is not None else []
         report.emit(
             TenantFailed(
@@ -49,7 +49,7 @@ def settle_aborted(
 
 
 def _end_and_read(
-    assistants: Assistants, key: DbKey, sessions: Collection[Session]
+    assistants: Assistants, key: DbKey, sessions: Collection[Session], step: str | None
 ) -> Inspection | BaseException | None:
     """End the database's sessions on its server, then read where it is (None: this ORM cannot read)."""
     assert key.alias is not None
@@ -61,6 +61,6 @@ def _end_and_read(
         read = asst.bookkeeping_read(key.tenant or "", key.alias, db_config)
         if read is not None and sessions:
             end_sessions(read.connect, list(sessions))
-        return asst.read_position(key.tenant, key.alias, db_config)
+        return asst.read_position(key.tenant, key.alias, db_config, step)
     except Exception as exc:  # a broken assistant: what it holds is unknown
         return exc

@@ -52,7 +52,7 @@ class MigratesDatabases(Protocol):
         ...
 
     def read_position(
-        self, tenant: str | None, alias: str, db_config: dict[str, Any]
+        self, tenant: str | None, alias: str, db_config: dict[str, Any], step: str | None = None
     ) -> Inspection | BaseException | None:
         """What the database holds now, read over a fresh connection; the read's error; None: cannot."""
         ...
@@ -98,7 +98,7 @@ def reread(
 ) -> None:
     """After a failure or an interrupt: where a fresh read finds the database (`run.found_at`), which
     steps reported applied it no longer holds (`run.undone`), or that it cannot know (`run.unknown`)."""
-    found = asst.read_position(tenant, alias, db_config)
+    found = asst.read_position(tenant, alias, db_config, run.step)
     if isinstance(found, BaseException):
         run.found_at, run.unknown = None, True
     elif found is not None:

@@ -166,17 +166,12 @@ class BaseOrmMigrationAsst:
         return found.current if isinstance(found, Inspection) else None
 
     def read_position(
-        self, tenant: str | None, alias: str, db_config: dict[str, Any]
+        self, tenant: str | None, alias: str, db_config: dict[str, Any], step: str | None = None
     ) -> Inspection | BaseException | None:
         """What the database holds now and still needs, read over a fresh connection (`current` is
-        NOTHING_APPLIED when nothing is); the error when the read failed; None: this class cannot read."""
-        read = self.bookkeeping_read(tenant or "", alias, db_config)
-        if read is None:
-            return None
-        (found,) = read_many([read])
-        if isinstance(found, BaseException):
-            return found
-        return dataclasses.replace(found, current=found.current or self.NOTHING_APPLIED)
+        NOTHING_APPLIED when nothing is); the error when the read failed; None: this class cannot read.
+        `step`: the step the run was in, if any (an ORM may name where that step's app stands)."""
+        return position_of(self.bookkeeping_read(tenant or "", alias, db_config), self.NOTHING_APPLIED)
 
     @contextmanager
     def run_lock(self, tenant: str | None, alias: str, db_config: dict[str, Any]) -> Iterator[None]:
@@ -269,3 +264,14 @@ class BaseOrmMigrationAsst:
         if self.is_per_tenant():
             return units + [(t, None) for t in self.tenants()]
         return units + [(t, a) for t in self.tenants() for a in self.manager.template_aliases]
+
+
+def position_of(read: BookkeepingRead | None, nothing_applied: str) -> Inspection | BaseException | None:
+    """`read` done over a fresh connection, `current` spelled `nothing_applied` when nothing is; the
+    read's error; None when there is nothing to read with."""
+    if read is None:
+        return None
+    (found,) = read_many([read])
+    if isinstance(found, BaseException):
+        return found
+    return dataclasses.replace(found, current=found.current or nothing_applied)

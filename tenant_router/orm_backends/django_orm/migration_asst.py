@@ -17,11 +17,12 @@ from django.utils.module_loading import module_has_submodule
 
 from ...context import tenant_context_bind
 from ...errors import UsageError
-from ...preflight import MAINTENANCE_DATABASES, BookkeepingRead
+from ...preflight import MAINTENANCE_DATABASES, BookkeepingRead, Inspection
 from ...record.orm_report import DatabaseRun
 from ...safety.lockwait import StepGuard, StepLimits
 from ...safety.sessions import opened
 from ..base import BaseOrmMigrationAsst, Capabilities
+from ..base.migration_asst import position_of
 from . import template
 from .binding import install, pinned_databases
 from .graph import disk_graph, planner, resolve_target, rolls_back_whole
@@ -173,6 +174,14 @@ class DjangoOrmMigrationAsst(BaseOrmMigrationAsst):
     def bookkeeping_read(self, tenant: str, alias: str, db_config: dict[str, Any]) -> BookkeepingRead:
         """`SELECT app, name FROM django_migrations` against the graph loaded once from disk."""
         return bookkeeping_read(db_config, self.targets)
+
+    def read_position(
+        self, tenant: str | None, alias: str, db_config: dict[str, Any], step: str | None = None
+    ) -> Inspection | BaseException | None:
+        """What the database holds now (a fresh read); with `step` (`shop.0003_x`), `current` names
+        where that migration's app stands (`shop.0002_y`), not the last migration of any app."""
+        app = step.partition(".")[0] if step and "." in step else None
+        return position_of(bookkeeping_read(db_config, self.targets, app), self.NOTHING_APPLIED)
 
     def scratch_config(
         self, db_config: dict[str, Any], name: str | None, overrides: dict[str, Any]
