@@ -16,12 +16,14 @@ from support.processes import Streamed, clean_environment, is_event, report_of, 
 from support.servers import POSTGRES, pg_query, require
 from support.sqlalchemy_sites import database_urls, execute, make_site, rows, version
 from support.sqlalchemy_sites import report_of as sa_report_of
-from support.terminal import render, terminal
+from support.terminal import render, terminal, text_of
 from test_lock_safety import FAST, held, shop_site
 
 from tenant_router.record import events as event_types
+from tenant_router.record.report import MigrationReport
 from tenant_router_cli.exit_codes import ExitCode
 from tenant_router_cli.live import LiveProgress
+from tenant_router_cli.render import render_summary
 
 KINDS = {
     cls.kind: cls
@@ -30,9 +32,9 @@ KINDS = {
 }
 
 
-def replay(lines: list[dict[str, Any]], width: int = 120, height: int = 30) -> list[str]:
-    """The live view of a run, rebuilt from the events its --json output carried."""
-    live = LiveProgress(terminal(width, height))
+def events_of(lines: list[dict[str, Any]]) -> list[Any]:
+    """The events a run's --json output carried, as the library's event objects."""
+    found = []
     for line in lines:
         cls = KINDS.get(line["event"])
         if cls is None:
@@ -43,7 +45,15 @@ def replay(lines: list[dict[str, Any]], width: int = 120, height: int = 30) -> l
                 fields[name] = tuple(value)
             elif name == "status" and value is not None:
                 fields[name] = event_types.Status(value)
-        live(cls(**fields))
+        found.append(cls(**fields))
+    return found
+
+
+def replay(lines: list[dict[str, Any]], width: int = 120, height: int = 30) -> list[str]:
+    """The live view of a run, rebuilt from the events its --json output carried."""
+    live = LiveProgress(terminal(width, height))
+    for event in events_of(lines):
+        live(event)
     return render(live, width, height)
 
 
@@ -88,7 +98,7 @@ class Migration(migrations.Migration):
         ),
     ]
 """
-#: Seeds plans, then (only with TR_SLOW set) runs one long statement: the run is interrupted inside it.
+#: Seeds plans, then (only with TR_SLOW set) sleeps TR_SLOW seconds in one statement.
 PLANS_0002 = """
 import os
 
@@ -98,7 +108,7 @@ from django.db import migrations
 def seed(apps, schema_editor):
     apps.get_model("plans", "Plan").objects.create(name="basic")
     if os.environ.get("TR_SLOW"):
-        schema_editor.execute("SELECT pg_sleep(60)")
+        schema_editor.execute(f"SELECT pg_sleep({float(os.environ['TR_SLOW'])})")
 
 
 class Migration(migrations.Migration):
@@ -107,10 +117,22 @@ class Migration(migrations.Migration):
 """
 
 
+PLANS_0003 = """
+from django.db import migrations
+
+
+class Migration(migrations.Migration):
+    dependencies = [("plans", "0002_seed_plans")]
+    operations = [migrations.RunSQL("SELECT 1", migrations.RunSQL.noop)]
+"""
+
+
 def plans_site(tmp_path: Path, names: list[str]) -> Path:
     """The clinic example plus a `plans` app whose 0002 can run a long statement, tenants on `names`."""
     example = clinic_copy(tmp_path)
-    add_app(example, "plans", {"0001_initial": PLANS_0001, "0002_seed_plans": PLANS_0002})
+    add_app(
+        example, "plans", {"0001_initial": PLANS_0001, "0002_seed_plans": PLANS_0002, "0003_more": PLANS_0003}
+    )
     write_django_tenants(example, {f"t{i}": POSTGRES.django_settings(n) for i, n in enumerate(names)})
     return example
 
@@ -119,7 +141,7 @@ def sleeping(name: str) -> list[tuple[Any, ...]]:
     """Backends of database `name` running the long statement."""
     return pg_query(
         "postgres",
-        f"SELECT pid FROM pg_stat_activity WHERE datname = '{name}' AND query LIKE 'SELECT pg_sleep(60)%'",
+        f"SELECT pid FROM pg_stat_activity WHERE datname = '{name}' AND query LIKE 'SELECT pg_sleep(%'",
     )
 
 
@@ -134,7 +156,7 @@ def test_two_interrupts_in_a_long_statement_end_it_and_rows_say_what_the_databas
     with server.databases(1, prefix="trint") as names:
         example = plans_site(tmp_path, names)
         journal = tmp_path / "journal"
-        env = clean_environment(TR_SLOW="1")
+        env = clean_environment(TR_SLOW="60")
         run = Streamed([*migrate_args(example, journal, "--jobs", jobs, "--json")], example, env)
         try:
             run.wait_for(is_event("step_started", step="plans.0002_seed_plans"))
@@ -164,6 +186,35 @@ def test_two_interrupts_in_a_long_statement_end_it_and_rows_say_what_the_databas
         assert ("plans", "0002_seed_plans") in applied(names[0])
 
 
+def test_one_interrupt_the_summary_says_where_each_database_stopped(tmp_path: Path) -> None:
+    """One SIGINT in plans.0002: it finishes, the run stops before plans.0003 (exit 130), and the
+    summary's row says where the database is (`at plans.0002_seed_plans`), not `-`."""
+    server = require(POSTGRES)
+    with server.databases(1, prefix="trint1") as names:
+        example = plans_site(tmp_path, names)
+        env = clean_environment(TR_SLOW="1")
+        run = Streamed([*migrate_args(example, tmp_path / "journal", "--jobs", "1", "--json")], example, env)
+        try:
+            run.wait_for(is_event("step_started", step="plans.0002_seed_plans"))
+            wait_until(lambda: sleeping(names[0]), "the long statement")
+            run.proc.send_signal(signal.SIGINT)
+            code, out, err = run.finish()
+        finally:
+            run.kill()
+
+        assert code == ExitCode.INTERRUPTED, out + err
+        row = next(r for r in report_of(out)["results"] if r["tenant"] == "t0")
+        assert row["status"] == "interrupted" and row["current"] == "plans.0002_seed_plans", row
+        report = MigrationReport()
+        report.interrupted = True
+        for event in events_of([json.loads(line) for line in out.splitlines()]):
+            report.emit(event)
+        output = terminal(160, 50)
+        render_summary(output, report)
+        (summary_row,) = [line for line in text_of(output.out).splitlines() if "t0/default" in line]
+        assert "at plans.0002_seed_plans" in summary_row, summary_row
+
+
 def applied(name: str) -> list[tuple[str, str]]:
     """(app, name) rows of django_migrations in database `name`."""
     return [(a, n) for a, n in pg_query(name, "SELECT app, name FROM django_migrations ORDER BY id")]
@@ -176,7 +227,7 @@ def test_after_a_kill_9_the_locked_row_names_the_server_process_still_running(tm
     with server.databases(1, prefix="trk9") as names:
         example = plans_site(tmp_path, names)
         journal = tmp_path / "journal"
-        env = clean_environment(TR_SLOW="1")
+        env = clean_environment(TR_SLOW="60")
         run = Streamed([*migrate_args(example, journal, "--jobs", "1", "--json")], example, env)
         try:
             run.wait_for(is_event("step_started", step="plans.0002_seed_plans"))
