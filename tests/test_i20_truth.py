@@ -10,11 +10,10 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
 from support.clinic import add_app, clinic_copy, migrate_args, write_django_tenants
-from support.processes import Streamed, clean_environment, is_event, report_of, wait_until
+from support.processes import CLI, Streamed, clean_environment, is_event, report_of, wait_until
 from support.servers import POSTGRES, pg_query, require
-from support.sqlalchemy_sites import database_urls, execute, make_site, rows, version
+from support.sqlalchemy_sites import REVISIONS, database_urls, execute, make_site, rows, version
 from support.sqlalchemy_sites import report_of as sa_report_of
 from support.terminal import render, terminal, text_of
 from test_lock_safety import FAST, held, shop_site
@@ -145,9 +144,8 @@ def sleeping(name: str) -> list[tuple[Any, ...]]:
     )
 
 
-@pytest.mark.parametrize("jobs", ["1", "2"])
 def test_two_interrupts_in_a_long_statement_end_it_and_rows_say_what_the_database_holds(
-    tmp_path: Path, jobs: str
+    tmp_path: Path,
 ) -> None:
     """Two SIGINTs while plans.0002 runs a long statement: exit 130; the row names where the database
     is (plans.0001, re-read), not the step it was in; the server runs the statement no more, so an
@@ -157,7 +155,7 @@ def test_two_interrupts_in_a_long_statement_end_it_and_rows_say_what_the_databas
         example = plans_site(tmp_path, names)
         journal = tmp_path / "journal"
         env = clean_environment(TR_SLOW="60")
-        run = Streamed([*migrate_args(example, journal, "--jobs", jobs, "--json")], example, env)
+        run = Streamed([*migrate_args(example, journal, "--jobs", "2", "--json")], example, env)
         try:
             run.wait_for(is_event("step_started", step="plans.0002_seed_plans"))
             wait_until(lambda: sleeping(names[0]), "the long statement")
@@ -184,6 +182,54 @@ def test_two_interrupts_in_a_long_statement_end_it_and_rows_say_what_the_databas
         )  # fmt: skip
         assert again.returncode == 0, again.stdout + again.stderr
         assert ("plans", "0002_seed_plans") in applied(names[0])
+
+
+SLOW_REVISION = """
+import os
+
+from alembic import op
+
+revision = "d4000000004d"
+down_revision = "c3000000003c"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.execute(f"SELECT pg_sleep({float(os.environ.get('TR_SLOW', '0'))})")
+
+
+def downgrade() -> None:
+    pass
+"""
+
+
+def test_two_interrupts_in_one_alembic_transaction_count_nothing_applied(tmp_path: Path) -> None:
+    """--jobs 1, the stock env.py (one transaction): two SIGINTs in d4 roll a1..c3 back with it. The row
+    says base, nothing applied, a1..c3 rolled back; not `c3000000003c`, 3 applied."""
+    with database_urls("postgres", tmp_path, 1) as urls:
+        site = make_site(tmp_path / "site", {"tenant-1": urls[0]}, style="url", django=False)
+        (site.root / "alembic" / "versions" / "d4000000004d_slow.py").write_text(SLOW_REVISION)
+        args = [*CLI, "migrate", "--jobs", "1", "--json", "--settings", site.module, "--pythonpath"]
+        env = clean_environment(TR_SLOW="60")
+        run = Streamed([*args, str(site.root)], site.root, env)
+        try:
+            run.wait_for(is_event("step_started", step="d4000000004d"))
+            name = urls[0].rsplit("/", 1)[1]
+            wait_until(lambda: sleeping(name), "the long statement")
+            run.proc.send_signal(signal.SIGINT)
+            run.wait_for_error("stopping after the running migrations")
+            run.proc.send_signal(signal.SIGINT)
+            code, out, err = run.finish()
+        finally:
+            run.kill()
+
+        assert code == ExitCode.INTERRUPTED, out + err
+        assert version(urls[0]) == []
+        row = next(r for r in report_of(out)["results"] if r["tenant"] == "tenant-1")
+        assert row["status"] == "interrupted" and row["current"] == "base", row
+        assert row["applied"] == [] and row["rolled_back"] == REVISIONS, row
+        assert not sleeping(name)
 
 
 def test_one_interrupt_the_summary_says_where_each_database_stopped(tmp_path: Path) -> None:
