@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import signal
 import subprocess
 from pathlib import Path
@@ -325,3 +326,37 @@ def test_a_busy_row_names_where_the_app_it_was_migrating_is(tmp_path: Path) -> N
         assert last[0] != "shop", last  # other apps were migrated after shop.0002 in this run
         assert "left at shop.0002_tag" in row["error"], row
         assert row["current"] == "shop.0002_tag", row
+
+
+def children(pid: int) -> list[int]:
+    """The process ids of `pid`'s children."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def test_a_worker_killed_in_a_long_statement_has_its_statement_ended_and_its_row_read(
+    tmp_path: Path,
+) -> None:
+    """kill -9 of the worker (the run lives on) during plans.0002's long statement: the run ends the
+    backend the worker left running, and the failed row says where the database is (plans.0001)."""
+    server = require(POSTGRES)
+    with server.databases(1, prefix="trwk") as names:
+        example = plans_site(tmp_path, names)
+        env = clean_environment(TR_SLOW="60")
+        run = Streamed([*migrate_args(example, tmp_path / "journal", "--jobs", "2", "--json")], example, env)
+        try:
+            run.wait_for(is_event("step_started", step="plans.0002_seed_plans"))
+            wait_until(lambda: sleeping(names[0]), "the long statement")
+            (worker,) = children(run.proc.pid)
+            os.kill(worker, signal.SIGKILL)
+            code, out, err = run.finish()
+        finally:
+            run.kill()
+
+        assert code == ExitCode.FAILED, out + err
+        row = next(r for r in report_of(out)["results"] if r["tenant"] == "t0")
+        assert row["status"] == "failed" and "worker process died" in row["error"], row
+        assert row["failed_step"] == "plans.0002_seed_plans" and row["current"] == "plans.0001_initial", row
+        assert not sleeping(names[0])

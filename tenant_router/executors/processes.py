@@ -25,8 +25,8 @@ from ..record.keys import DbKey
 from ..record.report import MigrationReport, one_line_error
 from ..safety import sessions
 from ..safety.sessions import Session
-from .aborted import settle_aborted
 from .dispatch import Dispatch, fail_unfinished, interrupted
+from .lost import ABORTED, settle_lost
 from .tasks import Task, execute
 
 DEFAULT_TASKS_PER_WORKER = 200
@@ -248,12 +248,12 @@ class ProcessExecutor:
             worker.process.join(timeout=1)
             code = worker.process.exitcode
             if worker.task is not None:
-                if self.aborted:
-                    assert worker.task is not None
-                    units = worker.task.units
-                    settle_aborted(self.report, self.assistants, units, worker.finished, worker.sessions)
-                else:
-                    self._fail_unfinished(worker, f"worker process died ({_describe_exit(code)})")
+                died = f"worker process died ({_describe_exit(code)})"
+                error, status = (ABORTED, Status.INTERRUPTED) if self.aborted else (died, Status.FAILED)
+                units = worker.task.units
+                settle_lost(
+                    self.report, self.assistants, units, worker.finished, worker.sessions, error, status
+                )
                 self._release(worker)
             self._replace(worker)
         return pending

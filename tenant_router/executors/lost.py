@@ -1,6 +1,6 @@
-"""What a run does with the databases an abort left mid-way (a second Ctrl-C or SIGTERM killed the
-workers migrating them): end the server sessions those workers opened, so no statement runs on and no
-run lock stays held; read where each database was left; settle it `interrupted`, saying so."""
+"""What a run does with the databases a lost worker left mid-way (killed by an abort, a second Ctrl-C or
+SIGTERM, or by anything else): end the server sessions that worker opened, so no statement runs on and
+no run lock stays held; read where each database was left; settle it, saying so."""
 
 from __future__ import annotations
 
@@ -16,15 +16,18 @@ from ..safety.sessions import Session, end_sessions
 ABORTED = "aborted by a second interrupt"
 
 
-def settle_aborted(
+def settle_lost(
     report: MigrationReport,
     assistants: Assistants,
     units: Iterable[DbKey],
     finished: Collection[DbKey],
     sessions: Mapping[DbKey, Collection[Session]],
+    error: str = ABORTED,
+    status: Status = Status.INTERRUPTED,
 ) -> None:
-    """Each database of `units` with no outcome yet ends `interrupted`, with where a fresh read found it
-    (the sessions its worker opened ended first: their transaction is rolled back, their locks freed)."""
+    """Each database of `units` with no outcome yet ends `status` with `error` and where a fresh read
+    found it (the sessions its worker opened ended first: their transaction is rolled back, their
+    locks freed)."""
     for key in units:
         if key in finished:
             continue
@@ -36,11 +39,11 @@ def settle_aborted(
         report.emit(
             TenantFailed(
                 *key,
-                ABORTED,
+                error,
                 row.running_step if row is not None else None,
                 0.0,
                 None,
-                Status.INTERRUPTED,
+                status,
                 found.current if isinstance(found, Inspection) else None,
                 tuple(s for s in applied if s in found.pending) if isinstance(found, Inspection) else (),
                 isinstance(found, BaseException),
