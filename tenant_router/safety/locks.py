@@ -74,7 +74,8 @@ class Held:
 def database_lock(
     identity: str, connect: Callable[[], Any], timeout: float, *, conn: Callable[[], Any] | None = None
 ) -> Iterator[Held]:
-    """Hold the run lock of one database for the block; yields False when another run holds it.
+    """Hold the run lock of one database for the block; yields a false Held (naming the holder when the
+    server can say) when another run holds it.
 
     `conn`: a function opening (or returning) the DB-API connection to hold the lock on, which stays
     open afterwards; it is called only for server databases (a SQLite file lock needs no connection, and
