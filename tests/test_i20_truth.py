@@ -80,6 +80,10 @@ def test_alembic_rows_after_a_one_transaction_rollback_count_nothing_applied(tmp
         (line,) = [text for text in replay(lines) if "tenant-1" in text]
         assert "0/3" in line and "2/3" not in line, line
         assert "at base" in line, line
+        (journal,) = (site.root / ".tenant-router" / "journal").glob("*.jsonl")
+        kept = [json.loads(text) for text in journal.read_text().splitlines()]
+        settled = next(k for k in kept if k.get("tenant") == "tenant-1")
+        assert settled["current"] == "base" and settled["rolled_back"] == REVISIONS[:2], settled
 
 
 # -- item 4: interrupts -----------------------------------------------------------------------------------
