@@ -364,3 +364,42 @@ def test_a_worker_killed_in_a_long_statement_has_its_statement_ended_and_its_row
         assert row["status"] == "failed" and "worker process died" in row["error"], row
         assert row["failed_step"] == "plans.0002_seed_plans" and row["current"] == "plans.0001_initial", row
         assert not sleeping(names[0])
+
+
+#: Fails after overwriting its own SQLite database with text: afterwards nobody can read it.
+WRECK_0001 = """
+from django.db import migrations
+
+
+def wreck(apps, schema_editor):
+    path = str(schema_editor.connection.settings_dict["NAME"])
+    schema_editor.connection.close()
+    with open(path, "w") as handle:
+        handle.write("not a database any more")
+    raise RuntimeError("wrecked")
+
+
+class Migration(migrations.Migration):
+    dependencies = [("patients", "0003_visit_index")]
+    operations = [migrations.RunPython(wreck, migrations.RunPython.noop)]
+"""
+
+
+def test_a_database_that_cannot_be_read_after_its_failure_is_said_unknown(tmp_path: Path) -> None:
+    """The failed database cannot be read afterwards: its row says what it holds is unknown (JSON
+    current null, current_unknown), not the last step it reported."""
+    example = clinic_copy(tmp_path)
+    add_app(example, "wreck", {"0001_wreck": WRECK_0001})
+    write_django_tenants(example, {"t0": {"NAME": "var/t0.sqlite3"}})
+    result = subprocess.run(
+        migrate_args(example, tmp_path / "journal", "--jobs", "1", "--json"),
+        cwd=example, env=clean_environment(), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+    assert result.returncode == ExitCode.FAILED, result.stdout + result.stderr
+    row = next(r for r in report_of(result.stdout)["results"] if r["tenant"] == "t0")
+    assert row["status"] == "failed" and row["failed_step"] == "wreck.0001_wreck", row
+    assert row["current"] is None and row["current_unknown"] is True, row
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    (live_row,) = [text for text in replay(lines, width=200) if "t0/default" in text]
+    assert "unknown (could not read it); stopped in wreck.0001_wreck" in live_row, live_row
