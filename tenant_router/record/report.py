@@ -241,7 +241,8 @@ def _found(row: TenantResult, current: str | None, undone: tuple[str, ...], unkn
     for step in undone:
         if step in row.applied:
             row.applied.remove(step)
-            row.rolled_back.append(step)
+            if step not in row.rolled_back:
+                row.rolled_back.append(step)
 
 
 def one_line_error(exc: BaseException) -> str:
