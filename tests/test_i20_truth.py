@@ -17,7 +17,7 @@ from support.servers import POSTGRES, pg_query, require
 from support.sqlalchemy_sites import REVISIONS, database_urls, execute, make_site, rows, version
 from support.sqlalchemy_sites import report_of as sa_report_of
 from support.terminal import render, terminal, text_of
-from test_lock_safety import FAST, held, shop_site
+from test_lock_safety import FAST, SHOP_0001, SHOP_0002, SHOP_0003, held
 
 from tenant_router.record import events as event_types
 from tenant_router.record.report import MigrationReport
@@ -310,7 +310,10 @@ def test_a_busy_row_names_where_the_app_it_was_migrating_is(tmp_path: Path) -> N
     left at shop.0002_tag (its own app), not at the last migration of another app."""
     server = require(POSTGRES)
     with server.databases(1, prefix="trbusy") as names:
-        example = shop_site(tmp_path, server, names)
+        example = clinic_copy(tmp_path)
+        shop = {"0001_initial": SHOP_0001, "0002_tag": SHOP_0002, "0003_item_sku": SHOP_0003 % ""}
+        add_app(example, "shop", shop)
+        write_django_tenants(example, {"t0": server.django_settings(names[0])})
         journal = tmp_path / "journal"
         setup = subprocess.run(
             migrate_args(example, journal, "--target", "shop", "0002_tag"),
