@@ -84,22 +84,26 @@ def end_sessions(connect: Callable[[], Any], sessions: Sequence[Session]) -> int
         if here is None:
             return 0
         mine = [s for s in sessions if (s.host, s.port) == (here.host, here.port)]
-        ended = 0
-        for session in mine:
-            cursor = side.cursor()
-            try:
-                cursor.execute(
-                    f"SELECT pg_terminate_backend(pid, {TERMINATE_WAIT_MS}) FROM pg_stat_activity "
-                    f"WHERE pid = {int(session.pid)} AND datname = %s AND pid <> pg_backend_pid()",
-                    (session.database,),
-                )
-                ended += sum(1 for (done,) in cursor.fetchall() if done)
-            except Exception:
-                with contextlib.suppress(Exception):
-                    side.rollback()
-            finally:
-                cursor.close()
-        return ended
+        return sum(_terminate(side, session) for session in mine)
     finally:
         with contextlib.suppress(Exception):
             side.close()
+
+
+def _terminate(side: Any, session: Session) -> bool:
+    """End one backend, waiting for it to be gone (PostgreSQL 14+; older servers: without waiting)."""
+    for wait in (f", {TERMINATE_WAIT_MS}", ""):
+        cursor = side.cursor()
+        try:
+            cursor.execute(
+                f"SELECT pg_terminate_backend(pid{wait}) FROM pg_stat_activity "
+                f"WHERE pid = {int(session.pid)} AND datname = %s AND pid <> pg_backend_pid()",
+                (session.database,),
+            )
+            return any(done for (done,) in cursor.fetchall())
+        except Exception:
+            with contextlib.suppress(Exception):
+                side.rollback()
+        finally:
+            cursor.close()
+    return False
