@@ -58,12 +58,14 @@ from .record.plaintext import (
     STATUS_WORDS,
     PlainProgress,
     format_summary,
+    left_at,
     missing_line,
     not_started_line,
     output_line,
     output_shown,
     printable,
     summary_counts,
+    where_left,
 )
 from .record.report import SETTLED, MigrationReport, TenantResult
 from .run.engine import RunAborted, RunInterrupted
@@ -139,6 +141,7 @@ __all__ = [
     "fleet_status",
     "format_summary",
     "journal_dir",
+    "left_at",
     "list_templates",
     "load_config",
     "mask_data",
@@ -158,5 +161,6 @@ __all__ = [
     "stop_requested",
     "summary_counts",
     "tenant_context_bind",
+    "where_left",
 ]
 __version__ = "0.1.0"

@@ -44,6 +44,7 @@ from tenant_router import (
     TenantStarted,
     WorkerLost,
     database_label,
+    left_at,
     output_line,
     output_shown,
     printable,
@@ -164,7 +165,7 @@ class LiveProgress:
                 self._done(row, status, seconds)
             case TenantFailed(step=step, seconds=seconds, status=status):
                 self._done(row, status, seconds)
-                row.current = step or row.current
+                self._failed_at(row, event)
             case TenantSkipped(status=status):
                 self._done(row, status, 0.0)
             case TenantNoted(note=note):  # news worth keeping: above the live region, not in a cell
@@ -174,6 +175,15 @@ class LiveProgress:
             case TenantRequeued(attempt=attempt, retries=retries, delay=delay):
                 row.state, row.style = "waiting", "yellow"
                 row.current = f"lock: retry {attempt}/{retries} in {delay:g}s"
+
+    @staticmethod
+    def _failed_at(row: Row, event: TenantFailed) -> None:
+        """What a row that did not finish says: where a fresh read found it, without undone steps."""
+        row.applied = max(row.applied - len(event.undone), 0)
+        if event.current is None and not event.unknown:  # not read again: nothing new to say
+            row.current = event.step or row.current
+        else:
+            row.current = left_at(event.current, event.step, event.unknown)
 
     def _done(self, row: Row, status: Status, seconds: float) -> None:
         if row.status is None:

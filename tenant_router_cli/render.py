@@ -32,6 +32,7 @@ from tenant_router import (
     output_shown,
     printable,
     summary_counts,
+    where_left,
 )
 
 from .exit_codes import exit_code_for
@@ -141,7 +142,11 @@ def summary_renderables(report: MigrationReport) -> list[RenderableType]:
         for row in problems:
             word = STATUS_WORDS[row.status] if row.status else "-"
             failed.add_row(
-                cell(row.orm), cell(row.label), word, cell(row.failed_step or "-"), cell(row.error or "")
+                cell(row.orm),
+                cell(row.label),
+                word,
+                cell(where_left(row).strip() or "-"),
+                cell(row.error or ""),
             )
         parts.append(failed)
     if line := not_started_line(report):

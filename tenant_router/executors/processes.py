@@ -25,7 +25,10 @@ from ..record.captured import OutputCapture
 from ..record.events import DONE_EVENTS, Status, WorkerLost
 from ..record.keys import DbKey
 from ..record.report import MigrationReport, one_line_error
+from ..safety import sessions
+from ..safety.sessions import Session
 from .dispatch import Dispatch, fail_unfinished, interrupted
+from .lost import ABORTED, settle_lost
 from .tasks import Task, execute
 
 DEFAULT_TASKS_PER_WORKER = 200
@@ -91,6 +94,7 @@ def _worker_main(
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     die_with_parent(parent_pid)
+    sessions.on_opened(lambda key, session: conn.send(("session", (key, session))))
     for end in inherited:  # the run's ends of every pipe: without them a dead run means EOF here
         with contextlib.suppress(OSError):
             end.close()
@@ -129,6 +133,7 @@ class Worker:
     conn: Connection
     task: Task | None = None
     finished: set[DbKey] = field(default_factory=set)
+    sessions: dict[DbKey, set[Session]] = field(default_factory=dict)  # the task's server sessions
 
 
 class ProcessExecutor:
@@ -213,7 +218,7 @@ class ProcessExecutor:
             task = self.dispatch.next()
             if task is None:
                 return
-            worker.task, worker.finished = task, set()
+            worker.task, worker.finished, worker.sessions = task, set(), {}
             self.dispatch.sent(task)
             worker.conn.send(task)
 
@@ -231,6 +236,9 @@ class ProcessExecutor:
                 self.report.emit(payload)
                 if isinstance(payload, DONE_EVENTS):
                     worker.finished.add(DbKey(payload.orm, payload.tenant, payload.alias))
+            elif kind == "session":
+                key, session = payload
+                worker.sessions.setdefault(DbKey(*key), set()).add(session)
             elif kind == "crashed":
                 self._fail_unfinished(worker, f"worker error: {payload}")
                 self._release(worker)
@@ -246,11 +254,14 @@ class ProcessExecutor:
             worker.process.join(timeout=1)
             code = worker.process.exitcode
             if worker.task is not None:
-                if self.aborted:
-                    self._fail_unfinished(worker, "aborted by a second interrupt", Status.INTERRUPTED)
-                else:
+                died = f"worker process died ({_describe_exit(code)})"
+                error, status = (ABORTED, Status.INTERRUPTED) if self.aborted else (died, Status.FAILED)
+                if not self.aborted:
                     self.report.emit(WorkerLost(f"pid {worker.process.pid}", _describe_exit(code)))
-                    self._fail_unfinished(worker, f"worker process died ({_describe_exit(code)})")
+                units = worker.task.units
+                settle_lost(
+                    self.report, self.assistants, units, worker.finished, worker.sessions, error, status
+                )
                 self._release(worker)
             self._replace(worker)
         return pending

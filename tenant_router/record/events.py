@@ -101,6 +101,8 @@ class TenantFailed:
     traceback: str | None = field(default=None, repr=False)
     status: Status = Status.FAILED  # or LOCKED, INTERRUPTED, BUSY, DRIFTED, MISSING
     current: str | None = None  # where the database was found after the failure (re-read); None: unknown
+    undone: tuple[str, ...] = ()  # steps reported applied that the re-read found undone (rolled back)
+    unknown: bool = False  # it had started, and could not be read afterwards: what it holds is unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +142,7 @@ class TenantBusy:
     step: str | None
     current: str | None  # where a fresh read found the database
     seconds: float
+    undone: tuple[str, ...] = ()  # steps reported applied that the fresh read found rolled back
 
 
 @dataclass(frozen=True, slots=True)

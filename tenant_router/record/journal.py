@@ -123,6 +123,8 @@ class Journal:
         line["status"] = str(event.status)
         if isinstance(event, TenantFailed):
             line.update(error=event.error, step=event.step, current=event.current)
+            line.update({"rolled_back": list(event.undone)} if event.undone else {})
+            line.update({"current_unknown": True} if event.unknown else {})
         elif isinstance(event, TenantFinished):
             line.update(applied=event.applied, current=event.current)
         began, steps = self._running.pop(DbKey(event.orm, event.tenant, event.alias), (None, []))

@@ -22,7 +22,7 @@ from .events import (
     WorkerLost,
 )
 from .keys import database_label
-from .report import MigrationReport
+from .report import MigrationReport, TenantResult
 
 #: Characters that move the cursor, end a line, colour or reorder text on a terminal (C0, DEL, C1,
 #: Unicode line separators and bidirectional controls): never written raw from user-supplied strings.
@@ -73,6 +73,22 @@ def output_line(event: OutputLogged) -> str:
     first, *more = event.message.splitlines() or [""]
     extra = f" (+{len(more)} lines)" if more else ""
     return printable(REDACTOR(f"{where}{event.level} [{event.logger}] {first}{extra}"))
+
+
+def left_at(current: str | None, step: str | None = None, unknown: bool = False) -> str:
+    """Where a database that did not finish was left, as read after the fact: `at base; stopped in c3`,
+    `unknown (could not read it); stopped in c3`."""
+    if not (current or unknown):
+        return f"stopped in {step}" if step else "-"
+    where = "unknown (could not read it)" if unknown else f"at {current}"
+    return f"{where}; stopped in {step}" if step else where
+
+
+def where_left(row: TenantResult) -> str:
+    """` at X; stopped in Y` for a row that stopped mid-way (interrupted, busy, a step failed or was read
+    again), else "": what the database holds, re-read after the fact."""
+    stopped = row.status in (Status.INTERRUPTED, Status.BUSY) or row.failed_step or row.current_unknown
+    return f" {left_at(row.current, row.failed_step, row.current_unknown)}" if stopped else ""
 
 
 class PlainProgress:
@@ -126,7 +142,9 @@ class PlainProgress:
             case TenantFailed(error=error, step=step, seconds=s, status=status):
                 at = f" at {step}" if step else ""
                 word = "FAILED" if status is Status.FAILED else STATUS_WORDS[status].upper()
-                line = f"{self._counter(key)} {where}: {word}{at}: {error} ({s:.2f}s)"
+                reread = event.undone or event.unknown or (status is Status.INTERRUPTED and event.current)
+                found = f" (database {left_at(event.current, None, event.unknown)})" if reread else ""
+                line = f"{self._counter(key)} {where}: {word}{at}{found}: {error} ({s:.2f}s)"
             case TenantRetried(error=error, attempt=attempt, delay=delay) if self.verbosity >= 1:
                 line = f"{self._counter(key)} {where}: retrying in {delay:g}s (attempt {attempt}): {error}"
             case TenantRequeued(error=error, attempt=n, retries=of, delay=delay):
@@ -185,6 +203,7 @@ def format_summary(report: MigrationReport) -> list[str]:
     if others:
         lines.append(f"Not completed ({len(others)}):")
         for row in others:
-            lines.append(f"  {row.orm} {row.label}: {STATUS_WORDS[row.status or Status.FAILED]}: {row.error}")
+            word = STATUS_WORDS[row.status or Status.FAILED]
+            lines.append(f"  {row.orm} {row.label}: {word}{where_left(row)}: {row.error}")
     lines += [line for line in (not_started_line(report), missing_line(report)) if line]
     return [printable(REDACTOR(line)) for line in lines]

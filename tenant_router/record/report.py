@@ -54,6 +54,8 @@ class TenantResult:
     reason: str | None = None
     traceback: str | None = None
     running_step: str | None = None
+    rolled_back: list[str] = field(default_factory=list)  # reported applied, then undone with a rollback
+    current_unknown: bool = False  # it had started and could not be read afterwards
 
     @property
     def key(self) -> DbKey:
@@ -77,6 +79,8 @@ class TenantResult:
             "applied_count": len(self.applied),
             "pending": self.pending,
             "current": self.current,
+            "current_unknown": self.current_unknown,
+            "rolled_back": list(self.rolled_back),
             "seconds": round(self.seconds, 4),
             "error": self.error,
             "failed_step": self.failed_step,
@@ -150,10 +154,11 @@ class MigrationReport:
                 row.reason = note or row.reason
                 row.current = current or row.current
                 row.error = row.failed_step = None  # a requeued database that made it after all
+                row.current_unknown = False
             case TenantFailed(error=error, step=step, seconds=seconds, traceback=tb, status=status):
                 row.status, row.error, row.failed_step = status, error, step
                 row.seconds, row.traceback, row.running_step = seconds, tb, None
-                row.current = event.current or row.current
+                _found(row, event.current, event.undone, event.unknown)
                 if status is Status.FAILED:
                     self._count_failure(row)
             case TenantNoted(note=note):
@@ -162,7 +167,7 @@ class MigrationReport:
                 row.status, row.reason = status, reason
             case TenantBusy(error=error, step=step, current=current):  # requeued or settled next
                 row.error, row.failed_step, row.running_step = error, step, None
-                row.current = current or row.current
+                _found(row, current, event.undone, False)
 
     def _count_failure(self, row: TenantResult) -> None:
         if self.fail_fast:
@@ -230,6 +235,17 @@ class MigrationReport:
         """Start no more databases; the engine reports the rest as not started."""
         if self.stop_reason is None:
             self.stop_reason = reason
+
+
+def _found(row: TenantResult, current: str | None, undone: tuple[str, ...], unknown: bool) -> None:
+    """What a fresh read after a failure found: the current step, steps a rollback undid, or nothing."""
+    row.current_unknown = unknown
+    row.current = None if unknown else current or row.current
+    for step in undone:
+        if step in row.applied:
+            row.applied.remove(step)
+            if step not in row.rolled_back:
+                row.rolled_back.append(step)
 
 
 def one_line_error(exc: BaseException) -> str:

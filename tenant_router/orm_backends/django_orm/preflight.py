@@ -28,14 +28,18 @@ def raw_connector(db_config: dict[str, Any]) -> tuple[Callable[[], Any], str]:
 
 
 def bookkeeping_read(
-    db_config: dict[str, Any], targets: list[tuple[str, str | None]] | None = None
+    db_config: dict[str, Any], targets: list[tuple[str, str | None]] | None = None, app: str | None = None
 ) -> BookkeepingRead:
-    """Read `django_migrations` and plan from it, as `migrate` would, with the graph read from disk."""
+    """Read `django_migrations` and plan from it, as `migrate` would, with the graph read from disk.
+
+    `app`: `current` is that app's latest migration (`shop zero`: none), not the latest of any app."""
     connect, identity = raw_connector(db_config)
 
     def interpret(rows: Sequence[tuple[Any, ...]]) -> Inspection:
         applied = [(str(app), str(name)) for app, name in rows]
         current = latest_applied(applied)
+        if app is not None:
+            current = latest_applied([row for row in applied if row[0] == app]) or f"{app} zero"
         if targets is None:
             pending = disk_graph().pending(applied)
             return Inspection(tuple(f"{app}.{name}" for app, name in pending), current)

@@ -9,12 +9,14 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine, make_url
 
 from ...errors import TenantRouterError, UsageError
 from ...preflight import BookkeepingRead
 from ...record.orm_report import DatabaseRun
 from ...record.report import one_line_error
+from ...safety.sessions import opened
 from ..base import BaseOrmMigrationAsst, Capabilities
 from .manager import SqlAlchemyOrmManager
 from .preflight import bookkeeping_read
@@ -40,6 +42,11 @@ class EnvironmentFailedError(TenantRouterError):
 
 class RevisionFailedError(TenantRouterError):
     """An Alembic revision raised; the message names it and where the database was left."""
+
+
+def _note_session(dbapi_connection: Any, connection_record: Any) -> None:
+    """Every PostgreSQL connection a database's run opens is noted: an aborted run ends its backend."""
+    opened(dbapi_connection)
 
 
 class AlembicMigrationAsst(BaseOrmMigrationAsst):
@@ -72,6 +79,8 @@ class AlembicMigrationAsst(BaseOrmMigrationAsst):
         ):
             raise ValueError(f"VERSION_TABLE must be a table name, got {VERSION_TABLE!r}")
         self.version_table = VERSION_TABLE
+        if not event.contains(Engine, "connect", _note_session):  # env.py's own engine included
+            event.listen(Engine, "connect", _note_session)
         self.scripts = AlembicScripts.locate(
             f"TENANT_ROUTER_ORM_SETTINGS[{manager.orm_key!r}]['OPTIONS']['MIGRATION_ASST']['OPTIONS']",
             alembic_ini=ALEMBIC_INI,
