@@ -13,14 +13,14 @@ import multiprocessing
 import os
 import signal
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
 
 from ..orm_backends.assistants import Assistants
 from ..preflight import Verdict
-from ..record.events import DONE_EVENTS, Status
+from ..record.events import DONE_EVENTS, Status, TenantStarted
 from ..record.keys import DbKey
 from ..record.report import MigrationReport, one_line_error
 from .dispatch import Dispatch, fail_unfinished, interrupted
@@ -222,6 +222,8 @@ class ProcessExecutor:
             except (EOFError, OSError):
                 break
             if kind == "event":
+                if isinstance(payload, TenantStarted):  # the worker's lane in a picture of the run
+                    payload = replace(payload, worker=f"pid {worker.process.pid}")
                 self.report.emit(payload)
                 if isinstance(payload, DONE_EVENTS):
                     worker.finished.add(DbKey(payload.orm, payload.tenant, payload.alias))

@@ -2,7 +2,10 @@
 
 Line 1 is the run's header (id, start, settings, selection); then one line per settled database; the
 last line, written when the run ends (even interrupted), holds the counts. A run that was killed has
-no last line, and the databases without a line never finished.
+no last line, and the databases without a line never finished. Lines with an "event" key are not
+outcomes: {"event": "started", ...} says a database began (when, on which worker), for the run's picture.
+Every line after the header has "t", seconds since the run began as the run's process saw it; an
+outcome also has its duration ("seconds") and its steps ([step, t at its end, seconds], in order).
 """
 
 from __future__ import annotations
@@ -18,7 +21,17 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..errors import ConfigurationError, UsageError
-from .events import FINAL_EVENTS, MigrationEvent, Status, TenantFailed, TenantFinished, TenantRequeued
+from .events import (
+    FINAL_EVENTS,
+    MigrationEvent,
+    RunStarted,
+    Status,
+    StepApplied,
+    TenantFailed,
+    TenantFinished,
+    TenantRequeued,
+    TenantStarted,
+)
 from .keys import DbKey
 from .report import MigrationReport
 
@@ -56,6 +69,8 @@ class Journal:
                 hint="Set TENANT_ROUTER_JOURNAL_DIR, pass --journal DIR, or --no-journal.",
                 check_id="E010",
             ) from exc
+        self._began = time.monotonic()
+        self._steps: dict[DbKey, list[list[Any]]] = {}  # the steps of each running database, until it settles
         self._write({"journal": 1, "run": self.run_id, "started": _now(), **header})
 
     def _write(self, record: dict[str, Any]) -> None:
@@ -63,28 +78,44 @@ class Journal:
         self._file.flush()
 
     def record(self, event: MigrationEvent) -> None:
-        """Append the outcome of a settled database, or that a busy one waits for a retry."""
+        """Append the outcome of a settled database, or that a busy one waits for a retry, or that one began."""
+        if isinstance(event, RunStarted):
+            return
+        key = DbKey(event.orm, event.tenant, event.alias)
+        if isinstance(event, TenantStarted):
+            self._steps[key] = []
+            self._write({"event": "started", "orm": event.orm, "tenant": event.tenant, "alias": event.alias,
+                         "t": self._clock(), "worker": event.worker})  # fmt: skip
+        elif isinstance(event, StepApplied):
+            self._steps.setdefault(key, []).append([event.step, self._clock(), round(event.seconds, 3)])
         if isinstance(event, TenantRequeued):  # busy until a later line says otherwise
             self._write(
                 {"orm": event.orm, "tenant": event.tenant, "alias": event.alias, "status": str(Status.BUSY),
-                 "requeued": f"retry {event.attempt}/{event.retries} in {event.delay:g}s", "error": event.error}
+                 "requeued": f"retry {event.attempt}/{event.retries} in {event.delay:g}s", "error": event.error,
+                 "t": self._clock(), "steps": self._steps.pop(key, [])}
             )  # fmt: skip
             return
         if not isinstance(event, FINAL_EVENTS):
             return
         line: dict[str, Any] = {"orm": event.orm, "tenant": event.tenant, "alias": event.alias}
         line["status"] = str(event.status)
+        line.update(t=self._clock(), seconds=round(getattr(event, "seconds", 0.0), 3))
+        line["steps"] = self._steps.pop(key, [])
         if isinstance(event, TenantFailed):
             line.update(error=event.error, step=event.step, current=event.current)
         elif isinstance(event, TenantFinished):
             line.update(applied=event.applied, current=event.current)
         self._write(line)
 
+    def _clock(self) -> float:
+        return round(time.monotonic() - self._began, 3)
+
     def close(self, report: MigrationReport) -> None:
         """The closing line: counts, whether it was interrupted or stopped early."""
         self._write(
             {
                 "finished": _now(),
+                "t": self._clock(),
                 "seconds": round(report.seconds, 3),
                 "counts": report.counts(),
                 "interrupted": report.interrupted,
@@ -164,7 +195,7 @@ def read_run(path: Path) -> RunRecord:
     for record in records[1:]:
         if "finished" in record:
             run.footer = record
-        else:
+        elif "event" not in record:  # a database that began: not an outcome
             run.outcomes[(record["orm"], record["tenant"], record["alias"])] = record
     return run
 
