@@ -47,6 +47,7 @@ from .record.events import (
     TenantStarted,
     event_to_dict,
 )
+from .record.html_page import follow_run_page, write_run_page
 from .record.journal import RunRecord, find_run, runs
 from .record.keys import DbKey, database_label
 from .record.plaintext import (
@@ -60,6 +61,7 @@ from .record.plaintext import (
     summary_counts,
 )
 from .record.report import SETTLED, MigrationReport, TenantResult
+from .record.timeline import Timeline, journal_file, read_timeline
 from .run.engine import RunAborted, RunInterrupted
 from .run.requests import JournalSpec, LockPolicy, RunPolicy, Selection
 from .run.selection import PATTERN_HELP
@@ -119,6 +121,7 @@ __all__ = [
     "TenantRouterError",
     "TenantSkipped",
     "TenantStarted",
+    "Timeline",
     "UsageError",
     "current_tenant",
     "database_label",
@@ -127,8 +130,10 @@ __all__ = [
     "event_to_dict",
     "find_run",
     "fleet_status",
+    "follow_run_page",
     "format_summary",
     "journal_dir",
+    "journal_file",
     "list_templates",
     "load_config",
     "mask_data",
@@ -138,10 +143,12 @@ __all__ = [
     "printable",
     "provision_tenant",
     "provision_tenants",
+    "read_timeline",
     "request_stop",
     "runs",
     "stop_requested",
     "summary_counts",
     "tenant_context_bind",
+    "write_run_page",
 ]
 __version__ = "0.1.0"

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from tenant_router import journal_dir
+from tenant_router import Timeline, UsageError, follow_run_page, journal_dir, journal_file, write_run_page
 from tenant_router import runs as journal_runs
 
 from ..bootstrap import setup_django
@@ -23,12 +23,43 @@ def runs(
     limit: Annotated[int, typer.Option("--limit", metavar="N", help="At most N runs.")] = 20,
     json_output: Json = False,
     show_traceback: Traceback = False,
-) -> None:
+    run_id: Annotated[str | None, typer.Option("--run", metavar="RUN", help="With --html: this run (id, unique prefix or 'last').")] = None,
+    html: Annotated[str | None, typer.Option("--html", metavar="FILE", help="Write a picture of one run (a self-contained HTML page).")] = None,
+    refresh: Annotated[int | None, typer.Option("--refresh", metavar="N", min=1, help="With --html: while the run goes, rewrite the page (which reloads itself) every N s.")] = None,
+) -> None:  # fmt: skip
     """List past runs: when, how long, what happened, and how many tenants --only-failed would redo."""
     output = make_output(progress=False)
     with exit_on_error(output, json_output=json_output, show_traceback=show_traceback):
+        if html is None and (run_id is not None or refresh is not None):
+            raise UsageError(f"{'--run' if run_id is not None else '--refresh'} goes with --html FILE.")
         setup_django(settings, pythonpath or ())
         folder = journal_dir(journal)
+        if html is not None:
+            path = journal_file(folder, run_id)
+
+            def said(timeline: Timeline) -> None:
+                settled = sum(n for outcome, n in timeline.counts.items() if outcome != "no outcome")
+                if json_output:
+                    output.raw(
+                        json_line(
+                            {
+                                "event": "run_page",
+                                "page": html,
+                                "run": timeline.run,
+                                "state": timeline.state,
+                                "databases": len(timeline.databases),
+                            }
+                        )
+                    )
+                else:
+                    output.line(f"{html}: run {timeline.run}, {timeline.state}, "
+                                f"{settled}/{len(timeline.databases)} database(s) settled")  # fmt: skip
+
+            if refresh:
+                follow_run_page(path, html, refresh, said)
+            else:
+                said(write_run_page(path, html))
+            raise typer.Exit(ExitCode.OK)
         found = [run.summary() for _, run in zip(range(limit), journal_runs(folder), strict=False)]
     if json_output:
         output.raw(json_line({"event": "runs", "journal": str(folder), "runs": found}))
