@@ -22,7 +22,15 @@ from support.clinic import add_gate, arrivals, clinic_copy, migrate_args, write_
 from support.processes import EXE, Streamed, clean_environment, is_event, run, wait_until
 from support.sites import Database, TenantSite, activate
 
-from tenant_router.record.events import Status, StepApplied, TenantFailed, TenantFinished, TenantStarted
+from tenant_router.record.events import (
+    Status,
+    StepApplied,
+    TenantBusy,
+    TenantFailed,
+    TenantFinished,
+    TenantRequeued,
+    TenantStarted,
+)
 from tenant_router.record.journal import Journal, header_for
 from tenant_router.record.report import MigrationReport
 from tenant_router_cli.exit_codes import ExitCode
@@ -184,6 +192,35 @@ def test_live_page_is_refreshed_until_the_run_ends(tmp_path: Path, monkeypatch: 
     assert '<meta http-equiv="refresh"' not in page.read_text(encoding="utf-8")
 
 
+def test_a_requeued_database_keeps_its_busy_attempt(tmp_path: Path) -> None:
+    """Busy on one worker, requeued, migrated on another: one bar, the busy attempt kept beside it."""
+    key = ("django_orm", "t1", "default")
+    journal = Journal(tmp_path / "journal", header_for(["t1"], [key]))
+    journal.record(TenantStarted(*key, worker="pid 7"))
+    journal.record(StepApplied(*key, "app.0001_a", 0.01))
+    journal.record(TenantBusy(*key, "app.0002_b: lock wait 3s", "app.0002_b", "app.0001_a", 3.1))
+    journal.record(TenantRequeued(*key, "app.0002_b: lock wait 3s", 1, 3, 1.0))
+    journal.record(TenantStarted(*key, worker="pid 8"))
+    journal.record(StepApplied(*key, "app.0002_b", 0.01))
+    journal.record(TenantFinished(*key, Status.MIGRATED, 1, "app.0002_b", 0.02))
+    journal.close(MigrationReport())
+    page = tmp_path / "requeued.html"
+    from tenant_router import write_run_page
+
+    write_run_page(journal.path, page)
+
+    data = page_data(page)
+    (bar,) = data["databases"]
+    assert (bar["outcome"], bar["lane"], [s[0] for s in bar["steps"]]) == (
+        "migrated",
+        "pid 8",
+        ["app.0002_b"],
+    )
+    (earlier,) = bar["earlier"]
+    assert earlier["lane"] == "pid 7" and "lock wait" in earlier["error"]
+    assert data["lanes"] == ["pid 7", "pid 8"] and data["counts"] == {"migrated": 1}
+
+
 # -- a real browser ---------------------------------------------------------------------------------
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -278,3 +315,31 @@ def test_a_thousand_databases_render(tmp_path: Path) -> None:
     dom = chromium(tmp_path, page, "--dump-dom")
     assert 'data-rendered="1000"' in dom.stdout, dom.stdout[-2000:]
     assert dom.stdout.count('class="failure"') == 11
+
+
+def test_celery_workers_get_their_own_lanes(tmp_path: Path) -> None:
+    """A run on two real Celery workers: each database is drawn in the lane of the worker that ran it."""
+    from support.celery_workers import Workers, redis_db, require_redis, unique_queue
+
+    require_redis()
+    example = clinic_copy(tmp_path)
+    write_django_tenants(example, {f"tenant-{i}": {"NAME": f"var/tenant-{i}.sqlite3"} for i in (1, 2, 3)})
+    workers = Workers(example, unique_queue(), redis_db())
+    journal, page = tmp_path / "journal", tmp_path / "celery.html"
+    try:
+        workers.start("w1")
+        workers.start("w2")
+        celery = ["--executor", "celery", "--celery-app", "clinic.celery:app", "--queue", workers.queue]
+        done = run(migrate_args(example, journal, *celery), example, env=workers.env())
+        assert done.returncode == ExitCode.OK, done.stdout + done.stderr
+    finally:
+        workers.stop_all()
+
+    drawn = run([EXE, "runs", "--settings", "clinic.settings", "--pythonpath", str(example),
+                 "--journal", str(journal), "--html", str(page)], example, env=workers.env())  # fmt: skip
+
+    assert drawn.returncode == ExitCode.OK, drawn.stderr
+    bars = by_tenant(page_data(page))
+    for tenant in ("tenant-1", "tenant-2", "tenant-3"):
+        assert bars[tenant]["outcome"] == "migrated"
+        assert re.fullmatch(r"w[12]@\S+ pid \d+", bars[tenant]["lane"]), bars[tenant]

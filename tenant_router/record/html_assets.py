@@ -33,7 +33,7 @@ h2{margin:0 0 8px;font-size:13px;text-transform:uppercase;letter-spacing:.04em;c
 .o-failed{background-color:#d64545}.o-busy{background-color:#ee8a2a}.o-locked{background-color:#8a5cc7}
 .o-interrupted{background-color:#e0b431}.o-skipped,.o-not_started{background-color:#b9bec7}
 .o-drifted,.o-missing{background-color:#8d6a4f}
-.o-none{background-color:#59606d;background-image:repeating-linear-gradient(45deg,transparent 0 4px,rgba(255,255,255,.35) 4px 8px)}
+.o-none{min-width:6px;background-color:#59606d;background-image:repeating-linear-gradient(45deg,transparent 0 4px,rgba(255,255,255,.35) 4px 8px)}
 ol,ul{margin:0;padding-left:18px}
 li{margin:2px 0;word-break:break-word}
 li .d{font-variant-numeric:tabular-nums;color:#5a6272;margin-right:6px}

@@ -98,9 +98,8 @@ def read_timeline(path: Path) -> Timeline:
         outcome = bar.outcome or "no outcome"
         counts[outcome] = counts.get(outcome, 0) + 1
     planned = [tuple(key) for key in header.get("databases") or ()]
-    lanes = sorted(
-        {bar.lane for bar in bars.values()}, key=lambda lane: (lane != RUN_PROCESS, _pid(lane), lane)
-    )
+    seen = {bar.lane for bar in bars.values()} | {a.lane for bar in bars.values() for a in bar.earlier}
+    lanes = sorted(seen, key=lambda lane: (lane != RUN_PROCESS, _pid(lane), lane))
     return Timeline(
         run=header["run"],
         started=header.get("started"),
