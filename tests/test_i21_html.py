@@ -154,6 +154,39 @@ def test_page_of_a_killed_run_draws_what_never_ended(tmp_path: Path, monkeypatch
     assert '<meta http-equiv="refresh"' not in text  # nothing will change: no refresh
 
 
+def test_page_of_an_interrupted_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGINT while tenant-2 waits at the gate: the run stops at a boundary, tenant-3 never starts."""
+    example = clinic_copy(tmp_path)
+    add_gate(example)
+    write_django_tenants(example, {f"tenant-{i}": {"NAME": f"var/tenant-{i}.sqlite3"} for i in (1, 2, 3)})
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    (gate / "only").write_text("tenant-2.sqlite3\n")
+    monkeypatch.setenv("TR_GATE_DIR", str(gate))
+    journal, page = tmp_path / "journal", tmp_path / "interrupted.html"
+    stopped = Streamed(migrate_args(example, journal, "--jobs", "1", "--json"), example)
+    try:
+        wait_until(lambda: arrivals(gate), "tenant-2 at the gate")
+        stopped.proc.send_signal(signal.SIGINT)
+        stopped.wait_for_error("stopping")
+        (gate / "open").touch()
+        code, _, err = stopped.finish()
+    finally:
+        stopped.kill()
+    assert code == ExitCode.INTERRUPTED, err
+
+    drawn = run([EXE, "runs", "--settings", "clinic.settings", "--pythonpath", str(example),
+                 "--journal", str(journal), "--html", str(page)], example)  # fmt: skip
+
+    assert drawn.returncode == ExitCode.OK, drawn.stderr
+    data = page_data(page)
+    bars = by_tenant(data)
+    assert data["state"] == "interrupted" and data["finished"]
+    assert bars["tenant-1"]["outcome"] == "migrated"
+    assert bars["tenant-3"]["outcome"] == "not_started" and bars["tenant-3"]["steps"] == []
+    assert "interrupted" in page.read_text(encoding="utf-8").split("</header>")[0]
+
+
 def test_live_page_is_refreshed_until_the_run_ends(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     example = clinic_copy(tmp_path)
     add_gate(example)
