@@ -108,14 +108,20 @@ def test_bad_run_and_unwritable_page_are_one_line_each(fleet: TenantSite, tmp_pa
     result = fleet.invoke("migrate", "--settings", fleet.settings_module, "--journal", str(journal))
     assert result.exit_code == ExitCode.OK, result.output
 
+    again = fleet.invoke("migrate", "--settings", fleet.settings_module, "--journal", str(journal))
+    assert again.exit_code == ExitCode.OK, again.output
+
     unknown = fleet.invoke(*common, "--run", "1999", "--html", str(tmp_path / "p.html"))
+    ambiguous = fleet.invoke(*common, "--run", "20", "--html", str(tmp_path / "p.html"))
     unwritable = fleet.invoke(*common, "--html", str(tmp_path / "no-such-dir" / "p.html"))
     no_html = fleet.invoke(*common, "--refresh", "2")
 
     assert unknown.exit_code == ExitCode.USAGE and "'1999'" in unknown.stderr, unknown.output
     assert unwritable.exit_code == ExitCode.USAGE and "no-such-dir" in unwritable.stderr, unwritable.output
     assert no_html.exit_code == ExitCode.USAGE and "--refresh" in no_html.stderr, no_html.output
-    for bad in (unknown, unwritable, no_html):
+    assert ambiguous.exit_code == ExitCode.USAGE and "matches 2 runs" in ambiguous.stderr, ambiguous.output
+    assert not (tmp_path / "p.html").exists() and not list(tmp_path.glob(".p.html.*"))
+    for bad in (unknown, unwritable, no_html, ambiguous):
         assert len(bad.stderr.strip().splitlines()) <= 2 and "Traceback" not in bad.output, bad.output
 
 
