@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,7 +13,7 @@ from tenant_router import runs as journal_runs
 from ..bootstrap import setup_django
 from ..exit_codes import ExitCode
 from ..options import Json, PythonPath, Settings, Traceback
-from ..output import make_output
+from ..output import Output, make_output
 from ..render import exit_on_error, json_line
 
 
@@ -27,7 +28,7 @@ def runs(
     html: Annotated[str | None, typer.Option("--html", metavar="FILE", help="Write a picture of one run (a self-contained HTML page).")] = None,
     refresh: Annotated[int | None, typer.Option("--refresh", metavar="N", min=1, help="With --html: while the run goes, rewrite the page (which reloads itself) every N s.")] = None,
 ) -> None:  # fmt: skip
-    """List past runs: when, how long, what happened, and how many tenants --only-failed would redo."""
+    """List past runs: when, how long, what happened, what --only-failed would redo; --html draws one run."""
     output = make_output(progress=False)
     with exit_on_error(output, json_output=json_output, show_traceback=show_traceback):
         if html is None and (run_id is not None or refresh is not None):
@@ -35,30 +36,7 @@ def runs(
         setup_django(settings, pythonpath or ())
         folder = journal_dir(journal)
         if html is not None:
-            path = journal_file(folder, run_id)
-
-            def said(timeline: Timeline) -> None:
-                settled = sum(n for outcome, n in timeline.counts.items() if outcome != "no outcome")
-                if json_output:
-                    output.raw(
-                        json_line(
-                            {
-                                "event": "run_page",
-                                "page": html,
-                                "run": timeline.run,
-                                "state": timeline.state,
-                                "databases": len(timeline.databases),
-                            }
-                        )
-                    )
-                else:
-                    output.line(f"{html}: run {timeline.run}, {timeline.state}, "
-                                f"{settled}/{len(timeline.databases)} database(s) settled")  # fmt: skip
-
-            if refresh:
-                follow_run_page(path, html, refresh, said)
-            else:
-                said(write_run_page(path, html))
+            run_page(output, journal_file(folder, run_id), html, refresh, json_output=json_output)
             raise typer.Exit(ExitCode.OK)
         found = [run.summary() for _, run in zip(range(limit), journal_runs(folder), strict=False)]
     if json_output:
@@ -71,3 +49,22 @@ def runs(
         redo = f"; --only-failed would redo {run['to_redo']} tenant(s)" if run["to_redo"] else ""
         output.line(f"{run['run']}  {run['started']}  {state}  {counts or 'nothing recorded'}{redo}")
     raise typer.Exit(ExitCode.OK)
+
+
+def run_page(output: Output, path: Path, page: str, refresh: int | None, *, json_output: bool) -> None:
+    """`--html`: write the page of the run in `path` (again every `refresh` s while it runs), say so."""
+
+    def said(timeline: Timeline) -> None:
+        if json_output:
+            line = {"event": "run_page", "page": page, "run": timeline.run, "state": timeline.state}
+            output.raw(json_line({**line, "databases": len(timeline.databases)}))
+            return
+        settled = sum(n for outcome, n in timeline.counts.items() if outcome != "no outcome")
+        output.line(
+            f"{page}: run {timeline.run}, {timeline.state}, {settled}/{len(timeline.databases)} settled"
+        )
+
+    if refresh:
+        follow_run_page(path, page, refresh, said)
+    else:
+        said(write_run_page(path, page))
