@@ -50,6 +50,7 @@ from .record.events import (
     event_to_dict,
 )
 from .record.history import find_one_run, newest_runs, run_details, run_summary
+from .record.html_page import follow_run_page, write_run_page
 from .record.journal import RunRecord, find_run, runs
 from .record.keys import DbKey, database_label
 from .record.metrics import RunMetrics
@@ -68,6 +69,7 @@ from .record.plaintext import (
     where_left,
 )
 from .record.report import SETTLED, MigrationReport, TenantResult
+from .record.timeline import Timeline, journal_file, read_timeline
 from .run.engine import RunAborted, RunInterrupted
 from .run.requests import JournalSpec, LockPolicy, RunPolicy, Selection
 from .run.selection import PATTERN_HELP
@@ -129,6 +131,7 @@ __all__ = [
     "TenantRouterError",
     "TenantSkipped",
     "TenantStarted",
+    "Timeline",
     "UsageError",
     "WorkerLost",
     "current_tenant",
@@ -139,8 +142,10 @@ __all__ = [
     "find_one_run",
     "find_run",
     "fleet_status",
+    "follow_run_page",
     "format_summary",
     "journal_dir",
+    "journal_file",
     "left_at",
     "list_templates",
     "load_config",
@@ -154,6 +159,7 @@ __all__ = [
     "printable",
     "provision_tenant",
     "provision_tenants",
+    "read_timeline",
     "request_stop",
     "run_details",
     "run_summary",
@@ -162,5 +168,6 @@ __all__ = [
     "summary_counts",
     "tenant_context_bind",
     "where_left",
+    "write_run_page",
 ]
 __version__ = "0.1.0"

@@ -95,7 +95,9 @@ def test_metrics_file_counts_outcomes_durations_lock_waits_and_requeues(
     assert value(found, "tenant_router_databases", orm="django_orm", status="failed") == 1
     assert value(found, "tenant_router_databases", orm="django_orm", status="busy") == 1
     assert value(found, "tenant_router_databases", orm="django_orm", status="locked") == 0  # zeros are there
-    tried = [r for r in report["results"] if r["status"] in ("migrated", "failed", "busy")]  # not up-to-date ones
+    tried = [
+        r for r in report["results"] if r["status"] in ("migrated", "failed", "busy")
+    ]  # not up-to-date ones
     assert value(found, "tenant_router_database_duration_seconds_count", orm="django_orm") == len(tried)
     applied = sum(e["event"] == "step_applied" for e in events(result.stdout))
     assert value(found, "tenant_router_step_duration_seconds_count", orm="django_orm") == applied

@@ -18,6 +18,7 @@ at once). Messages and replies carry no connection settings and no password.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import socket
@@ -90,11 +91,12 @@ def run_task(self: Any, **message: Any) -> None:
         )
         return
     reply.send("started", worker=_hostname(self), pid=os.getpid())
-    _carry_out(reply, message)
+    _carry_out(reply, message, f"{_hostname(self)} pid {os.getpid()}")
 
 
-def _carry_out(reply: _Reply, message: dict[str, Any]) -> None:
+def _carry_out(reply: _Reply, message: dict[str, Any], worker: str) -> None:
     from ..record.captured import OutputCapture
+    from ..record.events import TenantStarted
     from ..record.report import MigrationReport, one_line_error
     from ..safety import cancel
     from . import wire
@@ -117,7 +119,12 @@ def _carry_out(reply: _Reply, message: dict[str, Any]) -> None:
     beat = _Heartbeat(reply)
     beat.start()
     try:
-        report = MigrationReport(lambda event: reply.event(wire.encode_event(event)))
+
+        def send(event: Any) -> None:  # a database's start names this worker: its lane in the run's picture
+            started = isinstance(event, TenantStarted)
+            reply.event(wire.encode_event(dataclasses.replace(event, worker=worker) if started else event))
+
+        report = MigrationReport(send)
         try:
             with OutputCapture(report.emit):  # what the task's code writes goes to the run
                 verdicts = execute(task, assistants, report)

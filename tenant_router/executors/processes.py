@@ -3,7 +3,7 @@
 Workers are forked from the run's process after Django is set up (so they start in milliseconds with the
 configuration and migration graphs already loaded), take one task at a time, stream their events back,
 and retire after a number of tasks or above a memory ceiling so memory stays flat over any number of
-tenants. A worker that dies is reported as a failure of the databases it held, and is replaced.
+tenants. A worker that dies fails the databases it held (read again: lost.py) and is replaced.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -22,7 +22,7 @@ from typing import Any
 from ..orm_backends.assistants import Assistants
 from ..preflight import Verdict
 from ..record.captured import OutputCapture
-from ..record.events import DONE_EVENTS, Status, WorkerLost
+from ..record.events import DONE_EVENTS, Status, TenantStarted, WorkerLost
 from ..record.keys import DbKey
 from ..record.report import MigrationReport, one_line_error
 from ..safety import sessions
@@ -233,6 +233,8 @@ class ProcessExecutor:
             except (EOFError, OSError):
                 break
             if kind == "event":
+                if isinstance(payload, TenantStarted):  # the worker's lane in a picture of the run
+                    payload = replace(payload, worker=f"pid {worker.process.pid}")
                 self.report.emit(payload)
                 if isinstance(payload, DONE_EVENTS):
                     worker.finished.add(DbKey(payload.orm, payload.tenant, payload.alias))
@@ -258,10 +260,8 @@ class ProcessExecutor:
                 error, status = (ABORTED, Status.INTERRUPTED) if self.aborted else (died, Status.FAILED)
                 if not self.aborted:
                     self.report.emit(WorkerLost(f"pid {worker.process.pid}", _describe_exit(code)))
-                units = worker.task.units
-                settle_lost(
-                    self.report, self.assistants, units, worker.finished, worker.sessions, error, status
-                )
+                held = worker.task.units, worker.finished, worker.sessions
+                settle_lost(self.report, self.assistants, *held, error, status)
                 self._release(worker)
             self._replace(worker)
         return pending

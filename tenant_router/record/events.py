@@ -45,6 +45,7 @@ class TenantStarted:
     orm: str
     tenant: str | None
     alias: str | None
+    worker: str | None = None  # which worker ran it ("pid 4242", a Celery hostname); None: the run's process
 
 
 @dataclass(frozen=True, slots=True)

@@ -139,7 +139,7 @@ def _database(key: tuple[str, str | None, str | None], line: dict[str, Any], req
         "current": line.get("current"),
         "seconds": line.get("seconds"),
         "began": line.get("began"),  # seconds after the run began; None: not recorded
-        "steps": None if steps is None else [{"step": s, "seconds": t} for s, t in steps],
+        "steps": None if steps is None else [{"step": s[0], "seconds": s[-1]} for s in steps],
         "error": line.get("error"),
         "failed_step": line.get("step"),
         "requeued": requeues,

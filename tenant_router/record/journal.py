@@ -6,6 +6,10 @@ the run ends (even interrupted), holds the counts, and the exit code when the co
 waits to give it (`exit_code_follows`). A run that was killed has no footer, and the
 databases without a line never finished (they were running, or never started: the journal cannot tell).
 Fields were only ever added: a journal of an older version reads the same, without them.
+Lines with an "event" key are not outcomes: {"event": "started", ...} says a database began (when, on
+which worker), for the run's picture. Every line after the header has "t", seconds since the run began as
+the run's process saw it; an outcome also has its duration ("seconds") and the steps of its last attempt
+([step, t at its end, seconds], in order); a `requeued` line the steps of the attempt before.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from .events import (
     FINAL_EVENTS,
     MigrationEvent,
     OutputLogged,
+    RunStarted,
     Status,
     StepApplied,
     TenantFailed,
@@ -76,67 +81,70 @@ class Journal:
                 check_id="E010",
             ) from exc
         self._began = time.monotonic()
-        self._running: dict[DbKey, tuple[float, list[list[Any]]]] = {}  # began, [step, seconds]
+        self._began_at: dict[DbKey, float] = {}  # when each running database first began (kept over requeues)
         self.workers_lost = 0
         self.footer: dict[str, Any] | None = None
         self.exit_code_follows = exit_code_follows  # the footer waits for note_exit()
         self._pending: weakref.finalize[Any, Any] | None = None
+        self._steps: dict[DbKey, list[list[Any]]] = {}  # the steps of each running database, until it settles
         self._write({"journal": 1, "run": self.run_id, "started": _now(), **header})
 
     def _write(self, record: dict[str, Any]) -> None:
         self._file.write(json.dumps(record, default=str) + "\n")
         self._file.flush()
 
-    def _track(self, event: MigrationEvent) -> None:
-        """When each database began and the steps it applied, kept until its outcome line."""
-        if isinstance(event, WorkerLost):
-            self.workers_lost += 1
-        elif isinstance(event, TenantStarted):
-            key = DbKey(event.orm, event.tenant, event.alias)
-            began, steps = self._running.get(key, (time.monotonic() - self._began, []))
-            self._running[key] = began, steps  # a requeued database keeps its first start and steps
-        elif isinstance(event, StepApplied):
-            key = DbKey(event.orm, event.tenant, event.alias)
-            self._running.setdefault(key, (time.monotonic() - self._began, []))[1].append(
-                [event.step, round(event.seconds, 4)]
-            )
-
     def record(self, event: MigrationEvent) -> None:
-        """Append the outcome of a settled database, that a busy one waits for a retry, or output of the
-        code the run carried out (a `logged` line)."""
+        """Append the outcome of a settled database, that a busy one waits for a retry, that one began, or
+        output of the code the run carried out (a `logged` line)."""
+        if isinstance(event, RunStarted | WorkerLost):
+            self.workers_lost += isinstance(event, WorkerLost)
+            return
         if isinstance(event, OutputLogged):
             self._write(
                 {"orm": event.orm, "tenant": event.tenant, "alias": event.alias, "logged": True,
                  "level": event.level, "logger": event.logger, "message": event.message}
             )  # fmt: skip
             return
-        self._track(event)
+        key = DbKey(event.orm, event.tenant, event.alias)
+        if isinstance(event, TenantStarted):
+            self._steps[key] = []
+            self._began_at.setdefault(key, self._clock())
+            self._write({"event": "started", "orm": event.orm, "tenant": event.tenant, "alias": event.alias,
+                         "t": self._clock(), "worker": event.worker})  # fmt: skip
+        elif isinstance(event, StepApplied):
+            self._steps.setdefault(key, []).append([event.step, self._clock(), round(event.seconds, 3)])
         if isinstance(event, TenantRequeued):  # busy until a later line says otherwise
             self._write(
                 {"orm": event.orm, "tenant": event.tenant, "alias": event.alias, "status": str(Status.BUSY),
-                 "requeued": f"retry {event.attempt}/{event.retries} in {event.delay:g}s", "error": event.error}
+                 "requeued": f"retry {event.attempt}/{event.retries} in {event.delay:g}s", "error": event.error,
+                 "t": self._clock(), "steps": self._steps.pop(key, [])}
             )  # fmt: skip
             return
         if not isinstance(event, FINAL_EVENTS):
             return
         line: dict[str, Any] = {"orm": event.orm, "tenant": event.tenant, "alias": event.alias}
         line["status"] = str(event.status)
+        line.update(t=self._clock(), seconds=round(getattr(event, "seconds", 0.0), 3))
+        line["steps"] = self._steps.pop(key, [])
+        began = self._began_at.pop(key, None)
+        if not isinstance(event, TenantSkipped):
+            line["began"] = began
         if isinstance(event, TenantFailed):
             line.update(error=event.error, step=event.step, current=event.current)
             line.update({"rolled_back": list(event.undone)} if event.undone else {})
             line.update({"current_unknown": True} if event.unknown else {})
         elif isinstance(event, TenantFinished):
             line.update(applied=event.applied, current=event.current)
-        began, steps = self._running.pop(DbKey(event.orm, event.tenant, event.alias), (None, []))
-        if not isinstance(event, TenantSkipped):
-            line.update(seconds=round(event.seconds, 4), began=None if began is None else round(began, 3))
-            line["steps"] = steps
         self._write(line)
+
+    def _clock(self) -> float:
+        return round(time.monotonic() - self._began, 3)
 
     def close(self, report: MigrationReport) -> None:
         """The closing line: counts, whether it was interrupted or stopped early."""
         self.footer = {
             "finished": _now(),
+            "t": self._clock(),
             "seconds": round(report.seconds, 3),
             "counts": report.counts(),
             "interrupted": report.interrupted,
@@ -227,7 +235,7 @@ def read_run(path: Path) -> RunRecord:
     for record in records[1:]:
         if "finished" in record:
             run.footer = record
-        elif not record.get("logged"):  # output lines are no outcome
+        elif not record.get("logged") and "event" not in record:  # output, a start: no outcome
             key = (record["orm"], record["tenant"], record["alias"])
             run.outcomes[key] = record
             if "requeued" in record:

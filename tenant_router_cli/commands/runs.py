@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from tenant_router import find_one_run, journal_dir, newest_runs, run_details, run_summary
+from tenant_router import (
+    Timeline,
+    UsageError,
+    find_one_run,
+    follow_run_page,
+    journal_dir,
+    newest_runs,
+    run_details,
+    run_summary,
+    write_run_page,
+)
 
 from ..bootstrap import setup_django
 from ..exit_codes import ExitCode
 from ..options import Json, PythonPath, Settings, Traceback
-from ..output import make_output
+from ..output import Output, make_output
 from ..render import exit_on_error, json_line
 from ..render_runs import run_lines, run_row
 
@@ -62,18 +73,46 @@ def show_run(
     pythonpath: PythonPath = None,
     journal: JournalDir = None,
     steps: Annotated[bool, typer.Option("--steps", help="Every migration step with its time.")] = False,
+    html: Annotated[str | None, typer.Option("--html", metavar="FILE", help="Write a picture of the run (a self-contained HTML page).")] = None,
+    refresh: Annotated[int | None, typer.Option("--refresh", metavar="N", min=1, help="With --html: while the run goes, rewrite the page (which reloads itself) every N s.")] = None,
     json_output: Json = False,
     show_traceback: Traceback = False,
-) -> None:
+) -> None:  # fmt: skip
     """One run: where and how it ran, each database's outcome, steps and timings (--json: one JSON
-    document on one line). A run that was killed shows only what its journal holds."""
+    document on one line). A run that was killed shows only what its journal holds. --html FILE: a
+    picture of the run (a timeline per worker), refreshed while it runs with --refresh N."""
     output = make_output(progress=False)
     with exit_on_error(output, json_output=json_output, show_traceback=show_traceback):
+        if html is None and refresh is not None:
+            raise UsageError("--refresh goes with --html FILE.")
         setup_django(settings, pythonpath or ())
-        details = run_details(find_one_run(journal_dir(journal), run))
+        found = find_one_run(journal_dir(journal), run)
+        if html is not None:
+            run_page(output, found.path, html, refresh, json_output=json_output)
+            raise typer.Exit(ExitCode.OK)
+        details = run_details(found)
     if json_output:
         output.raw(json_line({"event": "run", **details}))
     else:
         for line in run_lines(details, steps=steps):
             output.line(line)
     raise typer.Exit(ExitCode.OK)
+
+
+def run_page(output: Output, path: Path, page: str, refresh: int | None, *, json_output: bool) -> None:
+    """`--html`: write the page of the run in `path` (again every `refresh` s while it runs), say so."""
+
+    def said(timeline: Timeline) -> None:
+        if json_output:
+            line = {"event": "run_page", "page": page, "run": timeline.run, "state": timeline.state}
+            output.raw(json_line({**line, "databases": len(timeline.databases)}))
+            return
+        settled = sum(n for outcome, n in timeline.counts.items() if outcome != "no outcome")
+        output.line(
+            f"{page}: run {timeline.run}, {timeline.state}, {settled}/{len(timeline.databases)} settled"
+        )
+
+    if refresh:
+        follow_run_page(path, page, refresh, said)
+    else:
+        said(write_run_page(path, page))
