@@ -113,8 +113,8 @@ def test_bad_run_and_unwritable_page_are_one_line_each(fleet: TenantSite, tmp_pa
 
     unknown = fleet.invoke(*common, "1999", "--html", str(tmp_path / "p.html"))
     ambiguous = fleet.invoke(*common, "20", "--html", str(tmp_path / "p.html"))
-    unwritable = fleet.invoke(*common, "--html", str(tmp_path / "no-such-dir" / "p.html"))
-    no_html = fleet.invoke(*common, "--refresh", "2")
+    unwritable = fleet.invoke(*common, "last", "--html", str(tmp_path / "no-such-dir" / "p.html"))
+    no_html = fleet.invoke(*common, "last", "--refresh", "2")
 
     assert unknown.exit_code == ExitCode.USAGE and "'1999'" in unknown.stderr, unknown.output
     assert unwritable.exit_code == ExitCode.USAGE and "no-such-dir" in unwritable.stderr, unwritable.output
@@ -182,7 +182,7 @@ def test_page_of_an_interrupted_run(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert code == ExitCode.INTERRUPTED, err
 
     drawn = run([EXE, "runs", "show", "--settings", "clinic.settings", "--pythonpath", str(example),
-                 "--journal", str(journal), "--html", str(page)], example)  # fmt: skip
+                 "--journal", str(journal), "last", "--html", str(page)], example)  # fmt: skip
 
     assert drawn.returncode == ExitCode.OK, drawn.stderr
     data = page_data(page)
@@ -375,7 +375,7 @@ def test_celery_workers_get_their_own_lanes(tmp_path: Path) -> None:
         workers.stop_all()
 
     drawn = run([EXE, "runs", "show", "--settings", "clinic.settings", "--pythonpath", str(example),
-                 "--journal", str(journal), "--html", str(page)], example, env=workers.env())  # fmt: skip
+                 "--journal", str(journal), "last", "--html", str(page)], example, env=workers.env())  # fmt: skip
 
     assert drawn.returncode == ExitCode.OK, drawn.stderr
     bars = by_tenant(page_data(page))
