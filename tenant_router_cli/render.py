@@ -47,6 +47,7 @@ STATUS_STYLES = {
     Status.DRIFTED: "bold magenta",
     Status.MISSING: "bold red",
     Status.CREATED: "green",
+    Status.UNKNOWN: "bold yellow",
 }
 
 

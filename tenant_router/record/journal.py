@@ -31,6 +31,7 @@ REDO = frozenset(
         Status.BUSY,
         Status.DRIFTED,
         Status.MISSING,
+        Status.UNKNOWN,  # the pre-flight of the next run reads where it stands
     }
 )
 

@@ -51,6 +51,7 @@ STATUS_WORDS = {
     Status.DRIFTED: "drifted",
     Status.MISSING: "missing",
     Status.CREATED: "created",
+    Status.UNKNOWN: "unknown",
 }
 
 

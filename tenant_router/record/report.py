@@ -180,8 +180,9 @@ class MigrationReport:
     @property
     def problems(self) -> list[TenantResult]:
         """Rows that failed, were locked by another run, stayed busy, were interrupted, were refused
-        as drifted, or whose database does not exist."""
-        bad = (Status.FAILED, Status.LOCKED, Status.INTERRUPTED, Status.BUSY, Status.DRIFTED, Status.MISSING)
+        as drifted, whose database does not exist, or whose outcome the run lost sight of."""
+        bad = (Status.FAILED, Status.LOCKED, Status.INTERRUPTED, Status.BUSY, Status.DRIFTED, Status.MISSING,
+               Status.UNKNOWN)  # fmt: skip
         return [r for r in self.results.values() if r.status in bad]
 
     @property

@@ -1,0 +1,232 @@
+"""Issue 20, items 1 and 9: under `--executor celery` the report tells what the databases hold when the
+broker goes away, workers begin nothing for a run that is over, and a run leaves nothing in Redis.
+
+Every test here talks to a Redis server of its own (`redis-server` on a free port, nothing on disk), so
+it can be stopped and started again mid-run, and to real `celery worker` processes on a copy of the clinic
+example with a migration that pauses (patients.0004_pause).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.celery_workers import REDIS_HOST, Workers, add_slow_migration, set_pause, unique_queue
+from support.clinic import clinic_copy, migrate_args, write_django_tenants
+from support.processes import Streamed, events, is_event, wait_until
+from support.servers import POSTGRES, require
+
+from tenant_router_cli.exit_codes import ExitCode
+
+OUTAGE = "TENANT_ROUTER_CELERY_BROKER_OUTAGE"
+
+
+class OwnRedis:
+    """A redis-server on a port of its own that a test may stop and start again (nothing kept on disk)."""
+
+    def __init__(self) -> None:
+        with socket.socket() as probe:
+            probe.bind((REDIS_HOST, 0))
+            self.port = probe.getsockname()[1]
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        import redis
+
+        self.proc = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                REDIS_HOST,
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis(REDIS_HOST, self.port, socket_connect_timeout=1)
+        wait_until(lambda: _pings(client), "redis-server to answer", timeout=30)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()  # gone with every message it held
+            self.proc.wait(10)
+
+    def client(self) -> Any:
+        import redis
+
+        return redis.Redis(REDIS_HOST, self.port)
+
+
+def _pings(client: Any) -> bool:
+    try:
+        return bool(client.ping())
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="module")
+def broker() -> Iterator[OwnRedis]:
+    if subprocess.run(["which", "redis-server"], capture_output=True).returncode:
+        pytest.skip("redis-server is not installed")
+    server = OwnRedis()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, broker: OwnRedis) -> Iterator[Workers]:
+    """The clinic example with a pausing migration, and one worker (w1, two pool processes) on it."""
+    require(POSTGRES)
+    example = clinic_copy(tmp_path_factory.mktemp("i20celery"))
+    add_slow_migration(example)
+    workers = Workers(example, unique_queue(), 0)
+    workers.broker = f"redis://{REDIS_HOST}:{broker.port}/0"
+    try:
+        workers.start("w1", concurrency=2)
+        yield workers
+    finally:
+        for name in list(workers.procs):
+            if workers.procs[name].poll() is None:
+                workers.kill(name)  # a warm shutdown would wait for a paused migration
+
+
+@pytest.fixture
+def up(site: Workers, broker: OwnRedis, tmp_path: Path) -> Iterator[Path]:
+    """The broker up, w1 running, the pause off; a folder for the pids of paused migrations."""
+    if broker.proc is None or broker.proc.poll() is not None:
+        broker.start()
+    site.ensure("w1")
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    set_pause(site.example, 0)
+    yield pids
+    set_pause(site.example, 0)
+
+
+def celery_args(site: Workers, journal: Path, *extra: str, json_lines: bool = True) -> list[str]:
+    argv = migrate_args(site.example, journal, "--executor", "celery", "--celery-app", "clinic.celery:app")
+    return [*argv, "--queue", site.queue, *(["--json"] if json_lines else []), *extra]
+
+
+def pg_rows(name: str) -> list[str]:
+    import psycopg
+
+    with psycopg.connect(host="127.0.0.1", user="postgres", dbname=name, autocommit=True) as conn:
+        if conn.execute("SELECT to_regclass('django_migrations')").fetchone()[0] is None:
+            return []
+        return [f"{a}.{n}" for a, n in conn.execute("SELECT app, name FROM django_migrations ORDER BY id")]
+
+
+def streamed(site: Workers, argv: list[str], **env: str) -> Streamed:
+    return Streamed(argv, cwd=site.example, env={**site.env(), **env})
+
+
+def run(site: Workers, argv: list[str], **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, cwd=site.example, env={**site.env(), **env}, capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+
+
+def pausing(event: dict[str, Any]) -> bool:
+    return is_event("step_started", step="patients.0004_pause")(event) and event["tenant"] is not None
+
+
+def the_report(stdout: str) -> dict[str, Any]:
+    """The report line of a --json run (an aborted run writes its error after it)."""
+    return next(e for e in events(stdout) if e["event"] == "report")
+
+
+def statuses(stdout: str) -> dict[str, dict[str, Any]]:
+    return {r["tenant"]: r for r in the_report(stdout)["results"] if r["tenant"]}
+
+
+# -- item 1 ------------------------------------------------------------------------------------
+def test_a_broker_lost_for_good_ends_the_run_with_unknown_rows_and_no_worker_begins_after(
+    site: Workers, broker: OwnRedis, up: Path, tmp_path: Path
+) -> None:
+    set_pause(site.example, 3, up)
+    with POSTGRES.databases(6, prefix="tri20c") as pg:
+        write_django_tenants(site.example, {f"t{i}": POSTGRES.django_settings(n) for i, n in enumerate(pg)})
+        fleet = streamed(site, celery_args(site, tmp_path / "j"), **{OUTAGE: "3"})
+        try:
+            fleet.wait_for(pausing)
+            broker.stop()
+            stopped = time.monotonic()
+            code, stdout, stderr = fleet.finish(timeout=120)
+            waited = time.monotonic() - stopped
+        finally:
+            fleet.kill()
+        assert code == ExitCode.EXECUTOR, stderr
+        assert waited >= 3  # it rode the outage out for TENANT_ROUTER_CELERY_BROKER_OUTAGE seconds
+        assert re.search(r"error: Celery broker redis://127\.0\.0\.1:\d+/0 unreachable for 3 s", stderr), (
+            stderr
+        )
+        assert "Traceback" not in stderr
+        rows = statuses(stdout)
+        assert set(rows) == {f"t{i}" for i in range(6)}
+        seen = {t: r["status"] for t, r in rows.items()}
+        assert set(seen.values()) <= {"migrated", "unknown", "not_started"}, seen
+        paused = [t for t, r in rows.items() if r["status"] == "unknown"]
+        assert paused, seen  # the databases in the workers' hands when the broker went
+        for tenant in paused:
+            assert "unknown" in (rows[tenant]["error"] or ""), rows[tenant]
+        # the journal says the same, and --only-failed will read those databases again
+        journal = [json.loads(line) for path in (tmp_path / "j").glob("*.jsonl") for line in path.open()]
+        assert {line["tenant"] for line in journal if line.get("status") == "unknown"} == set(paused)
+
+        time.sleep(4)  # the paused step ends; the worker must stop there (the run's lease is gone)
+        after_run = {n: pg_rows(n) for n in pg}
+        for tenant, state in seen.items():
+            if state == "not_started":  # never sent: nothing there
+                assert after_run[pg[int(tenant[1:])]] == [], tenant
+
+        broker.start()  # the broker is back (empty), the run is long over: the worker begins nothing
+        wait_until(lambda: site.log("w1").count("Connected to redis://") >= 2, "w1 to reconnect", timeout=60)
+        time.sleep(4)
+        assert {n: pg_rows(n) for n in pg} == after_run
+
+        # what was unknown is settled by reading the databases
+        set_pause(site.example, 0)
+        again = run(site, celery_args(site, tmp_path / "j", "--only-failed"))
+        assert again.returncode == 0, again.stderr
+        redone = statuses(again.stdout)
+        assert set(paused) <= set(redone), (paused, redone)
+        assert {r["status"] for r in redone.values()} <= {"migrated", "up_to_date"}
+        head = pg_rows(pg[0])
+        assert all(pg_rows(n) == head for n in pg)
+
+
+def test_a_short_broker_outage_is_ridden_out_and_the_run_ends_as_if_nothing_happened(
+    site: Workers, broker: OwnRedis, up: Path, tmp_path: Path
+) -> None:
+    set_pause(site.example, 2, up)
+    with POSTGRES.databases(5, prefix="tri20c") as pg:
+        write_django_tenants(site.example, {f"t{i}": POSTGRES.django_settings(n) for i, n in enumerate(pg)})
+        fleet = streamed(site, celery_args(site, tmp_path / "j"), **{OUTAGE: "60"})
+        try:
+            fleet.wait_for(pausing)
+            broker.stop()  # every queued message is lost with it
+            time.sleep(1.5)
+            broker.start()
+            code, stdout, stderr = fleet.finish(timeout=180)
+        finally:
+            fleet.kill()
+        assert code == 0, stderr + stdout[-3000:]
+        assert {r["status"] for r in statuses(stdout).values()} == {"migrated"}
+        head = pg_rows(pg[0])
+        assert head[-1] == "patients.0004_pause"
+        assert all(pg_rows(n) == head for n in pg)
