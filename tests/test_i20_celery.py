@@ -9,6 +9,7 @@ example with a migration that pauses (patients.0004_pause).
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import subprocess
@@ -230,3 +231,104 @@ def test_a_short_broker_outage_is_ridden_out_and_the_run_ends_as_if_nothing_happ
         head = pg_rows(pg[0])
         assert head[-1] == "patients.0004_pause"
         assert all(pg_rows(n) == head for n in pg)
+
+
+def test_unknown_is_said_in_the_live_view_the_plain_lines_and_both_summaries() -> None:
+    from support.terminal import render, terminal, text_of
+
+    from tenant_router import MigrationReport, PlainProgress, Status, format_summary
+    from tenant_router.record.events import RunStarted, StepStarted, TenantFailed, TenantStarted
+    from tenant_router_cli.live import LiveProgress
+    from tenant_router_cli.render import render_summary
+
+    why = "broker lost while its task was out on w1; where it stands is unknown"
+    happened = [
+        RunStarted(1, ("django_orm",)),
+        TenantStarted("django_orm", "acme", "default"),
+        StepStarted("django_orm", "acme", "default", "patients.0004_pause"),
+        TenantFailed("django_orm", "acme", "default", why, "patients.0004_pause", 0.0, status=Status.UNKNOWN),
+    ]
+    lines: list[str] = []
+    plain, live, report = PlainProgress(lines.append), LiveProgress(terminal(100, 20)), MigrationReport()
+    for event in happened:
+        plain(event)
+        live(event)
+        report.emit(event)
+    assert lines[-1].startswith("[1/1] django_orm acme/default: UNKNOWN at patients.0004_pause: broker lost")
+    assert any("acme" in row and "unknown" in row for row in render(live, 100, 20))
+    assert report.to_dict()["counts"]["unknown"] == 1 and not report.ok
+    summary = format_summary(report)
+    assert "1 unknown" in summary[0] and any("acme/default: unknown: broker lost" in line for line in summary)
+    shown = terminal(100, 30)
+    render_summary(shown, report)
+    assert "unknown" in text_of(shown.out) and "acme" in text_of(shown.out)
+
+
+# -- item 9 ------------------------------------------------------------------------------------
+def run_keys(broker: OwnRedis, run: str) -> dict[str, int]:
+    """Every key of run `run` on the broker, with its time to live (-1: none)."""
+    client = broker.client()
+    return {k.decode(): client.ttl(k) for k in client.scan_iter() if run in k.decode()}
+
+
+def test_a_run_killed_with_9_leaves_keys_that_expire_and_workers_that_begin_nothing_more(
+    site: Workers, broker: OwnRedis, up: Path, tmp_path: Path
+) -> None:
+    set_pause(site.example, 4, up)
+    with POSTGRES.databases(6, prefix="tri20c") as pg:
+        write_django_tenants(site.example, {f"t{i}": POSTGRES.django_settings(n) for i, n in enumerate(pg)})
+        fleet = streamed(site, celery_args(site, tmp_path / "j"), **{OUTAGE: "4"})  # a 2 s lease
+        try:
+            fleet.wait_for(pausing)
+            fleet.proc.kill()
+            fleet.proc.wait(10)
+        finally:
+            fleet.kill()
+        runs = {
+            m for k in broker.client().scan_iter() for m in re.findall(r"reply\.([0-9a-f]{12})", k.decode())
+        }
+        assert len(runs) == 1, runs
+        run = runs.pop()
+        time.sleep(5)  # the paused migrations end (4 s); their workers stop there, and nothing else begins
+        begun = {n: pg_rows(n) for n in pg}
+        time.sleep(3)
+        assert {n: pg_rows(n) for n in pg} == begun
+        assert sum(bool(rows) for rows in begun.values()) <= 2, begun  # w1's two pool processes
+        keys = run_keys(broker, run)
+        assert keys and all(ttl > 0 for ttl in keys.values()), keys  # nothing stays for ever
+
+
+def test_no_worker_on_the_queue_says_so_once(site: Workers, up: Path, tmp_path: Path) -> None:
+    with POSTGRES.databases(4, prefix="tri20c") as pg:
+        write_django_tenants(site.example, {f"t{i}": POSTGRES.django_settings(n) for i, n in enumerate(pg)})
+        argv = celery_args(site, tmp_path / "j", json_lines=False)
+        argv[argv.index("--queue") + 1] = unique_queue()  # nobody consumes it
+        done = run(site, argv)
+    assert done.returncode == ExitCode.EXECUTOR, done.stderr
+    said = (done.stdout + done.stderr).count("No Celery worker consumes queue")
+    assert said == 1, done.stdout + done.stderr
+    assert "Not started: 4 database(s)" in done.stdout
+
+
+def test_a_killed_pool_process_counts_its_database_once(site: Workers, up: Path, tmp_path: Path) -> None:
+    set_pause(site.example, 2, up)
+    with POSTGRES.databases(3, prefix="tri20c") as pg:
+        write_django_tenants(site.example, {f"t{i}": POSTGRES.django_settings(n) for i, n in enumerate(pg)})
+        proc = subprocess.Popen(
+            celery_args(site, tmp_path / "j", json_lines=False), cwd=site.example, env=site.env(),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            pid_file = wait_until(
+                lambda: next((p for p in up.glob("*.pid") if p.read_text()), None), "a pause"
+            )
+            pid = int(pid_file.read_text())
+            pid_file.write_text("")
+            os.kill(pid, 9)  # the pool process only: Celery redelivers its task
+            stdout, stderr = proc.communicate(timeout=180)
+        finally:
+            proc.kill()
+    assert proc.returncode == 0, stderr
+    counters = re.findall(r"^\[(\d+)/(\d+)\]", stdout, re.M)
+    assert counters and {total for _, total in counters} == {"4"}, stdout  # central and three tenants
+    assert max(int(n) for n, _ in counters) == 4, stdout

@@ -41,7 +41,8 @@ def lease_key(run_id: str) -> str:
 
 def run_keys(reply: str, asked: Iterable[int]) -> list[str]:
     """A run's own keys on the broker besides the lease: its reply queue and binding, its stop queues."""
-    return [reply, f"_kombu.binding.{reply}", *(f"{reply}.stop.{task_id}" for task_id in sorted(asked))]
+    bindings = [f"_kombu.binding.{reply}", f"_kombu.binding_permanent.{reply}"]
+    return [reply, *bindings, *(f"{reply}.stop.{task_id}" for task_id in sorted(asked))]
 
 
 def lease_seconds(outage: float) -> float:
