@@ -334,3 +334,44 @@ def test_a_killed_pool_process_counts_its_database_once(site: Workers, up: Path,
     counters = re.findall(r"^\[(\d+)/(\d+)\]", stdout, re.M)
     assert counters and {total for _, total in counters} == {"4"}, stdout  # central and three tenants
     assert max(int(n) for n, _ in counters) == 4, stdout
+
+
+# -- trying to break it ------------------------------------------------------------------------
+def test_a_task_redelivered_past_the_visibility_timeout_is_carried_out_once(
+    broker: OwnRedis, tmp_path: Path
+) -> None:
+    """Redis hands a task that runs longer than its visibility timeout to another worker process while
+    the first still runs it: the copy must not report a database 'locked' that the first is migrating,
+    nor migrate the next database of the bundle at the same time."""
+    require(POSTGRES)
+    example = clinic_copy(tmp_path)
+    add_slow_migration(example)
+    app = example / "clinic" / "celery.py"
+    app.write_text(
+        app.read_text().replace(
+            '{"visibility_timeout": 6 * 3600}',
+            '{"visibility_timeout": 1, "unacked_restore_interval": 1, "unacked_restore_throttle": 1}',
+        )
+    )
+    short = Workers(example, unique_queue(), 0)
+    short.broker = f"redis://{REDIS_HOST}:{broker.port}/0"
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    set_pause(example, 1.5, pids)
+    try:
+        short.start("v1", concurrency=3)
+        with POSTGRES.databases(4, prefix="tri20c") as pg:
+            write_django_tenants(example, {f"t{i}": POSTGRES.django_settings(n) for i, n in enumerate(pg)})
+            argv = celery_args(short, tmp_path / "j")
+            done = run(short, argv, TENANT_ROUTER_CELERY_BUNDLE="4")
+            head = pg_rows(pg[0])
+            rows = {n: pg_rows(n) for n in pg}
+    finally:
+        for name in list(short.procs):
+            short.kill(name)
+    assert done.returncode == 0, done.stderr + done.stdout[-2000:]
+    assert {r["status"] for r in statuses(done.stdout).values()} == {"migrated"}
+    assert all(found == head for found in rows.values())
+    finished = [e["tenant"] for e in events(done.stdout) if e["event"] == "tenant_finished" and e["tenant"]]
+    assert sorted(finished) == ["t0", "t1", "t2", "t3"]
+    assert "this copy was dropped" in short.log("v1")  # the redelivery did happen

@@ -167,3 +167,47 @@ class LeaseView:
                 self.over = True
                 return False
             time.sleep(min(0.25, self.ttl / 8))
+
+
+CLAIM_SECONDS = 6.0  # a task's claim lapses this long after its holder's last heartbeat
+
+
+class TaskClaim:
+    """One copy of a task at a time: a broker that redelivers a task still running (Redis, past its
+    visibility timeout) hands a second worker a copy; that copy waits while the claim is renewed by its
+    holder's heartbeat and is dropped, or takes the task over when the holder died (the claim lapsed)."""
+
+    def __init__(self, client: Any, run_id: str, task_id: int, token: str) -> None:
+        self.client, self.token = client, token
+        self.key = f"tenant_router.claim.{run_id}.{task_id}"
+
+    def take(self, waiting: Callable[[], None]) -> bool:
+        """True once this copy holds the task; False when another copy carries it out (its claim was
+        seen renewed) or did (done)."""
+        said, last = time.monotonic(), None
+        while True:
+            try:
+                if self.client.set(self.key, self.token, nx=True, px=int(CLAIM_SECONDS * 1000)):
+                    return True
+                with self.client.pipeline(transaction=False) as pipe:
+                    held, left = pipe.get(self.key).pttl(self.key).execute()
+            except Exception:
+                return True  # cannot tell: go ahead (the run lock keeps two copies off one database)
+            if held == b"done" or (last is not None and left > last):
+                return False  # over, or its holder's heartbeat renewed it: the holder is alive
+            last = left
+            if time.monotonic() - said >= CLAIM_SECONDS / 3:
+                waiting()  # the run hears of the task meanwhile (a redelivery after a lost worker)
+                said = time.monotonic()
+            time.sleep(0.25)
+
+    def renew(self) -> None:
+        """Keep the claim (the holder's heartbeat)."""
+        with contextlib.suppress(Exception):
+            if self.client.get(self.key) == self.token.encode():
+                self.client.pexpire(self.key, int(CLAIM_SECONDS * 1000))
+
+    def done(self) -> None:
+        """The task is over: copies still queued are dropped."""
+        with contextlib.suppress(Exception):
+            self.client.set(self.key, "done", ex=KEY_SECONDS)

@@ -18,11 +18,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import secrets
 import threading
 import time
 from typing import Any
 
-from .celery_lease import KEY_SECONDS, LeaseView, redis_of, short_lived
+from .celery_lease import KEY_SECONDS, LeaseView, TaskClaim, redis_of, short_lived
 
 logger = logging.getLogger("tenant_router.celery")
 
@@ -94,6 +95,8 @@ class Reply:
         self.batch_since = 0.0
         self.client = _lease_client(app) if message.get("lease") else None
         self.lease = LeaseView(self.client, message["run"], float(message["lease"])) if self.client else None
+        token = f"{os.getpid()}.{secrets.token_hex(4)}"
+        self.claim = TaskClaim(self.client, message["run"], self.task_id, token) if self.client else None
 
     def send(self, kind: str, **data: Any) -> None:
         """Publish one message to the run (anonymous exchange: the routing key is the queue)."""
@@ -174,6 +177,8 @@ class Reply:
             if self.flush():
                 try:
                     self.send(kind, **data)
+                    if self.claim is not None:
+                        self.claim.done()
                     return
                 except Exception as exc:
                     self._down(exc)
@@ -225,6 +230,8 @@ class Heartbeat(threading.Thread):
                 last_beat = time.monotonic()
                 if self.reply.stop_requested():
                     cancel.request_stop()
+                if self.reply.claim is not None:
+                    self.reply.claim.renew()
                 self.reply.send("beat")
 
     def stop(self) -> None:

@@ -56,6 +56,12 @@ def run_task(self: Any, **message: Any) -> None:
             "tenant-router: run %s is over; its task %s was dropped", message["run"], self.request.id
         )
         return
+    if reply.claim is not None and not reply.claim.take(lambda: reply.send("beat")):
+        logger.warning(  # the broker handed out a task still running (past its visibility timeout)
+            "tenant-router: task %s of run %s is carried out by another worker; this copy was dropped",
+            self.request.id, message["run"],
+        )  # fmt: skip
+        return
     try:
         reply.send("started", worker=_hostname(self), pid=os.getpid())
     except Exception as exc:  # the broker went away just now: the run sends it again once it is back
