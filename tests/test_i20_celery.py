@@ -266,6 +266,17 @@ def test_unknown_is_said_in_the_live_view_the_plain_lines_and_both_summaries() -
     assert "unknown" in text_of(shown.out) and "acme" in text_of(shown.out)
 
 
+def test_an_unknown_outcome_counts_towards_max_failures_and_fail_fast() -> None:
+    from tenant_router import MigrationReport, Status
+    from tenant_router.record.events import TenantFailed
+
+    for report in (MigrationReport(max_failures=1), MigrationReport(fail_fast=True)):
+        report.emit(
+            TenantFailed("django_orm", "acme", "default", "worker lost", None, 0.0, status=Status.UNKNOWN)
+        )
+        assert report.stopping, "a database the run lost sight of is not a success to go on after"
+
+
 # -- item 9 ------------------------------------------------------------------------------------
 def run_keys(broker: OwnRedis, run: str) -> dict[str, int]:
     """Every key of run `run` on the broker, with its time to live (-1: none)."""
