@@ -183,18 +183,17 @@ class TaskClaim:
 
     def take(self, waiting: Callable[[], None]) -> bool:
         """True once this copy holds the task; False when another copy carries it out (its claim was
-        seen renewed) or did (done)."""
+        seen renewed)."""
         said, last = time.monotonic(), None
         while True:
             try:
                 if self.client.set(self.key, self.token, nx=True, px=int(CLAIM_SECONDS * 1000)):
                     return True
-                with self.client.pipeline(transaction=False) as pipe:
-                    held, left = pipe.get(self.key).pttl(self.key).execute()
+                left = self.client.pttl(self.key)
             except Exception:
                 return True  # cannot tell: go ahead (the run lock keeps two copies off one database)
-            if held == b"done" or (last is not None and left > last):
-                return False  # over, or its holder's heartbeat renewed it: the holder is alive
+            if last is not None and left > last:
+                return False  # its holder's heartbeat renewed it: the holder is alive
             last = left
             if time.monotonic() - said >= CLAIM_SECONDS / 3:
                 waiting()  # the run hears of the task meanwhile (a redelivery after a lost worker)
@@ -208,6 +207,7 @@ class TaskClaim:
                 self.client.pexpire(self.key, int(CLAIM_SECONDS * 1000))
 
     def done(self) -> None:
-        """The task is over: copies still queued are dropped."""
+        """The task is over: its claim goes (a copy that turns up later finds its databases at their
+        target, and a run that is over drops it)."""
         with contextlib.suppress(Exception):
-            self.client.set(self.key, "done", ex=KEY_SECONDS)
+            self.client.delete(self.key)

@@ -175,10 +175,10 @@ class Reply:
         outage lasts longer than the run waits."""
         while not self.lost:
             if self.flush():
+                if self.claim is not None:
+                    self.claim.done()
                 try:
                     self.send(kind, **data)
-                    if self.claim is not None:
-                        self.claim.done()
                     return
                 except Exception as exc:
                     self._down(exc)
