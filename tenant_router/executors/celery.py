@@ -30,7 +30,7 @@ from ..safety.cancel import stop_requested
 from . import wire
 from .celery_broker import Broker, BrokerLost, Outage, Probe, refusal_error
 from .celery_flights import BUNDLE_MAX, Flight, bundle
-from .celery_lease import RunLease, run_keys
+from .celery_lease import run_keys
 from .dispatch import Dispatch, fail_unfinished, interrupted
 from .tasks import Task
 
@@ -55,12 +55,7 @@ class CeleryExecutor:
         self.run_id = secrets.token_hex(6)
         self.reply_name = f"tenant_router.reply.{self.run_id}"
         self.asked: set[int] = set()  # tasks asked to stop: their stop queues are deleted at the end
-        try:
-            self.lease = RunLease(
-                broker.app, self.run_id, self.outage, lambda: run_keys(self.reply_name, self.asked)
-            )
-        except Exception as exc:
-            raise broker.error(exc) from exc
+        self.lease = broker.lease(self.run_id, self.outage, lambda: run_keys(self.reply_name, self.asked))
         self.message = {
             "run": self.run_id,
             "reply": self.reply_name,

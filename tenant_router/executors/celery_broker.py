@@ -15,14 +15,14 @@ import json
 import re
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..config.environment import celery_app_path
 from ..errors import ConfigurationError, ExecutorError, UsageError
 from ..record.report import one_line_error
 from ..safety.redact import mask_url
-from .celery_lease import redis_of
+from .celery_lease import RunLease, redis_of
 from .celery_worker import TASK_NAME
 
 PROBE_SECONDS = 2.0  # how long the workers have to answer `inspect` when the run starts
@@ -138,6 +138,13 @@ class Broker:
             self.connection.release()
         self.connection, self.lost = fresh, False
         return True
+
+    def lease(self, run_id: str, outage: float, keys: Callable[[], Iterable[str]]) -> RunLease:
+        """The run's lease on this broker (celery_lease.py), set now."""
+        try:
+            return RunLease(self.app, run_id, outage, keys)
+        except Exception as exc:
+            raise self.error(exc) from exc
 
     def not_held(self, flights: list[Any]) -> list[Any]:
         """Those of `flights` (sent, not started) whose message the broker no longer holds (none when
