@@ -190,6 +190,10 @@ class Reply:
         if self.lease is not None:
             return self.lease.wait_for_start()
         channel = _shared_link(self.app)[1].default_channel
+        prefix = getattr(channel, "keyprefix_queue", None)
+        if prefix is not None and hasattr(channel, "conn_or_acquire"):  # Redis (a run of an earlier
+            with channel.conn_or_acquire() as client:  # release): the reply queue's binding key
+                return bool(client.exists(prefix % self.queue))
         try:  # AMQP and the like: a passive declare fails for a queue that is gone
             channel.queue_declare(queue=self.queue, passive=True)
         except Exception as exc:
