@@ -50,6 +50,7 @@ STATUS_STYLES = {
     Status.DRIFTED: "bold magenta",
     Status.MISSING: "bold red",
     Status.CREATED: "green",
+    Status.UNKNOWN: "bold yellow",
 }
 
 

@@ -25,11 +25,14 @@ class Status(StrEnum):
     DRIFTED = "drifted"  # `--refuse-drift`: its schema differs from its migrations; nothing was done to it
     MISSING = "missing"  # the server says the database does not exist: nothing was done to it
     CREATED = "created"  # it did not exist: created as a verified copy of a template at head
+    UNKNOWN = (
+        "unknown"  # the run lost sight of it mid-way (broker or worker gone): `status` reads where it is
+    )
 
 
-#: Tried and not brought to its target: an error, or a lock it never got (what stops a run after a
-#: reserved database or a canary, and what migrate_to_all() raises for).
-FAILED_OR_BUSY = frozenset({Status.FAILED, Status.BUSY})
+#: Tried and not brought to its target: an error, a lock it never got, or an outcome the run lost sight
+#: of (what stops a run after a reserved database or a canary, and what migrate_to_all() raises for).
+FAILED_OR_BUSY = frozenset({Status.FAILED, Status.BUSY, Status.UNKNOWN})
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +103,7 @@ class TenantFailed:
     step: str | None  # the step that failed, when one was running
     seconds: float
     traceback: str | None = field(default=None, repr=False)
-    status: Status = Status.FAILED  # or LOCKED, INTERRUPTED, BUSY, DRIFTED, MISSING
+    status: Status = Status.FAILED  # or LOCKED, INTERRUPTED, BUSY, DRIFTED, MISSING, UNKNOWN
     current: str | None = None  # where the database was found after the failure (re-read); None: unknown
     undone: tuple[str, ...] = ()  # steps reported applied that the re-read found undone (rolled back)
     unknown: bool = False  # it had started, and could not be read afterwards: what it holds is unknown

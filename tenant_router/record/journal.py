@@ -2,14 +2,13 @@
 
 Line 1 is the run's header (id, start, host, user, how it was called, the options, what it set out to
 migrate); then one line per settled database (its outcome, time and steps); the footer, written when
-the run ends (even interrupted), holds the counts, and the exit code when the command that ran it
-waits to give it (`exit_code_follows`). A run that was killed has no footer, and the
-databases without a line never finished (they were running, or never started: the journal cannot tell).
-Fields were only ever added: a journal of an older version reads the same, without them.
-Lines with an "event" key are not outcomes: {"event": "started", ...} says a database began (when, on
-which worker), for the run's picture. Every line after the header has "t", seconds since the run began as
-the run's process saw it; an outcome also has its duration ("seconds") and the steps of its last attempt
-([step, t at its end, seconds], in order); a `requeued` line the steps of the attempt before.
+the run ends (even interrupted), holds the counts, and the exit code when the command that ran it waits
+to give it (`exit_code_follows`). A killed run has no footer; its databases without an outcome line never
+finished (they were running, or never started: the journal cannot tell). Fields were only ever added:
+an older journal reads the same. {"event": "started", ...} lines (a database began: when, on which
+worker) are no outcome. Every line after the header has "t", seconds since the run began on the run's
+clock; an outcome also its duration ("seconds") and the steps of its last attempt ([step, t at its end,
+seconds]); a `requeued` line the steps of the attempt before.
 """
 
 from __future__ import annotations
@@ -55,6 +54,7 @@ REDO = frozenset(
         Status.BUSY,
         Status.DRIFTED,
         Status.MISSING,
+        Status.UNKNOWN,  # the pre-flight of the next run reads where it stands
     }
 )
 

@@ -53,6 +53,7 @@ STATUS_WORDS = {
     Status.DRIFTED: "drifted",
     Status.MISSING: "missing",
     Status.CREATED: "created",
+    Status.UNKNOWN: "unknown",
 }
 
 
@@ -99,7 +100,6 @@ class PlainProgress:
         self.total = 0
         self.started = 0
         self.numbers: dict[tuple[str, str | None, str | None], int] = {}
-        self.requeued: set[tuple[str, str | None, str | None]] = set()  # a retry keeps its number
 
     def _counter(self, key: tuple[str, str | None, str | None], *, new: bool = False) -> str:
         if new or key not in self.numbers:
@@ -127,10 +127,10 @@ class PlainProgress:
         where = f"{event.orm} {database_label(event.tenant, event.alias)}"
         line: str | None = None
         match event:
-            case TenantStarted() if self.verbosity >= 1:
-                line = f"{self._counter(key, new=key not in self.requeued)} {where}: started"
+            case TenantStarted() if self.verbosity >= 1:  # started again (a retry, a redelivery): same number
+                line = f"{self._counter(key)} {where}: started"
             case TenantStarted():
-                self._counter(key, new=key not in self.requeued)
+                self._counter(key)
             case StepApplied(step=step, seconds=s) if self.verbosity >= 2:
                 line = f"{self._counter(key)} {where}: applied {step} ({s:.2f}s)"
             case TenantFinished(status=Status.CREATED, note=note, seconds=s) if self.verbosity >= 1:
@@ -147,10 +147,10 @@ class PlainProgress:
                 line = f"{self._counter(key)} {where}: {word}{at}{found}: {error} ({s:.2f}s)"
             case TenantRetried(error=error, attempt=attempt, delay=delay) if self.verbosity >= 1:
                 line = f"{self._counter(key)} {where}: retrying in {delay:g}s (attempt {attempt}): {error}"
-            case TenantRequeued(error=error, attempt=n, retries=of, delay=delay):
-                self.requeued.add(key)
-                if self.verbosity >= 1:
-                    line = f"{self._counter(key)} {where}: waiting for lock, retry {n}/{of} in {delay:g}s: {error}"
+            case TenantRequeued(error=error, attempt=n, retries=of, delay=delay) if self.verbosity >= 1:
+                line = (
+                    f"{self._counter(key)} {where}: waiting for lock, retry {n}/{of} in {delay:g}s: {error}"
+                )
             case TenantNoted(note=note) if self.verbosity >= 1:
                 line = f"{self._counter(key)} {where}: {note}"
             case TenantSkipped(reason=reason, status=status) if self.verbosity >= 1:

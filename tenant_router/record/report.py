@@ -31,6 +31,8 @@ from .keys import DbKey, database_label
 #: Steps that leave the database's current migration where it was: an unapply, a post_migrate repair.
 NOT_CURRENT = (" (backwards)", " (repair)")
 SETTLED = frozenset({Status.MIGRATED, Status.UP_TO_DATE, Status.SKIPPED, Status.CREATED})
+#: What --fail-fast and --max-failures count: failures, and outcomes the run lost sight of.
+COUNTED = frozenset({Status.FAILED, Status.UNKNOWN})
 
 
 def _ignore(event: MigrationEvent) -> None:
@@ -159,7 +161,7 @@ class MigrationReport:
                 row.status, row.error, row.failed_step = status, error, step
                 row.seconds, row.traceback, row.running_step = seconds, tb, None
                 _found(row, event.current, event.undone, event.unknown)
-                if status is Status.FAILED:
+                if status in COUNTED:
                     self._count_failure(row)
             case TenantNoted(note=note):
                 row.reason = note
@@ -172,7 +174,10 @@ class MigrationReport:
     def _count_failure(self, row: TenantResult) -> None:
         if self.fail_fast:
             self.stop(f"--fail-fast: {row.label} failed")
-        elif self.max_failures is not None and len(self.failures) >= self.max_failures:
+        elif (
+            self.max_failures is not None
+            and sum(r.status in COUNTED for r in self.results.values()) >= self.max_failures
+        ):
             self.stop(f"--max-failures {self.max_failures} reached")
 
     # -- views ------------------------------------------------------------------------------
@@ -188,8 +193,9 @@ class MigrationReport:
     @property
     def problems(self) -> list[TenantResult]:
         """Rows that failed, were locked by another run, stayed busy, were interrupted, were refused
-        as drifted, or whose database does not exist."""
-        bad = (Status.FAILED, Status.LOCKED, Status.INTERRUPTED, Status.BUSY, Status.DRIFTED, Status.MISSING)
+        as drifted, whose database does not exist, or whose outcome the run lost sight of."""
+        bad = (Status.FAILED, Status.LOCKED, Status.INTERRUPTED, Status.BUSY, Status.DRIFTED, Status.MISSING,
+               Status.UNKNOWN)  # fmt: skip
         return [r for r in self.results.values() if r.status in bad]
 
     @property

@@ -131,7 +131,7 @@ def migrate(
     except (ExecutorError, ScratchDatabaseError) as exc:  # the report keeps what finished; the rest
         # is marked not started (reserved databases may have been migrated: not "nothing touched")
         aborted = exc
-        report.stop(exc.message)
+        report.stop("aborted: the run could not go on (its error says why)")  # said once, not per database
     finally:
         if runner is not None:
             runner.close()
