@@ -88,6 +88,8 @@ def left_at(current: str | None, step: str | None = None, unknown: bool = False)
 def where_left(row: TenantResult) -> str:
     """` at X; stopped in Y` for a row that stopped mid-way (interrupted, busy, a step failed or was read
     again), else "": what the database holds, re-read after the fact."""
+    if row.status is Status.UNKNOWN:  # the run lost sight of it: where it stopped is not known either
+        return ""
     stopped = row.status in (Status.INTERRUPTED, Status.BUSY) or row.failed_step or row.current_unknown
     return f" {left_at(row.current, row.failed_step, row.current_unknown)}" if stopped else ""
 
