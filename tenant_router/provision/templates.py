@@ -71,7 +71,10 @@ class Templates:
 
     def digest(self, keys: list[DbKey], server: Server) -> str | None:
         """The digest of one physical database's shape on `server`; None when an ORM cannot template."""
-        parts: list[Any] = [TEMPLATE_FORMAT, server.backend, server.label]
+        # the server as database identities spell it (127.0.0.1 is localhost): one digest per server
+        # however its host is written, and the digests of templates built before stay the same
+        spelled = server.label.replace("@127.0.0.1:", "@localhost:", 1)
+        parts: list[Any] = [TEMPLATE_FORMAT, server.backend, spelled]
         for key in keys:
             if key.orm not in self._own:
                 self._own[key.orm] = self.assistants.get(key.orm).schema_digest()

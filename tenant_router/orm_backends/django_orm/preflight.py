@@ -8,13 +8,14 @@ from typing import Any
 from django.db import connections
 from django.db.utils import load_backend
 
-from ...preflight import BookkeepingRead, Inspection, database_identity
+from ...preflight import BookkeepingRead, Inspection, database_identity, server_label
 from .graph import disk_graph, irreversible_steps, latest_applied, plan_for, step_name
 from .post_migrate import follow_ups
 
 
-def raw_connector(db_config: dict[str, Any]) -> tuple[Callable[[], Any], str]:
-    """(open a raw driver connection, the database identity) for a DATABASES entry.
+def raw_connector(db_config: dict[str, Any]) -> tuple[Callable[[], Any], str, str]:
+    """(open a raw driver connection, the database identity, its server as configured) for a DATABASES
+    entry.
 
     No Django connection wrapper, no session set-up queries: just the driver's connect.
     """
@@ -24,14 +25,15 @@ def raw_connector(db_config: dict[str, Any]) -> tuple[Callable[[], Any], str]:
     identity = database_identity(
         backend, settings.get("HOST"), settings.get("PORT"), str(settings.get("NAME")), settings.get("USER")
     )
-    return (lambda: wrapper.get_new_connection(wrapper.get_connection_params())), identity
+    server = server_label(backend, settings.get("HOST"), settings.get("PORT"), settings.get("USER"))
+    return (lambda: wrapper.get_new_connection(wrapper.get_connection_params())), identity, server
 
 
 def bookkeeping_read(
     db_config: dict[str, Any], targets: list[tuple[str, str | None]] | None = None
 ) -> BookkeepingRead:
     """Read `django_migrations` and plan from it, as `migrate` would, with the graph read from disk."""
-    connect, identity = raw_connector(db_config)
+    connect, identity, server = raw_connector(db_config)
 
     def interpret(rows: Sequence[tuple[Any, ...]]) -> Inspection:
         applied = [(str(app), str(name)) for app, name in rows]
@@ -49,4 +51,5 @@ def bookkeeping_read(
         "SELECT app, name FROM django_migrations ORDER BY id",
         interpret,
         follow_ups() if targets is None else (),  # did the last post_migrate complete
+        server,
     )
