@@ -47,7 +47,7 @@ from .record.events import (
     TenantStarted,
     event_to_dict,
 )
-from .record.journal import RunRecord, find_run, runs
+from .record.journal import RunRecord, Unfinished, find_run, runs, unfinished
 from .record.keys import DbKey, database_label
 from .record.plaintext import (
     INTERRUPTED_LINE,
@@ -119,6 +119,7 @@ __all__ = [
     "TenantRouterError",
     "TenantSkipped",
     "TenantStarted",
+    "Unfinished",
     "UsageError",
     "current_tenant",
     "database_label",
@@ -143,5 +144,6 @@ __all__ = [
     "stop_requested",
     "summary_counts",
     "tenant_context_bind",
+    "unfinished",
 ]
 __version__ = "0.1.0"

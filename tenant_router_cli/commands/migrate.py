@@ -24,6 +24,7 @@ from tenant_router import (
     fleet_status,
     journal_dir,
     migrate_tenants,
+    unfinished,
 )
 
 from ..bootstrap import bootstrap
@@ -132,9 +133,10 @@ def migrate(
             raise typer.Exit(_plan_exit(found, check))
         folder = journal_dir(journal)
         if only_failed:
-            selection = Selection.only_failed(
-                folder, None if only_failed == "last" else only_failed, selection
-            )
+            left = unfinished(folder, None if only_failed == "last" else only_failed)
+            if not quiet:
+                output.error(left.describe())  # which run(s) were read, and what they left
+            selection = Selection.from_unfinished(left, selection)
         locks = LockPolicy(lock_timeout, lock_wait, lock_retries, lock_retry_delay, statement_timeout)
         policy = RunPolicy(
             fail_fast,

@@ -1,0 +1,118 @@
+"""Issue 20 items 14, 15, 16 and 18 (first half): what the report says, at a terminal and in plain text.
+
+14: the "migration" column says what a person means (the next migrations of a pending database, the
+last one this run applied, "rolled back N"), not the last row of django_migrations.
+15: at 80 columns, long tenant ids are shortened in the middle with the alias kept; the end-of-run
+summary is one line per database.
+16: --only-failed reads the latest outcome of each database across the journal's runs, and says which.
+18: the configured ORM order, everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.sites import TenantSite, activate, sqlite_site
+from support.sqlalchemy_sites import make_site
+from support.terminal import terminal, text_of
+
+from tenant_router.record.events import RunStarted, Status, TenantFinished
+from tenant_router.record.report import MigrationReport
+from tenant_router_cli.exit_codes import ExitCode
+from tenant_router_cli.render import render_summary
+
+BROKEN = "CREATE TABLE patients_patient (id integer)"  # patients.0001_initial then fails on it
+RUN_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{4}")
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> Iterator[TenantSite]:
+    """Five SQLite tenants."""
+    yield from activate(sqlite_site(tmp_path, 5))
+
+
+def migrate(site: TenantSite, journal: Path, *args: str) -> Any:
+    return site.invoke("migrate", "--settings", site.settings_module, "--journal", str(journal), *args)
+
+
+def started(result: Any) -> list[str]:
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    return [e["tenant"] for e in lines if e["event"] == "tenant_started" and e["tenant"]]
+
+
+# -- item 16: --only-failed after an unrelated clean run -------------------------------------------------
+
+
+def test_only_failed_reads_the_latest_outcome_of_each_database_across_runs(
+    fleet: TenantSite, tmp_path: Path
+) -> None:
+    journal = tmp_path / "journal"
+    fleet.db("tenant-2").execute(BROKEN)
+    first = migrate(fleet, journal, "--json")
+    assert first.exit_code == ExitCode.FAILED, first.output
+    failed_run = json.loads(first.stdout.splitlines()[-1])["run"]
+    clean = migrate(fleet, journal, "--tenant", "tenant-[45]", "--json")  # unrelated, successful
+    assert clean.exit_code == ExitCode.OK, clean.output
+    fleet.db("tenant-2").execute("DROP TABLE patients_patient")  # fixed
+
+    again = migrate(fleet, journal, "--only-failed=last", "--json")
+
+    assert again.exit_code == ExitCode.OK, again.output
+    assert started(again) == ["tenant-2"]
+    (said,) = [line for line in again.stderr.splitlines() if line.startswith("--only-failed")]
+    assert failed_run in said and "1 database(s) to redo" in said, said
+
+    done = migrate(fleet, journal, "--only-failed=last")  # tenant-2's latest outcome is now migrated
+    assert done.exit_code == ExitCode.OK, done.output
+    (said,) = [line for line in done.stderr.splitlines() if line.startswith("--only-failed")]
+    assert "nothing to redo" in said and "3 run(s)" in said, said
+    assert "tenant-" not in done.stdout  # only the reserved database is visited
+
+
+def test_only_failed_with_a_run_id_says_that_run_had_nothing(fleet: TenantSite, tmp_path: Path) -> None:
+    journal = tmp_path / "journal"
+    clean = migrate(fleet, journal, "--tenant", "tenant-1", "--json")
+    run_id = json.loads(clean.stdout.splitlines()[-1])["run"]
+
+    result = migrate(fleet, journal, "--only-failed", run_id)
+
+    assert result.exit_code == ExitCode.OK, result.output
+    (said,) = [line for line in result.stderr.splitlines() if line.startswith("--only-failed")]
+    assert said == f"--only-failed: nothing to redo: run {run_id} brought every database to an end.", said
+
+
+# -- item 18: the configured ORM order ------------------------------------------------------------------
+
+
+def test_summary_keeps_the_configured_orm_order_when_the_second_is_up_to_date(tmp_path: Path) -> None:
+    folder = tmp_path / "dbs"
+    folder.mkdir()
+    urls = {f"tenant-{i}": f"sqlite:///{folder / f'sa{i}.sqlite3'}" for i in (1, 2)}
+    site = make_site(tmp_path / "site", urls)  # django_orm first, then sqlalchemy_orm
+    assert site.run("migrate", "--no-journal", "--orm", "sqlalchemy_orm").returncode == ExitCode.OK
+
+    plain = site.run("migrate", "--no-journal", "--jobs", "1")
+    as_json = site.run("migrate", "--no-journal", "--jobs", "1", "--json", "--orm", "sqlalchemy_orm")
+
+    assert plain.returncode == ExitCode.OK, plain.stdout + plain.stderr
+    per_orm = [line.split(":")[0].strip() for line in plain.stdout.splitlines() if line.startswith("  ")]
+    assert per_orm == ["django_orm", "sqlalchemy_orm"], plain.stdout
+    assert plain.stdout.splitlines()[0] == "Migrating 4 database(s) of django_orm, sqlalchemy_orm"
+    assert as_json.returncode == ExitCode.OK
+    # the terminal summary: a column per ORM, in the configured order
+    report = MigrationReport()
+    report.emit(RunStarted(4, ("django_orm", "sqlalchemy_orm")))
+    for orm, status in (("sqlalchemy_orm", Status.UP_TO_DATE), ("django_orm", Status.MIGRATED)):
+        for tenant in urls:
+            report.emit(TenantFinished(orm, tenant, "default", status, 0, None, 0.1))
+    assert report.orms() == ["django_orm", "sqlalchemy_orm"]
+    assert list(report.to_dict()["results"][0].values())[:2] == ["django_orm", "tenant-1"]
+    out = terminal(80, 40)
+    render_summary(out, report)
+    (header,) = [line for line in text_of(out.out).splitlines() if "status" in line]
+    assert header.index("django_orm") < header.index("sqlalchemy_orm"), header
