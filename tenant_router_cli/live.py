@@ -42,12 +42,15 @@ from tenant_router import (
     TenantSkipped,
     TenantStarted,
     database_label,
+    finished_steps,
+    next_steps,
     printable,
 )
 
 from .output import Output
 from .render import STATUS_STYLES
 
+BACKWARDS = " (backwards)"  # an unapplied step's name ends so
 STOP_NOTICE = "stopping after the current migration; Ctrl-C again to abort"
 _SECTION_LINES = 2  # the section's heading and the table's header
 _COLUMNS = (  # name, justify, fixed width (None: shares what is left), ratio
@@ -67,6 +70,7 @@ class Row:
     style: str = "bold"
     current: str = "-"
     applied: int = 0
+    unapplied: int = 0  # steps rolled back
     pending: int | None = None
     started: float = field(default_factory=time.monotonic)
     seconds: float | None = None
@@ -134,14 +138,20 @@ class LiveProgress:
             case TenantStarted():
                 row.state, row.style, row.started = "starting", "bold", time.monotonic()
             case TenantPlanned(steps=steps, current=current):
-                row.pending, row.current, row.state = len(steps), current or "-", "migrating"
+                row.pending, row.state = len(steps), "migrating"
+                row.current = next_steps(steps).replace(" more)", ")") if steps else current or "-"
             case StepStarted(step=step):
                 row.current = f"→ {step}"
             case StepApplied(step=step):
                 row.applied += 1
+                row.unapplied += step.endswith(BACKWARDS)
                 row.current = step
             case TenantFinished(status=status, seconds=seconds, current=current, applied=applied):
-                row.current, row.applied = current or row.current, applied
+                row.applied = applied
+                if row.unapplied:  # "rolled back 2 to shop.0002_x": the target, not a step undone
+                    row.current = finished_steps(applied, row.unapplied, current).removeprefix(", ")
+                else:
+                    row.current = current or row.current
                 if row.pending is None:
                     row.pending = applied
                 self._done(row, status, seconds)

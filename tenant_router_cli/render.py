@@ -27,6 +27,7 @@ from tenant_router import (
     format_summary,
     mask_data,
     missing_line,
+    next_steps,
     not_started_line,
     printable,
     summary_counts,
@@ -192,7 +193,11 @@ def render_status(output: Output, status: FleetStatus, *, json_output: bool, ten
             for group in status.groups(orm):
                 output.line(f"  {group.describe()}:")
                 for db in group.databases:
-                    extra = f"  {db.error}" if db.error else (f"  at {db.current}" if db.current else "")
+                    extra = f"  {db.error}" if db.error else ""
+                    if not extra and db.pending:  # what it runs next, not the last row of another app
+                        extra = f"  {next_steps(db.pending)}"
+                    elif not extra and db.current:
+                        extra = f"  at {db.current}"
                     output.line(f"    {db.label}{extra}")
 
 

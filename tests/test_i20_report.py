@@ -19,11 +19,13 @@ from typing import Any
 import pytest
 from support.sites import TenantSite, activate, sqlite_site
 from support.sqlalchemy_sites import make_site
-from support.terminal import terminal, text_of
+from support.terminal import render, terminal, text_of
 
+from tenant_router import RunPolicy, Selection, load_config, migrate_tenants
 from tenant_router.record.events import RunStarted, Status, TenantFinished
 from tenant_router.record.report import MigrationReport
 from tenant_router_cli.exit_codes import ExitCode
+from tenant_router_cli.live import LiveProgress
 from tenant_router_cli.render import render_summary
 
 BROKEN = "CREATE TABLE patients_patient (id integer)"  # patients.0001_initial then fails on it
@@ -116,3 +118,69 @@ def test_summary_keeps_the_configured_orm_order_when_the_second_is_up_to_date(tm
     render_summary(out, report)
     (header,) = [line for line in text_of(out.out).splitlines() if "status" in line]
     assert header.index("django_orm") < header.index("sqlalchemy_orm"), header
+
+
+# -- item 14: the "migration" column says what a person means ---------------------------------------------
+
+LEGACY_BACK = ("--orm", "django_orm", "--target", "legacy", "0004")
+
+
+def plain(site: TenantSite, *args: str) -> Any:
+    return site.invoke("migrate", "--settings", site.settings_module, "--no-journal", "--jobs", "1", *args)
+
+
+def test_rollback_pending_and_migrated_rows_name_the_app_that_moved(site: TenantSite) -> None:
+    """`legacy` is not the app Django migrates last (`patients` is): its rows must still name it."""
+    assert plain(site).exit_code == ExitCode.OK
+
+    back = plain(site, *LEGACY_BACK)
+    status = site.invoke("status", "--settings", site.settings_module, "--tenants")
+    as_json = site.invoke("status", "--settings", site.settings_module, "--json")
+    events: list[Any] = []
+    live = LiveProgress(terminal(160, 40))
+    report = migrate_tenants(load_config(), on_event=lambda e: (events.append(e), live(e)))
+    forward = plain(site)  # nothing left to do
+
+    assert back.exit_code == ExitCode.OK, back.output
+    rows = [line for line in back.stdout.splitlines() if "tenant-" in line and "started" not in line]
+    assert len(rows) == 3 and all(
+        line.endswith(")") and ": migrated, rolled back 2 to legacy.0004_vendor (" in line for line in rows
+    ), rows
+    assert "patients.0003" not in back.stdout
+    # status while legacy.0005/0006 are pending: the next migrations, not the last row of another app
+    assert status.exit_code == ExitCode.OK, status.output
+    assert "    tenant-1/default  next legacy.0005_draft (+1 more)" in status.stdout.splitlines(), (
+        status.stdout
+    )
+    assert "tenant-1/default  at patients.0003" not in status.stdout
+    (pending,) = [g for g in json.loads(as_json.stdout)["orms"][0]["groups"] if g["state"] == "pending"]
+    assert pending["pending"] == ["legacy.0005_draft", "legacy.0006_rename_draft_sketch"]
+    # the live view: a planned row reads "next ...", a finished one the last migration this run applied
+    assert report.ok and forward.exit_code == ExitCode.OK
+    planned = LiveProgress(terminal(160, 40))
+    for event in events:
+        planned(event)
+        if type(event).__name__ == "TenantPlanned" and event.tenant == "tenant-1":
+            break
+    (row,) = [line for line in render(planned, 160, 40) if line.startswith("tenant-1/default")]
+    assert "next legacy.0005_draft (+1)" in row and "patients" not in row, row
+    (row,) = [line for line in render(live, 160, 40) if line.startswith("tenant-1/default")]
+    assert "legacy.0006_rename_draft_sketch" in row and "migrated" in row, row
+    assert {r.current for r in report.rows() if r.tenant} == {"legacy.0006_rename_draft_sketch"}
+
+
+def test_live_rollback_row_says_rolled_back(site: TenantSite) -> None:
+    assert plain(site).exit_code == ExitCode.OK
+    live = LiveProgress(terminal(160, 40))
+
+    report = migrate_tenants(
+        load_config(),
+        Selection(orms=("django_orm",), tenants=("tenant-1",)),
+        RunPolicy(target=("legacy", "zero")),
+        on_event=live,
+    )
+
+    assert report.ok
+    (row,) = [line for line in render(live, 160, 40) if line.startswith("tenant-1/default")]
+    assert "rolled back 6 to legacy zero" in row and "patients" not in row, row
+    assert [r.current for r in report.rows() if r.tenant] == ["legacy zero"]

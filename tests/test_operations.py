@@ -107,7 +107,7 @@ def test_status_line_counts_current_pending_and_unreachable(mixed: TenantSite) -
 
     listed = mixed.invoke("status", "--settings", mixed.settings_module, "--tenants").stdout
     assert (
-        "  1 pending patients.0002_seed_wards (+1 more):\n    tenant-3/default  at patients.0001_initial"
+        "  1 pending patients.0002_seed_wards (+1 more):\n    tenant-3/default  next patients.0002_seed_wards (+1 more)"
         in (listed)
     )
     assert "    central (reserved)  at " in listed

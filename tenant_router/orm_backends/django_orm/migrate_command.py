@@ -121,9 +121,11 @@ def migrate_connection(
     )
     if repair:
         run.step_applied(REPAIR_STEP)
-    if any(backwards for _, backwards in plan):  # rolled back: say where the database is now
+    rolled_back = {m.app_label for m, backwards in plan if backwards}
+    if rolled_back:  # where the apps that moved now are: the target, not another app's last row
+        reached = [f"{app}.{name}" if name else f"{app} zero" for app, name in targets if app in rolled_back]
         left = list(MigrationRecorder(connection).applied_migrations())
-        run.current = latest_applied(left) or "zero"
+        run.current = ", ".join(reached) or latest_applied(left) or "zero"
 
 
 def render_post_migrate_apps(post_migrate_state: ProjectState) -> StateApps:
