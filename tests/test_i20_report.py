@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.sites import TenantSite, activate, sqlite_site
+from support.sites import Database, TenantSite, activate, sqlite_site
 from support.sqlalchemy_sites import make_site
 from support.terminal import render, terminal, text_of
 
@@ -184,3 +184,49 @@ def test_live_rollback_row_says_rolled_back(site: TenantSite) -> None:
     (row,) = [line for line in render(live, 160, 40) if line.startswith("tenant-1/default")]
     assert "rolled back 6 to legacy zero" in row and "patients" not in row, row
     assert [r.current for r in report.rows() if r.tenant] == ["legacy zero"]
+
+
+# -- item 15: 80 columns --------------------------------------------------------------------------------
+
+LONG = [f"pg-enterprise-customer-with-a-really-long-identifier-{n:02d}" for n in (1, 2, 3)]
+
+
+@pytest.fixture
+def long_ids(tmp_path: Path) -> Iterator[TenantSite]:
+    """Three SQLite tenants whose ids differ only at the end; the last two fail with a long error."""
+    site = TenantSite(tmp_path)
+    for i, tenant in enumerate(LONG):
+        site.databases.append(Database(tenant, {"NAME": f"db{i}.sqlite3"}, path=tmp_path / f"db{i}.sqlite3"))
+    for active in activate(site):
+        for tenant in LONG[1:]:
+            active.db(tenant).execute(BROKEN)
+        yield active
+
+
+def test_80_columns_keep_ids_apart_with_their_alias_and_one_line_per_database(long_ids: TenantSite) -> None:
+    output = terminal(80, 30)
+    live = LiveProgress(output)
+    report = migrate_tenants(load_config(), Selection(orms=("django_orm",)), on_event=live)
+    render_summary(output, report)
+
+    assert len(report.failures) == 2
+    rows = [line for line in render(live, 80, 30) if line.startswith("pg-")]
+    assert len(rows) == 3 and all(len(line) <= 80 for line in rows), rows
+    names = [line.split("  ")[0].strip() for line in rows]
+    assert len(set(names)) == 3, names  # three tenants, three names
+    for name, n in zip(names, ("01", "02", "03"), strict=True):
+        assert name.startswith("pg-enterpr") and name.endswith(f"-{n}/default") and "…" in name, name
+    # the summary: one line per database that did not complete, ids never split across lines
+    summary = text_of(output.out).split("tenant-router: ")[-1].splitlines()
+    assert all(len(line) <= 80 for line in summary), summary
+    failed = [line for line in summary if "failed" in line and "default" in line]
+    assert len(failed) == 2, summary
+    assert [n for n in ("01", "02", "03") if any(f"-{n}/default" in line for line in failed)] == ["02", "03"]
+    assert not any(line.strip() in ("ault", "default") for line in summary), summary
+    # plain output keeps every id whole, one line per failed database
+    plain = long_ids.invoke("migrate", "--settings", long_ids.settings_module, "--no-journal", "--jobs", "1")
+    lines = plain.stdout.splitlines()
+    failed_lines = lines[lines.index("Failed (2):") + 1 :]
+    assert [line.split(" at ")[0] for line in failed_lines[:2]] == [
+        f"  django_orm {t}/default" for t in LONG[1:]
+    ]
