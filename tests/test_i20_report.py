@@ -230,3 +230,14 @@ def test_80_columns_keep_ids_apart_with_their_alias_and_one_line_per_database(lo
     assert [line.split(" at ")[0] for line in failed_lines[:2]] == [
         f"  django_orm {t}/default" for t in LONG[1:]
     ]
+
+
+def test_a_target_already_reached_is_where_the_database_is(site: TenantSite) -> None:
+    """Up to date under --target: the row names the target, not the last row of another app."""
+    assert plain(site).exit_code == ExitCode.OK
+    assert plain(site, *LEGACY_BACK).exit_code == ExitCode.OK
+
+    again = plain(site, *LEGACY_BACK, "--tenant", "tenant-1")
+
+    assert again.exit_code == ExitCode.OK, again.output
+    assert "tenant-1/default: up to date at legacy.0004_vendor (" in again.stdout, again.stdout

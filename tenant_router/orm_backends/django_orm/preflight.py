@@ -9,7 +9,7 @@ from django.db import connections
 from django.db.utils import load_backend
 
 from ...preflight import BookkeepingRead, Inspection, database_identity, server_label
-from .graph import disk_graph, irreversible_steps, latest_applied, plan_for, step_name
+from .graph import disk_graph, irreversible_steps, latest_applied, plan_for, step_name, target_label
 from .post_migrate import follow_ups
 
 
@@ -43,7 +43,7 @@ def bookkeeping_read(
             return Inspection(tuple(f"{app}.{name}" for app, name in pending), current)
         plan = plan_for(applied, targets)
         steps = tuple(step_name(m, backwards) for m, backwards in plan)
-        return Inspection(steps, current, irreversible_steps(plan))
+        return Inspection(steps, current if steps else target_label(targets), irreversible_steps(plan))
 
     return BookkeepingRead(
         identity,
