@@ -241,3 +241,15 @@ def test_a_target_already_reached_is_where_the_database_is(site: TenantSite) -> 
 
     assert again.exit_code == ExitCode.OK, again.output
     assert "tenant-1/default: up to date at legacy.0004_vendor (" in again.stdout, again.stdout
+
+
+def test_plan_with_only_failed_shows_only_what_would_be_redone(fleet: TenantSite, tmp_path: Path) -> None:
+    journal = tmp_path / "journal"
+    fleet.db("tenant-2").execute(BROKEN)
+    assert migrate(fleet, journal, "--tenant", "tenant-[12]").exit_code == ExitCode.FAILED
+
+    plan = migrate(fleet, journal, "--only-failed=last", "--plan")
+
+    assert plan.exit_code == ExitCode.OK, plan.output
+    assert "tenant-2/default" in plan.stdout and "tenant-3" not in plan.stdout, plan.stdout
+    assert "--only-failed: 1 database(s) to redo" in plan.stderr

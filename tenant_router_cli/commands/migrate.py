@@ -126,17 +126,17 @@ def migrate(
             )
         targets = tuple(t for t in (target, migration) if t is not None)
         selection = selection_of(orm, tenant, exclude, shard)
+        folder = journal_dir(journal)
+        if only_failed:  # --plan/--check too: what a re-run would do is what they answer
+            left = unfinished(folder, None if only_failed == "last" else only_failed)
+            if not quiet:
+                output.error(left.describe())  # which run(s) were read, and what they left
+            selection = Selection.from_unfinished(left, selection)
         if plan or check:
             reader = ExecutorSpec(executor, jobs, celery_app=celery_app, queue=queue)
             found = fleet_status(config, selection, target=targets, executor=reader)
             render_plan(output, found, json_output=json_output, check=check)
             raise typer.Exit(_plan_exit(found, check))
-        folder = journal_dir(journal)
-        if only_failed:
-            left = unfinished(folder, None if only_failed == "last" else only_failed)
-            if not quiet:
-                output.error(left.describe())  # which run(s) were read, and what they left
-            selection = Selection.from_unfinished(left, selection)
         locks = LockPolicy(lock_timeout, lock_wait, lock_retries, lock_retry_delay, statement_timeout)
         policy = RunPolicy(
             fail_fast,
