@@ -201,7 +201,7 @@ class ProblemLines:
                 "  ",
                 name + " " * (label_width - cell_len(name)),
                 "  ",
-                (word, STATUS_STYLES.get(row.status, "") if row.status else ""),
+                (word.ljust(max(map(len, words))), STATUS_STYLES.get(row.status, "") if row.status else ""),
                 "  ",
                 printable(REDACTOR(detail)),
                 no_wrap=True,
