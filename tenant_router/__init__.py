@@ -58,9 +58,11 @@ from .record.plaintext import (
     INTERRUPTED_LINE,
     STATUS_WORDS,
     PlainProgress,
+    finished_steps,
     format_summary,
     left_at,
     missing_line,
+    next_steps,
     not_started_line,
     output_line,
     output_shown,
@@ -70,6 +72,7 @@ from .record.plaintext import (
 )
 from .record.report import SETTLED, MigrationReport, TenantResult
 from .record.timeline import Timeline, journal_file, read_timeline
+from .record.unfinished import Unfinished, unfinished
 from .run.engine import RunAborted, RunInterrupted
 from .run.requests import JournalSpec, LockPolicy, RunPolicy, Selection
 from .run.selection import PATTERN_HELP
@@ -132,6 +135,7 @@ __all__ = [
     "TenantSkipped",
     "TenantStarted",
     "Timeline",
+    "Unfinished",
     "UsageError",
     "WorkerLost",
     "current_tenant",
@@ -141,6 +145,7 @@ __all__ = [
     "event_to_dict",
     "find_one_run",
     "find_run",
+    "finished_steps",
     "fleet_status",
     "follow_run_page",
     "format_summary",
@@ -153,6 +158,7 @@ __all__ = [
     "migrate_tenants",
     "missing_line",
     "newest_runs",
+    "next_steps",
     "not_started_line",
     "output_line",
     "output_shown",
@@ -167,6 +173,7 @@ __all__ = [
     "stop_requested",
     "summary_counts",
     "tenant_context_bind",
+    "unfinished",
     "where_left",
     "write_run_page",
 ]

@@ -103,15 +103,15 @@ class ExpectedSchemas:
             conn = _autocommit(read.connect())
         except Exception as exc:
             raise ScratchDatabaseError(
-                f"drift: cannot connect to {_server(read.identity)} to create a scratch database: "
+                f"drift: cannot connect to {REDACTOR(read.server_name)} to create a scratch database: "
                 f"{one_line_error(exc)}.",
                 hint=f"Check the role {SETTING} names for {backend!r} (or the tenant's, when it names none).",
             ) from exc
         server = ScratchServer(conn, backend, self.prefix)
         try:
-            self._sweep(server, _server(read.identity))
+            self._sweep(server, REDACTOR(read.server_name))
             with server.held(name):  # from before it exists until it is gone: never swept while in use
-                _create(conn, backend, name, read.identity, overrides)
+                _create(conn, backend, name, read.server_name, overrides)
                 try:
                     yield asst.scratch_config(db_config, name, overrides)
                 finally:
@@ -143,11 +143,11 @@ def _quoted(backend: str, name: str) -> str:
     return f"`{name}`" if backend == "mysql" else f'"{name}"'
 
 
-def _create(conn: Any, backend: str, name: str, identity: str, overrides: Mapping[str, Any]) -> None:
+def _create(conn: Any, backend: str, name: str, server_name: str, overrides: Mapping[str, Any]) -> None:
     try:
         conn.cursor().execute(f"CREATE DATABASE {_quoted(backend, name)}")
     except Exception as exc:
-        server = _server(identity)
+        server = REDACTOR(server_name)  # as configured: 127.0.0.1 stays 127.0.0.1
         denied = _denied(exc)
         why = "lacks the right to create databases (CREATEDB)" if denied else one_line_error(exc)
         raise ScratchDatabaseError(
@@ -156,11 +156,6 @@ def _create(conn: Any, backend: str, name: str, identity: str, overrides: Mappin
             hint=f"Grant it CREATEDB, or set {SETTING} = {{{backend!r}: {{'USER': ..., 'PASSWORD': ...}}}} "
             "to a role that may create databases (used for scratch databases only).",
         ) from exc
-
-
-def _server(identity: str) -> str:
-    """`postgresql://role@host:5432`: the server and role, without the database (nor any password)."""
-    return REDACTOR(identity.rsplit("/", 1)[0])
 
 
 def _denied(exc: BaseException) -> bool:

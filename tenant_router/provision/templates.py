@@ -74,7 +74,7 @@ class Templates:
         parts: list[Any] = [
             TEMPLATE_FORMAT,
             server.backend,
-            server.label,
+            server.label.replace("@127.0.0.1:", "@localhost:", 1),  # one digest however the host is spelled
             options.encoding,
             options.collation,
         ]

@@ -24,6 +24,8 @@ from .events import (
 from .keys import database_label
 from .report import MigrationReport, TenantResult
 
+BACKWARDS = " (backwards)"  # how an unapplied step is named (Django; Alembic downgrades too)
+
 #: Characters that move the cursor, end a line, colour or reorder text on a terminal (C0, DEL, C1,
 #: Unicode line separators and bidirectional controls): never written raw from user-supplied strings.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -102,6 +104,7 @@ class PlainProgress:
         self.total = 0
         self.started = 0
         self.numbers: dict[tuple[str, str | None, str | None], int] = {}
+        self.unapplied: dict[tuple[str, str | None, str | None], int] = {}  # steps rolled back, per database
 
     def _counter(self, key: tuple[str, str | None, str | None], *, new: bool = False) -> str:
         if new or key not in self.numbers:
@@ -128,6 +131,8 @@ class PlainProgress:
         key = (event.orm, event.tenant, event.alias)
         where = f"{event.orm} {database_label(event.tenant, event.alias)}"
         line: str | None = None
+        if isinstance(event, StepApplied) and event.step.endswith(BACKWARDS):
+            self.unapplied[key] = self.unapplied.get(key, 0) + 1
         match event:
             case TenantStarted() if self.verbosity >= 1:  # started again (a retry, a redelivery): same number
                 line = f"{self._counter(key)} {where}: started"
@@ -138,9 +143,8 @@ class PlainProgress:
             case TenantFinished(status=Status.CREATED, note=note, seconds=s) if self.verbosity >= 1:
                 line = f"{self._counter(key)} {where}: created, {note} ({s:.2f}s)"
             case TenantFinished(status=status, applied=n, current=current, seconds=s) if self.verbosity >= 1:
-                at = f" at {current}" if current else ""
-                applied = f", {n} applied" if n else ""
-                line = f"{self._counter(key)} {where}: {STATUS_WORDS[status]}{applied}{at} ({s:.2f}s)"
+                done = finished_steps(n, self.unapplied.pop(key, 0), current)
+                line = f"{self._counter(key)} {where}: {STATUS_WORDS[status]}{done} ({s:.2f}s)"
             case TenantFailed(error=error, step=step, seconds=s, status=status):
                 at = f" at {step}" if step else ""
                 word = "FAILED" if status is Status.FAILED else STATUS_WORDS[status].upper()
@@ -159,6 +163,21 @@ class PlainProgress:
                 line = f"{self._counter(key, new=True)} {where}: {STATUS_WORDS[status]} ({reason})"
         if line is not None:
             self.write(printable(REDACTOR(line)))
+
+
+def finished_steps(applied: int, unapplied: int, current: str | None) -> str:
+    """`, 2 applied at shop.0004_x`, `, rolled back 2 to shop.0002_y`, or ` at shop.0004_x` (none)."""
+    at = f" at {current}" if current else ""
+    if unapplied:
+        forward = f", {applied - unapplied} applied" if applied > unapplied else ""
+        return f", rolled back {unapplied}{forward}" + (f" to {current}" if current else "")
+    return (f", {applied} applied" if applied else "") + at
+
+
+def next_steps(steps: tuple[str, ...] | list[str]) -> str:
+    """What a pending database runs next: `next billing.0004_x (+1 more)`."""
+    more = f" (+{len(steps) - 1} more)" if len(steps) > 1 else ""
+    return f"next {steps[0]}{more}" if steps else "-"
 
 
 def summary_counts(report: MigrationReport, orm: str | None = None) -> str:

@@ -14,6 +14,7 @@ from .events import (
     RUN_EVENTS,
     MigrationEvent,
     OutputLogged,
+    RunStarted,
     Status,
     StepApplied,
     StepStarted,
@@ -111,11 +112,14 @@ class MigrationReport:
         self.started = time.monotonic()
         self.seconds = 0.0
         self.journal: Any = None  # the run's Journal, when it writes one
+        self.orm_order: tuple[str, ...] = ()  # the configured ORM order (RunStarted), for every view
         self._listeners: list[Callable[[MigrationEvent], None]] = []
 
     # -- the fold ---------------------------------------------------------------------------
     def emit(self, event: MigrationEvent) -> None:
         """Record `event` into the rows, then pass it to the callback."""
+        if isinstance(event, RunStarted):
+            self.orm_order = event.orms
         if not isinstance(event, (*RUN_EVENTS, OutputLogged)):
             self._fold(event)
         with delivering():  # what the callbacks print is theirs, not output of the running database
@@ -182,13 +186,13 @@ class MigrationReport:
 
     # -- views ------------------------------------------------------------------------------
     def rows(self, orm: str | None = None) -> list[TenantResult]:
-        """Rows in start order, optionally of one ORM."""
-        return [r for r in self.results.values() if orm is None or r.orm == orm]
+        """Rows ORM by ORM (configured order), each ORM's in start order; optionally of one ORM."""
+        return [r for r in self._in_orm_order() if orm is None or r.orm == orm]
 
     @property
     def failures(self) -> list[TenantResult]:
         """Rows that failed."""
-        return [r for r in self.results.values() if r.status is Status.FAILED]
+        return [r for r in self._in_orm_order() if r.status is Status.FAILED]
 
     @property
     def problems(self) -> list[TenantResult]:
@@ -196,7 +200,7 @@ class MigrationReport:
         as drifted, whose database does not exist, or whose outcome the run lost sight of."""
         bad = (Status.FAILED, Status.LOCKED, Status.INTERRUPTED, Status.BUSY, Status.DRIFTED, Status.MISSING,
                Status.UNKNOWN)  # fmt: skip
-        return [r for r in self.results.values() if r.status in bad]
+        return [r for r in self._in_orm_order() if r.status in bad]
 
     @property
     def ok(self) -> bool:
@@ -212,8 +216,15 @@ class MigrationReport:
         return counts
 
     def orms(self) -> list[str]:
-        """ORM keys in the order they appear."""
-        return list(dict.fromkeys(r.orm for r in self.results.values()))
+        """ORM keys in the configured order (an ORM the run did not announce: after, as it appeared),
+        whichever ORM's databases settled first."""
+        seen = dict.fromkeys(r.orm for r in self.results.values())
+        return [orm for orm in self.orm_order if orm in seen] + [o for o in seen if o not in self.orm_order]
+
+    def _in_orm_order(self) -> list[TenantResult]:
+        """Every row, ORM by ORM in the configured order, each ORM's in start order."""
+        rank = {orm: i for i, orm in enumerate(self.orms())}
+        return sorted(self.results.values(), key=lambda r: rank[r.orm])
 
     def to_dict(self) -> dict[str, Any]:
         """The whole report, JSON-ready."""
@@ -225,7 +236,7 @@ class MigrationReport:
             "stopped": self.stop_reason,
             "seconds": round(self.seconds, 4),
             "counts": self.counts(),
-            "results": [r.to_dict() for r in self.results.values()],
+            "results": [r.to_dict() for r in self._in_orm_order()],
         }
 
     # -- for the run ------------------------------------------------------------------------

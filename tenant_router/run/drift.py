@@ -45,14 +45,34 @@ def check_databases(
     found: dict[DbKey, Any] = dict(runner.run(tasks))
     expected = ExpectedSchemas(assistants, scratch, assistants.config.drift_prefix)
     try:
-        return [classify(key, found.get(key), expected, strict) for key in keys]
+        owned = tables_owned(found, expected)
+        return [
+            classify(
+                key, found.get(key), expected, strict, owned.get(getattr(found.get(key), "identity", ""))
+            )
+            for key in keys
+        ]
     finally:
         if swept is not None:
             swept += expected.swept
 
 
-def classify(key: DbKey, found: Any, expected: ExpectedSchemas, strict: bool) -> DatabaseDrift:
-    """One database's state from its probe and the expected schema of its applied set."""
+def tables_owned(found: Mapping[DbKey, Any], expected: ExpectedSchemas) -> dict[str, frozenset[str]]:
+    """Per physical database, the tables some selected ORM's migrations own there (a tenant's Django
+    and Alembic tables often share one database: each ORM's tables are not outside the other's)."""
+    owned: dict[str, set[str]] = {}
+    for key, probe in found.items():
+        if isinstance(probe, Probe) and probe.identity:
+            want = expected.get(key, probe)
+            owned.setdefault(probe.identity, set()).update(want.schema or ())
+    return {identity: frozenset(tables) for identity, tables in owned.items()}
+
+
+def classify(
+    key: DbKey, found: Any, expected: ExpectedSchemas, strict: bool, owned: frozenset[str] | None = None
+) -> DatabaseDrift:
+    """One database's state from its probe and the expected schema of its applied set; a table that
+    another selected ORM's migrations `owned` in the same database is neither drift nor a note."""
     if isinstance(found, Unreachable):
         return DatabaseDrift(*key, "unreachable", error=found.line)
     if not isinstance(found, Probe):
@@ -63,6 +83,7 @@ def classify(key: DbKey, found: Any, expected: ExpectedSchemas, strict: bool) ->
         return DatabaseDrift(*key, "unknown", found.fingerprint, None, pending, current, error=want.error)
     same = found.fingerprint == want.fingerprint  # the common case: nothing to compare
     differences = [] if same else compare(want.schema, found.schema)
+    differences = [d for d in differences if not (d.is_extra_table and d.table in (owned or ()))]
     notes = () if strict else tuple(d for d in differences if d.is_extra_table)
     differences = [d for d in differences if d not in notes]
     state = "drifted" if differences else "pending" if pending else "match"

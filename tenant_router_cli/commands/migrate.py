@@ -28,6 +28,7 @@ from tenant_router import (
     fleet_status,
     journal_dir,
     migrate_tenants,
+    unfinished,
 )
 
 from ..bootstrap import bootstrap
@@ -153,16 +154,17 @@ def migrate(
         policy.check(runner.max_per_host)
         config = bootstrap(settings, pythonpath or ())
         selection = selection_of(orm, tenant, exclude, shard)
+        folder = journal_dir(journal)
+        if only_failed:  # --plan/--check too: what a re-run would do is what they answer
+            left = unfinished(folder, None if only_failed == "last" else only_failed)
+            if not quiet:
+                output.error(left.describe())  # which run(s) were read, and what they left
+            selection = Selection.from_unfinished(left, selection)
         if plan or check:
             reader = ExecutorSpec(executor, jobs, celery_app=celery_app, queue=queue)
             found = fleet_status(config, selection, target=targets, executor=reader)
             render_plan(output, found, json_output=json_output, check=check)
             raise typer.Exit(_plan_exit(found, check))
-        folder = journal_dir(journal)
-        if only_failed:
-            selection = Selection.only_failed(
-                folder, None if only_failed == "last" else only_failed, selection
-            )
         written = None if no_journal else JournalSpec(folder, {"argv": sys.argv[1:]}, exit_code_follows=True)
         metrics = None if metrics_file is None else RunMetrics(Path(metrics_file), metrics_interval)
     run_and_render(
