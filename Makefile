@@ -31,7 +31,7 @@ demo: $(VENV)/.demo
 
 ## The whole test suite (SQLite always; PostgreSQL and MariaDB on 127.0.0.1).
 test: $(VENV)/.dev
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
