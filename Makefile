@@ -15,13 +15,15 @@ $(VENV)/.demo: $(BIN)/python pyproject.toml
 
 $(VENV)/.dev: $(BIN)/python pyproject.toml
 	@pkg-config --exists mariadb 2>/dev/null || $(MAKE) --no-print-directory system-deps
+	@command -v chromium >/dev/null 2>&1 || $(MAKE) --no-print-directory system-deps
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@ $(VENV)/.demo
 
-# mysqlclient (the MariaDB driver the tests use) builds against the MariaDB client headers.
+# mysqlclient (the MariaDB driver the tests use) builds against the MariaDB client headers; the run
+# page's test opens it in headless Chromium (Debian's package).
 system-deps:
 	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq libmariadb-dev pkg-config >/dev/null
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq libmariadb-dev pkg-config chromium >/dev/null
 
 ## The main job on the embedded default: migrate the example's SQLite tenants (both ORMs).
 demo: $(VENV)/.demo
@@ -29,7 +31,7 @@ demo: $(VENV)/.demo
 
 ## The whole test suite (SQLite always; PostgreSQL and MariaDB on 127.0.0.1).
 test: $(VENV)/.dev
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

@@ -32,6 +32,7 @@ from .errors import (
 from .executors import DEFAULT_MAX_RSS_MB, DEFAULT_TASKS_PER_WORKER, ExecutorSpec
 from .record.events import (
     MigrationEvent,
+    OutputLogged,
     RunStarted,
     Status,
     StepApplied,
@@ -45,21 +46,33 @@ from .record.events import (
     TenantRetried,
     TenantSkipped,
     TenantStarted,
+    WorkerLost,
     event_to_dict,
 )
+from .record.history import find_one_run, newest_runs, run_details, run_summary
+from .record.html_page import follow_run_page, write_run_page
 from .record.journal import RunRecord, find_run, runs
 from .record.keys import DbKey, database_label
+from .record.metrics import RunMetrics
 from .record.plaintext import (
     INTERRUPTED_LINE,
     STATUS_WORDS,
     PlainProgress,
+    finished_steps,
     format_summary,
+    left_at,
     missing_line,
+    next_steps,
     not_started_line,
+    output_line,
+    output_shown,
     printable,
     summary_counts,
+    where_left,
 )
 from .record.report import SETTLED, MigrationReport, TenantResult
+from .record.timeline import Timeline, journal_file, read_timeline
+from .record.unfinished import Unfinished, unfinished
 from .run.engine import RunAborted, RunInterrupted
 from .run.requests import JournalSpec, LockPolicy, RunPolicy, Selection
 from .run.selection import PATTERN_HELP
@@ -91,11 +104,13 @@ __all__ = [
     "MigrationEvent",
     "MigrationReport",
     "OrmSpec",
+    "OutputLogged",
     "PlainProgress",
     "ProvisionError",
     "RouterConfig",
     "RunAborted",
     "RunInterrupted",
+    "RunMetrics",
     "RunPolicy",
     "RunRecord",
     "RunStarted",
@@ -119,29 +134,47 @@ __all__ = [
     "TenantRouterError",
     "TenantSkipped",
     "TenantStarted",
+    "Timeline",
+    "Unfinished",
     "UsageError",
+    "WorkerLost",
     "current_tenant",
     "database_label",
     "describe_backends",
     "detect_drift",
     "event_to_dict",
+    "find_one_run",
     "find_run",
+    "finished_steps",
     "fleet_status",
+    "follow_run_page",
     "format_summary",
     "journal_dir",
+    "journal_file",
+    "left_at",
     "list_templates",
     "load_config",
     "mask_data",
     "migrate_tenants",
     "missing_line",
+    "newest_runs",
+    "next_steps",
     "not_started_line",
+    "output_line",
+    "output_shown",
     "printable",
     "provision_tenant",
     "provision_tenants",
+    "read_timeline",
     "request_stop",
+    "run_details",
+    "run_summary",
     "runs",
     "stop_requested",
     "summary_counts",
     "tenant_context_bind",
+    "unfinished",
+    "where_left",
+    "write_run_page",
 ]
 __version__ = "0.1.0"

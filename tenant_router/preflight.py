@@ -55,6 +55,12 @@ class BookkeepingRead:
     sql: str  # a query without parameters; only a missing table means "no bookkeeping table yet"
     interpret: Callable[[Sequence[tuple[Any, ...]]], Inspection]  # rows ([] when the table is missing)
     follow_ups: tuple[FollowUp, ...] = ()  # e.g. did the last post_migrate complete (Django)
+    server: str = ""  # how messages name its server: as configured (see server_label)
+
+    @property
+    def server_name(self) -> str:
+        """The server as configured, `postgresql://role@127.0.0.1:5432` (the identity's spelling if unset)."""
+        return self.server or self.identity.rsplit("/", 1)[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +81,20 @@ class Unreachable:
 Verdict = Inspection | Unreachable | None
 
 
+_BACKENDS = {"postgres": "postgresql", "mariadb": "mysql", "sqlite3": "sqlite"}
+
+
+def server_label(backend: str, host: str | None, port: Any, user: str | None) -> str:
+    """How messages name a database's server: as its settings do, `postgresql://role@127.0.0.1:5432`
+    (the identity spells every local host `localhost`, which is not what the user wrote)."""
+    backend = _BACKENDS.get(backend, backend)
+    port = int(port) if port not in (None, "") else DEFAULT_PORTS.get(backend, 0)
+    return f"{backend}://{user or ''}@{host or 'localhost'}:{port}"
+
+
 def database_identity(backend: str, host: str | None, port: Any, name: str, user: str | None) -> str:
     """One spelling per physical database, whatever the ORM: `postgresql://user@host:5432/name`."""
-    backend = {"postgres": "postgresql", "mariadb": "mysql", "sqlite3": "sqlite"}.get(backend, backend)
+    backend = _BACKENDS.get(backend, backend)
     if backend == "sqlite":
         if name.startswith("file:"):  # a URI filename (OPTIONS {"uri": True}, SQLAlchemy ?uri=true)
             uri = urlsplit(name)

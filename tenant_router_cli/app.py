@@ -19,6 +19,7 @@ from .commands.runs import runs
 from .commands.status import status
 from .commands.templates import templates
 from .exit_codes import EXIT_CODES_HELP, ExitCode
+from .suggest import Command, Group
 
 app = typer.Typer(
     name="tenant-router",
@@ -27,6 +28,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,  # locals hold database URLs; main() prints a masked traceback
     rich_markup_mode=None,
+    cls=Group,  # an unknown option suggests only close ones
 )
 
 
@@ -50,13 +52,13 @@ def root(
     """Migrate every tenant database of a Django project, across ORMs."""
 
 
-app.command("migrate")(migrate)
-app.command("status")(status)
-app.command("create")(create)
-app.command("templates")(templates)
-app.command("drift")(drift)
-app.command("list-backends")(list_backends)
-app.command("runs")(runs)
+app.command("migrate", cls=Command)(migrate)
+app.command("status", cls=Command)(status)
+app.command("create", cls=Command)(create)
+app.command("templates", cls=Command)(templates)
+app.command("drift", cls=Command)(drift)
+app.command("list-backends", cls=Command)(list_backends)
+app.add_typer(runs, name="runs")
 
 
 def normalize_argv(args: list[str]) -> list[str]:

@@ -11,7 +11,7 @@ class ExitCode(IntEnum):
     """Documented in the README and in `tenant-router --help`."""
 
     OK = 0  # every selected database migrated or already up to date
-    FAILED = 1  # at least one database failed or stayed busy (or was not started because of a failure)
+    FAILED = 1  # a database failed, stayed busy or ended unknown (or was not started because of a failure)
     USAGE = 2  # bad options, unknown --orm/--tenant, no settings module
     CONFIG = 3  # settings not importable, invalid TENANT_ROUTER_* settings, unreadable tenant config
     PENDING = 4  # `migrate --check`: something is pending
@@ -24,7 +24,7 @@ class ExitCode(IntEnum):
 
 
 EXIT_CODES_HELP = (
-    "Exit codes: 0 ok; 1 at least one tenant database failed or stayed busy; 2 usage error; "
+    "Exit codes: 0 ok; 1 at least one tenant database failed, stayed busy or ended unknown; 2 usage error; "
     "3 configuration error (nothing touched); 4 pending (--check); 5 locked by another run; "
     "6 schema drift (drift; migrate --refuse-drift left drifted databases alone); "
     "7 executor unavailable (no Celery worker, broker gone, workers on other code); "

@@ -1,6 +1,7 @@
 """The live Rich view on a terminal: a section per ORM, a row per database, an overall bar.
 
-Everything fits the terminal: each row is one line (cells are cut with an ellipsis, never wrapped),
+Everything fits the terminal: each row is one line (cells are cut with an ellipsis, never wrapped; a
+long tenant id in its middle, its alias kept, so ids that differ at the end stay apart),
 the rows are shared out among the ORM sections within the screen's height, and the overall bar is
 always the last line. Tenant ids and aliases are data, never markup: every cell is a `Text`.
 """
@@ -30,6 +31,7 @@ from tenant_router import (
     STATUS_WORDS,
     DbKey,
     MigrationEvent,
+    OutputLogged,
     RunStarted,
     Status,
     StepApplied,
@@ -41,13 +43,20 @@ from tenant_router import (
     TenantRequeued,
     TenantSkipped,
     TenantStarted,
+    WorkerLost,
     database_label,
+    finished_steps,
+    left_at,
+    next_steps,
+    output_line,
+    output_shown,
     printable,
 )
 
 from .output import Output
-from .render import STATUS_STYLES
+from .render import STATUS_STYLES, fit_label
 
+BACKWARDS = " (backwards)"  # an unapplied step's name ends so
 STOP_NOTICE = "stopping after the current migration; Ctrl-C again to abort"
 _SECTION_LINES = 2  # the section's heading and the table's header
 _COLUMNS = (  # name, justify, fixed width (None: shares what is left), ratio
@@ -62,11 +71,13 @@ _COLUMNS = (  # name, justify, fixed width (None: shares what is left), ratio
 @dataclass
 class Row:
     orm: str
-    name: str
+    tenant: str | None
+    alias: str | None
     state: str = "running"
     style: str = "bold"
     current: str = "-"
     applied: int = 0
+    unapplied: int = 0  # steps rolled back
     pending: int | None = None
     started: float = field(default_factory=time.monotonic)
     seconds: float | None = None
@@ -81,8 +92,8 @@ class Row:
 class LiveProgress:
     """An on_event callback that keeps a live view; rows beyond the screen fold into counts."""
 
-    def __init__(self, output: Output) -> None:
-        self.output = output
+    def __init__(self, output: Output, verbosity: int = 1) -> None:
+        self.output, self.verbosity = output, verbosity
         self.rows: dict[DbKey, Row] = {}
         self.orms: list[str] = []
         self.not_started: Counter[str] = Counter()
@@ -120,6 +131,19 @@ class LiveProgress:
             self.progress.update(self.task, total=event.planned)
             self.orms = list(event.orms)
             return
+        if isinstance(event, OutputLogged):  # above the live region, never inside it
+            if output_shown(event, self.verbosity):
+                style = (
+                    "red"
+                    if event.level in ("ERROR", "CRITICAL")
+                    else "yellow"
+                    if event.level == "WARNING"
+                    else ""
+                )
+                self.live.console.print(Text(output_line(event), style=style), markup=False, highlight=False)
+            return
+        if isinstance(event, WorkerLost):  # its databases' rows say what became of them
+            return
         if event.orm not in self.orms:
             self.orms.append(event.orm)
         key = DbKey(event.orm, event.tenant, event.alias)
@@ -129,34 +153,53 @@ class LiveProgress:
             return
         row = self.rows.get(key)
         if row is None:
-            row = self.rows[key] = Row(event.orm, printable(database_label(event.tenant, event.alias)))
+            row = self.rows[key] = Row(event.orm, event.tenant, event.alias)
         match event:
             case TenantStarted():
                 row.state, row.style, row.started = "starting", "bold", time.monotonic()
             case TenantPlanned(steps=steps, current=current):
-                row.pending, row.current, row.state = len(steps), current or "-", "migrating"
+                row.pending, row.state = len(steps), "migrating"
+                row.current = next_steps(steps).replace(" more)", ")") if steps else current or "-"
             case StepStarted(step=step):
                 row.current = f"→ {step}"
             case StepApplied(step=step):
                 row.applied += 1
+                row.unapplied += step.endswith(BACKWARDS)
                 row.current = step
             case TenantFinished(status=status, seconds=seconds, current=current, applied=applied):
-                row.current, row.applied = current or row.current, applied
+                row.applied = applied
+                if row.unapplied:  # "rolled back 2 to shop.0002_x": the target, not a step undone
+                    row.current = finished_steps(applied, row.unapplied, current).removeprefix(", ")
+                else:
+                    row.current = current or row.current
                 if row.pending is None:
                     row.pending = applied
                 self._done(row, status, seconds)
             case TenantFailed(step=step, seconds=seconds, status=status):
                 self._done(row, status, seconds)
-                row.current = step or row.current
+                self._failed_at(row, event)
             case TenantSkipped(status=status):
                 self._done(row, status, 0.0)
             case TenantNoted(note=note):  # news worth keeping: above the live region, not in a cell
                 self.live.console.print(
-                    Text(f"{row.orm} {row.name}: {printable(REDACTOR(note))}"), markup=False, highlight=False
+                    Text(
+                        f"{row.orm} {printable(database_label(row.tenant, row.alias))}: {printable(REDACTOR(note))}"
+                    ),
+                    markup=False,
+                    highlight=False,
                 )
             case TenantRequeued(attempt=attempt, retries=retries, delay=delay):
                 row.state, row.style = "waiting", "yellow"
                 row.current = f"lock: retry {attempt}/{retries} in {delay:g}s"
+
+    @staticmethod
+    def _failed_at(row: Row, event: TenantFailed) -> None:
+        """What a row that did not finish says: where a fresh read found it, without undone steps."""
+        row.applied = max(row.applied - len(event.undone), 0)
+        if event.current is None and not event.unknown:  # not read again: nothing new to say
+            row.current = event.step or row.current
+        else:
+            row.current = left_at(event.current, event.step, event.unknown)
 
     def _done(self, row: Row, status: Status, seconds: float) -> None:
         if row.status is None:
@@ -198,14 +241,19 @@ class LiveProgress:
         text.truncate(width, overflow="ellipsis")
         return text
 
-    def _table(self, rows: list[Row]) -> Table:
+    def _table(self, rows: list[Row], width: int) -> Table:
         table = Table(box=None, show_edge=False, pad_edge=False, expand=True, header_style="bold")
-        for name, justify, width, ratio in _COLUMNS:
+        # the database column's width is decided here, so that a long id is cut in its middle with its
+        # alias kept (Rich would cut its end: ids that differ only there would read the same)
+        fixed = sum(w for _, _, w, _ in _COLUMNS if w) + 2 * (len(_COLUMNS) - 1)  # + padding between
+        ratios = sum(r for _, _, _, r in _COLUMNS if r)
+        name_width = max((width - fixed) * _COLUMNS[0][3] // ratios, 8)
+        for name, justify, fixed_width, ratio in _COLUMNS:
             table.add_column(
                 name,
                 justify=justify,  # type: ignore[arg-type]
-                width=width,
-                ratio=ratio,
+                width=name_width if name == "database" else fixed_width,
+                ratio=None if name == "database" else ratio,
                 no_wrap=True,
                 overflow="ellipsis",
             )
@@ -214,7 +262,7 @@ class LiveProgress:
             elapsed = r.seconds if r.seconds is not None else now - r.started
             total = "?" if r.pending is None else str(r.pending)
             table.add_row(
-                Text(r.name),
+                Text(fit_label(r.tenant, r.alias, name_width)),
                 Text(r.state, style=r.style),
                 Text(printable(REDACTOR(r.current))),
                 f"{r.applied}/{total}",
@@ -233,7 +281,7 @@ class LiveProgress:
             visible = shown[orm]
             parts.append(self._heading(orm, rows, len(rows) - len(visible), width))
             if visible:
-                parts.append(self._table(visible))
+                parts.append(self._table(visible, width))
         if self.notice:
             parts.append(Text(self.notice, style="bold yellow", no_wrap=True, overflow="ellipsis"))
         parts.append(self.progress)

@@ -168,6 +168,18 @@ Journal = Annotated[
     ),
 ]
 NoJournal = Annotated[bool, Opt("--no-journal", help="Write no journal.")]
+MetricsFile = Annotated[
+    str | None,
+    Opt(
+        "--metrics-file",
+        metavar="PATH",
+        help="Write the run's metrics there in the Prometheus text format (node_exporter's textfile "
+        "collector), atomically, during the run and at its end. Needs tenant-router[metrics].",
+    ),
+]
+MetricsInterval = Annotated[
+    float, Opt("--metrics-interval", metavar="SECONDS", help="With --metrics-file: rewrite it this often.")
+]
 WorkerTasks = Annotated[
     int, Opt("--worker-tasks", metavar="N", help="Replace a worker after N tasks (memory stays flat).")
 ]

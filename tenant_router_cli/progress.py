@@ -18,9 +18,9 @@ def progress_view(
 ) -> Iterator[Callable[[MigrationEvent], None]]:
     """Yield the on_event callback for this output; the live table stops when the block ends."""
     if json_output:
-        yield JsonProgress(output)
+        yield JsonProgress(output, verbosity)
     elif output.live:
-        with LiveProgress(output) as live:
+        with LiveProgress(output, verbosity) as live:
             yield live
     else:
         yield PlainProgress(output.line, verbosity=verbosity)

@@ -9,7 +9,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import typer
-from rich.console import RenderableType
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.table import Table
 from rich.text import Text
 
@@ -21,15 +22,21 @@ from tenant_router import (
     FleetStatus,
     MigrationEvent,
     MigrationReport,
+    OutputLogged,
     Status,
+    TenantResult,
     TenantRouterError,
+    database_label,
     event_to_dict,
     format_summary,
     mask_data,
     missing_line,
+    next_steps,
     not_started_line,
+    output_shown,
     printable,
     summary_counts,
+    where_left,
 )
 
 from .exit_codes import exit_code_for
@@ -47,6 +54,7 @@ STATUS_STYLES = {
     Status.DRIFTED: "bold magenta",
     Status.MISSING: "bold red",
     Status.CREATED: "green",
+    Status.UNKNOWN: "bold yellow",
 }
 
 
@@ -59,12 +67,13 @@ def json_line(data: dict[str, Any]) -> str:
 class JsonProgress:
     """An on_event callback writing one JSON object per event to stdout."""
 
-    def __init__(self, output: Output) -> None:
-        self.output = output
+    def __init__(self, output: Output, verbosity: int = 1) -> None:
+        self.output, self.verbosity = output, verbosity
 
     def __call__(self, event: MigrationEvent) -> None:
-        """Write the event as a JSON line."""
-        self.output.raw(json_line(event_to_dict(event)))
+        """Write the event as a JSON line (output of migrations at the level -v/-q set)."""
+        if not isinstance(event, OutputLogged) or output_shown(event, self.verbosity):
+            self.output.raw(json_line(event_to_dict(event)))
 
 
 def render_error(output: Output, exc: TenantRouterError, *, show_traceback: bool = False) -> None:
@@ -109,6 +118,36 @@ def render_summary(output: Output, report: MigrationReport, *, show_traceback: b
         output.out.print(renderable)
 
 
+def shorten_middle(text: str, width: int) -> str:
+    """`text` in at most `width` cells, cut in its middle (`pg-enterp…-03`): ids that share a long
+    beginning stay apart."""
+    if cell_len(text) <= width:
+        return text
+    if width <= 1:
+        return "…" if width == 1 else ""
+    room = width - 1
+    head, tail = "", ""
+    for char in text:  # the beginning gets the larger half
+        if cell_len(head + char) > room - room // 2:
+            break
+        head += char
+    for char in reversed(text):
+        if cell_len(head) + cell_len(char + tail) > room:
+            break
+        tail = char + tail
+    return f"{head}…{tail}"
+
+
+def fit_label(tenant: str | None, alias: str | None, width: int) -> str:
+    """How people name a database (`tenant/alias`), in `width` cells: the tenant id is shortened in its
+    middle and the alias kept; control characters escaped."""
+    label = printable(database_label(tenant, alias))
+    if cell_len(label) <= width or tenant is None or not alias:
+        return shorten_middle(label, width)
+    suffix = shorten_middle("/" + printable(alias), max(width // 2, 2))
+    return shorten_middle(printable(tenant), width - cell_len(suffix)) + suffix
+
+
 def cell(text: object, style: str = "") -> Text:
     """A user-supplied string as a table cell: no markup, no emoji, control characters escaped."""
     return Text(printable(REDACTOR(str(text))), style=style)
@@ -132,15 +171,7 @@ def summary_renderables(report: MigrationReport) -> list[RenderableType]:
     parts: list[RenderableType] = [title, table]
     problems = [r for r in report.problems if r.status is not Status.NOT_STARTED]
     if problems:
-        failed = Table(title="Not completed", title_style="bold red")
-        for col in ("ORM", "database", "status", "migration", "error"):
-            failed.add_column(col, overflow="fold")
-        for row in problems:
-            word = STATUS_WORDS[row.status] if row.status else "-"
-            failed.add_row(
-                cell(row.orm), cell(row.label), word, cell(row.failed_step or "-"), cell(row.error or "")
-            )
-        parts.append(failed)
+        parts.append(ProblemLines(problems))
     if line := not_started_line(report):
         parts.append(Text(line, style="yellow"))
     if line := missing_line(report):
@@ -151,6 +182,39 @@ def summary_renderables(report: MigrationReport) -> list[RenderableType]:
         parts.append(Text(INTERRUPTED_LINE, style="yellow"))
     parts.append(Text(f"Result: {summary_counts(report)}"))
     return parts
+
+
+class ProblemLines:
+    """What did not complete, one line per database at any width: ORM, database (shortened in its
+    middle, the alias kept), status, then the step and error cut at the edge."""
+
+    def __init__(self, rows: list[TenantResult]) -> None:
+        self.rows = rows
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = options.max_width
+        yield Text(f"Not completed ({len(self.rows)}):", style="bold red")
+        orm_width = max(cell_len(printable(r.orm)) for r in self.rows)
+        words = [STATUS_WORDS[r.status] if r.status else "-" for r in self.rows]
+        labels = [printable(r.label) for r in self.rows]
+        label_width = min(max(cell_len(label) for label in labels), max(width // 3, 12))
+        for row, word in zip(self.rows, words, strict=True):
+            name = fit_label(row.tenant, row.alias, label_width)
+            where = where_left(row).strip() or row.failed_step  # what the database holds, read again
+            detail = ": ".join(x for x in (where, row.error) if x)
+            line = Text.assemble(
+                (printable(row.orm).ljust(orm_width), "bold"),
+                "  ",
+                name + " " * (label_width - cell_len(name)),
+                "  ",
+                (word.ljust(max(map(len, words))), STATUS_STYLES.get(row.status, "") if row.status else ""),
+                "  ",
+                printable(REDACTOR(detail)),
+                no_wrap=True,
+                overflow="ellipsis",
+            )
+            line.truncate(width, overflow="ellipsis")
+            yield line
 
 
 def render_report(
@@ -192,7 +256,11 @@ def render_status(output: Output, status: FleetStatus, *, json_output: bool, ten
             for group in status.groups(orm):
                 output.line(f"  {group.describe()}:")
                 for db in group.databases:
-                    extra = f"  {db.error}" if db.error else (f"  at {db.current}" if db.current else "")
+                    extra = f"  {db.error}" if db.error else ""
+                    if not extra and db.pending:  # what it runs next, not the last row of another app
+                        extra = f"  {next_steps(db.pending)}"
+                    elif not extra and db.current:
+                        extra = f"  at {db.current}"
                     output.line(f"    {db.label}{extra}")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tenant_router import DRIFT_STATES, REDACTOR, DatabaseDrift, DriftReport
+from tenant_router import DRIFT_STATES, REDACTOR, DatabaseDrift, DriftReport, output_line, output_shown
 
 from .output import Output
 from .render import json_line
@@ -10,6 +10,9 @@ from .render import json_line
 
 def render_drift(output: Output, report: DriftReport, *, json_output: bool, tenants: bool) -> None:
     """One summary line per ORM; the databases of each group with --tenants; notes for extra tables."""
+    for logged in report.output:  # warnings and errors of the scratch migrations, on stderr
+        if output_shown(logged, 1):
+            output.error(output_line(logged))
     if json_output:
         output.raw(json_line({"event": "drift", **report.to_dict()}))
         return

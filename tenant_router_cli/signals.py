@@ -45,3 +45,21 @@ def graceful_interrupts(output: Output, on_event: object = None) -> Iterator[Non
         # now, still as an interrupted run (130), not by the default handler's 128+signal.
         for sig, handler in previous.items():
             signal.signal(sig, stopped if stop_requested() else handler)
+
+
+@contextmanager
+def interrupts_end(output: Output, what: str) -> Iterator[None]:
+    """For a command that only reads (drift): Ctrl-C or SIGTERM ends it at once, as Ctrl-C would, so its
+    own clean-up (a scratch database dropped) runs; then one line and exit 130."""
+
+    def end(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, end)
+    try:
+        yield
+    except KeyboardInterrupt:
+        output.error(f"interrupted: {what}")
+        raise SystemExit(ExitCode.INTERRUPTED) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -128,11 +128,13 @@ def run_ids(seen: str, db: int) -> set[str]:
 
 
 def leftovers(db: int, runs: set[str]) -> list[str]:
-    """Keys of these runs still in Redis (reply and stop queues)."""
+    """Keys of these runs still in Redis (reply and stop queues; not the lease's "over" mark, which
+    expires on its own and tells a late worker at once that the run is over)."""
     import redis
 
     client = redis.Redis(REDIS_HOST, REDIS_PORT, db=db)
-    return [k.decode() for k in client.scan_iter() if any(run in k.decode() for run in runs)]
+    keys = [k.decode() for k in client.scan_iter() if any(run in k.decode() for run in runs)]
+    return [k for k in keys if not (k.startswith("tenant_router.lease.") and 0 < client.ttl(k) <= 86400)]
 
 
 def redis_contents(db: int) -> str:
@@ -280,7 +282,7 @@ def test_workers_on_other_code_are_refused(site: Workers, tmp_path: Path) -> Non
         other.stop_all()
     assert done.returncode == ExitCode.EXECUTOR, done.stderr
     assert "error: Celery worker old1@" in done.stderr
-    assert "runs other code: its django_orm migration graph differs" in done.stderr
+    assert "runs other code: its django_orm migrations differ" in done.stderr
 
 
 # -- lost workers and interrupts -------------------------------------------------------------
@@ -362,7 +364,7 @@ def test_a_worker_killed_with_9_fails_its_database_and_the_run_goes_on(
         report = report_of(stdout)
         status = {r["tenant"]: r for r in report["results"] if r["tenant"]}
         assert code == ExitCode.FAILED, stderr
-        assert status[lost]["status"] == "failed"
+        assert status[lost]["status"] == "unknown"  # the run cannot know what a lost worker did
         assert "Celery worker" in status[lost]["error"] and "lost: no heartbeat" in status[lost]["error"]
         assert status[lost]["failed_step"] == "patients.0004_pause"
         assert {t: r["status"] for t, r in status.items() if t != lost} == dict.fromkeys(
@@ -420,7 +422,7 @@ def test_a_lost_worker_s_bundle_fails_its_running_database_and_the_others_finish
         assert len(mine) > 1, bundles  # the lost worker held databases it had not begun
         status = {r["tenant"]: r for r in report_of(stdout)["results"] if r["tenant"]}
         assert code == ExitCode.FAILED, stderr
-        assert status[lost]["status"] == "failed" and "lost: no heartbeat" in status[lost]["error"]
+        assert status[lost]["status"] == "unknown" and "lost: no heartbeat" in status[lost]["error"]
         assert {t: r["status"] for t, r in status.items() if t != lost} == dict.fromkeys(
             set(status) - {lost}, "migrated"
         )
@@ -558,7 +560,7 @@ def test_a_broker_that_goes_away_mid_run_ends_it_with_exit_7(site: Workers, tmp_
             fleet = subprocess.Popen(
                 args(site, tmp_path / "j", *celery(site, queue=own.queue), json_lines=False),
                 cwd=site.example,
-                env=own.env(),
+                env={**own.env(), "TENANT_ROUTER_CELERY_BROKER_OUTAGE": "2"},  # (60 s by default)
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,

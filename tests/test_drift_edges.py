@@ -59,7 +59,8 @@ def test_role_without_createdb_gets_one_clear_error(tmp_path: Path, limited_role
                 wrong = site.invoke("drift", "--settings", site.settings_module, "--tenant", "tenant-1")
             assert wrong.exit_code == ExitCode.CONFIG, wrong.output
             assert (
-                "error: drift: cannot connect to postgresql://tr_no_such_role@localhost:5432" in wrong.stderr
+                f"error: drift: cannot connect to postgresql://tr_no_such_role@{server.parts['host']}:5432"
+                in wrong.stderr
             )
             assert "pw-never-shown" not in wrong.output
 

@@ -27,7 +27,7 @@ def test_rolling_back_and_forward_again_gives_the_same_schema(site: TenantSite) 
     back = migrate(site, "--orm", "django_orm", "--target", "patients", "0001")
 
     assert back.exit_code == ExitCode.OK, back.output
-    assert back.stdout.count("migrated, 2 applied at patients.0001_initial") == 3
+    assert back.stdout.count("migrated, rolled back 2 to patients.0001_initial") == 3
     for db in site.databases:
         assert ("patients", "0002_seed_wards") not in db.applied()
         assert db.query("SELECT count(*) FROM patients_ward") == [(0,)]  # the data migration's reverse ran

@@ -53,6 +53,22 @@ def celery_lost_after(default: float = 30.0) -> float:
     return _seconds("TENANT_ROUTER_CELERY_LOST_AFTER", default)
 
 
+def celery_broker_outage(default: float = 60.0) -> float:
+    """TENANT_ROUTER_CELERY_BROKER_OUTAGE: seconds a run waits for a broker it lost to come back before
+    it gives up (environment, then settings)."""
+    from django.conf import settings as django_settings
+
+    name = "TENANT_ROUTER_CELERY_BROKER_OUTAGE"
+    value = os.environ.get(name, getattr(django_settings, name, default))
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise UsageError(f"{name} must be a number of seconds, 0 or more, got {value!r}.")
+    return seconds
+
+
 def celery_bundle(default: int) -> int:
     """TENANT_ROUTER_CELERY_BUNDLE: at most this many pending databases travel in one Celery task."""
     return _count("TENANT_ROUTER_CELERY_BUNDLE", default)

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import ConfigurationError
+from ..quoting import quoted
 from ..safety.redact import REDACTOR, collect_secrets
 from .model import ORM_SETTINGS, RouterConfig
 from .orm_settings import load_orm_specs
@@ -71,7 +72,7 @@ def load_config(settings: Any = None) -> RouterConfig:
     orm_settings = {s.key: s for s in specs}
     tenant_config = load_tenant_config(settings)
     drift_scratch = load_drift_scratch(settings)
-    config = RouterConfig(service, specs, tenant_config, drift_scratch)
+    config = RouterConfig(service, specs, tenant_config, drift_scratch, load_drift_prefix(settings))
     REDACTOR.add(collect_secrets(drift_scratch))
     REDACTOR.add(collect_secrets([dict(s.templates) for s in specs]))
     REDACTOR.add(collect_secrets(tenant_config.tenants))
@@ -79,7 +80,7 @@ def load_config(settings: Any = None) -> RouterConfig:
         for orm, entry in tenant_config.tenants[tenant].get(service, {}).get("orm_config", {}).items():
             if orm not in orm_settings:
                 raise ConfigurationError(
-                    f"Tenant configuration {tenant_config.source!r}: tenant {tenant!r} configures ORM "
+                    f"Tenant configuration {tenant_config.source!r}: tenant {quoted(tenant)} configures ORM "
                     f"{orm!r}, which {ORM_SETTINGS} does not define.",
                     check_id="E008",
                 )
@@ -87,13 +88,13 @@ def load_config(settings: Any = None) -> RouterConfig:
             for alias, db in entry.items():
                 if not isinstance(db, Mapping):
                     raise ConfigurationError(
-                        f"Tenant configuration {tenant_config.source!r}: tenant {tenant!r}, {orm}.{alias} "
+                        f"Tenant configuration {tenant_config.source!r}: tenant {quoted(tenant)}, {orm}.{alias} "
                         f"must be an object of database settings, got {type(db).__name__}.",
                         check_id="E008",
                     )
                 if alias not in spec.template_aliases:
                     raise ConfigurationError(
-                        f"Tenant configuration {tenant_config.source!r}: tenant {tenant!r}, ORM {orm!r} "
+                        f"Tenant configuration {tenant_config.source!r}: tenant {quoted(tenant)}, ORM {orm!r} "
                         f"configures alias {alias!r}, which is not a template alias of "
                         f"{spec.settings_key} ({', '.join(spec.template_aliases)}).",
                         check_id="E008",
@@ -103,6 +104,24 @@ def load_config(settings: Any = None) -> RouterConfig:
 
 
 DRIFT_SCRATCH = "TENANT_ROUTER_DRIFT_SCRATCH"
+DRIFT_PREFIX = "TENANT_ROUTER_DRIFT_SCRATCH_PREFIX"
+
+
+def load_drift_prefix(settings: Any) -> str:
+    """TENANT_ROUTER_DRIFT_SCRATCH_PREFIX: up to 20 letters, digits and underscores ("tr_drift")."""
+    value = _setting(settings, DRIFT_PREFIX, None) or "tr_drift"
+    if (
+        not isinstance(value, str)
+        or not value.replace("_", "").isalnum()
+        or not value.isascii()
+        or len(value) > 20
+    ):
+        raise ConfigurationError(
+            f"{DRIFT_PREFIX} must be up to 20 letters, digits and underscores, got {value!r:.40}."
+        )
+    return value
+
+
 SCRATCH_KEYS = frozenset({"USER", "PASSWORD", "HOST", "PORT"})
 
 

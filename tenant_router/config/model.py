@@ -64,6 +64,8 @@ class RouterConfig:
     #: TENANT_ROUTER_DRIFT_SCRATCH: per engine (postgresql, mysql), connection overrides (USER, PASSWORD,
     #: HOST, PORT) for creating and migrating drift's scratch databases; empty: the tenant's own role.
     drift_scratch: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: TENANT_ROUTER_DRIFT_SCRATCH_PREFIX: how drift's scratch database names begin ("tr_drift").
+    drift_prefix: str = "tr_drift"
     _managers: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def orms(self, only: Iterable[str] = ()) -> list[OrmSpec]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -11,6 +12,7 @@ from typing import Any
 from django.utils.module_loading import import_string
 
 from ..errors import ConfigurationError
+from ..quoting import quoted
 from ..safety.redact import REDACTOR
 from .model import TenantConfig
 
@@ -54,15 +56,33 @@ def _read_tenant_document(source: Any, settings: Any) -> tuple[Any, str, Path | 
     if not path.is_absolute() and base_dir is not None:
         path = Path(base_dir) / path
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise ConfigurationError(
             f"Tenant configuration file {str(path)!r} cannot be read: {exc.strerror or exc}.",
             hint=f"Set {TENANT_CONFIG} to the file's path (default: tenant_config.json in BASE_DIR).",
             check_id="E007",
         ) from exc
+    bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0  # as some editors save UTF-8
     try:
-        return json.loads(text), str(path), path.parent
+        text = data[bom:].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        at = bom + exc.start
+        line = data.count(b"\n", 0, at) + 1
+        raise ConfigurationError(
+            f"Tenant configuration file {str(path)!r} is not UTF-8 text: byte 0x{data[at]:02x} "
+            f"(line {line}, byte {at + 1}) cannot be decoded.",
+            hint="Save the file as UTF-8 (JSON text is UTF-8).",
+            check_id="E007",
+        ) from None
+    try:
+        return json.loads(text, object_pairs_hook=_unique_keys), str(path), path.parent
+    except DuplicateKeyError as exc:
+        raise ConfigurationError(
+            f"Tenant configuration file {str(path)!r}: key {quoted(exc.key)} appears more than once in one "
+            "object (JSON would keep only the last).",
+            check_id="E008",
+        ) from None
     except RecursionError:
         raise ConfigurationError(
             f"Tenant configuration file {str(path)!r}: {_too_deep_in_text(text)}.", check_id="E008"
@@ -73,6 +93,24 @@ def _read_tenant_document(source: Any, settings: Any) -> tuple[Any, str, Path | 
             f"(line {exc.lineno}, column {exc.colno}).",
             check_id="E007",
         ) from exc
+
+
+class DuplicateKeyError(ValueError):
+    """A JSON object names the same key twice."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """json.loads' object_pairs_hook: an object as a dict, refusing a key it names twice (at any depth)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise DuplicateKeyError(key)
+        out[key] = value
+    return out
 
 
 def _key_path(keys: Iterable[Any], limit: int = 6) -> str:
@@ -118,7 +156,7 @@ def _check_depth(tenant: str, entry: Any, where: str) -> None:
         node, path = stack.pop()
         if len(path) > MAX_DEPTH:
             raise ConfigurationError(
-                f"Tenant configuration {where!r}: tenant {tenant!r} is nested more than {MAX_DEPTH} "
+                f"Tenant configuration {where!r}: tenant {quoted(tenant)} is nested more than {MAX_DEPTH} "
                 f"levels deep at {_key_path(path)}.",
                 check_id="E008",
             )
@@ -154,7 +192,7 @@ def load_tenant_config(settings: Any) -> TenantConfig:
             raise ConfigurationError(f"Tenant configuration {where!r}: empty tenant id.", check_id="E008")
         if not isinstance(entry, Mapping):
             raise ConfigurationError(
-                f"Tenant configuration {where!r}: tenant {tenant!r} must map service names to objects, "
+                f"Tenant configuration {where!r}: tenant {quoted(tenant)} must map service names to objects, "
                 f"got {type(entry).__name__}.",
                 check_id="E008",
             )
@@ -165,7 +203,7 @@ def load_tenant_config(settings: Any) -> TenantConfig:
                 isinstance(v, Mapping) for v in orm_config.values()
             ):
                 raise ConfigurationError(
-                    f"Tenant configuration {where!r}: tenant {tenant!r}, service {service!r} needs an "
+                    f"Tenant configuration {where!r}: tenant {quoted(tenant)}, service {quoted(service)} needs an "
                     '"orm_config" object mapping ORM keys to {alias: settings} objects.',
                     check_id="E008",
                 )

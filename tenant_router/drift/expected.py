@@ -18,11 +18,13 @@ from typing import Any
 
 from ..errors import ScratchDatabaseError, UnknownStateError
 from ..orm_backends.assistants import Assistants
+from ..preflight import MAINTENANCE_DATABASES
 from ..record.keys import DbKey
 from ..record.report import one_line_error
 from ..safety.redact import REDACTOR
 from .probe import Probe
 from .schema import Schema, fingerprint, read_schema
+from .scratch import ScratchServer
 
 SETTING = "TENANT_ROUTER_DRIFT_SCRATCH"
 
@@ -39,9 +41,13 @@ class Expected:
 class ExpectedSchemas:
     """The run's cache of expected schemas."""
 
-    def __init__(self, assistants: Assistants, overrides: Mapping[str, Mapping[str, Any]]) -> None:
-        self.assistants, self.overrides = assistants, overrides
+    def __init__(
+        self, assistants: Assistants, overrides: Mapping[str, Mapping[str, Any]], prefix: str = "tr_drift"
+    ) -> None:
+        self.assistants, self.overrides, self.prefix = assistants, overrides, prefix
         self._cache: dict[tuple[Any, ...], Expected] = {}
+        self._servers_swept: set[str] = set()
+        self.swept: list[str] = []  # "<name> on <server>": scratch databases a killed drift left, dropped
 
     def get(self, key: DbKey, probe: Probe) -> Expected:
         """The expected schema of `key`'s database in the state `probe` found it in."""
@@ -89,26 +95,40 @@ class ExpectedSchemas:
                 shutil.rmtree(folder, ignore_errors=True)
             return
         overrides = dict(self.overrides.get(backend, {}))
-        name = f"tr_drift_{uuid.uuid4().hex[:12]}"
-        admin = asst.scratch_config(db_config, None, overrides)  # the tenant's database, maybe another role
+        name = f"{self.prefix}_{uuid.uuid4().hex[:12]}"
+        # The maintenance database: every drift on the server meets there (its locks are per database).
+        admin = asst.scratch_config(db_config, MAINTENANCE_DATABASES.get(backend), overrides)
         read = asst.bookkeeping_read("", "default", admin)
         try:
             conn = _autocommit(read.connect())
         except Exception as exc:
             raise ScratchDatabaseError(
-                f"drift: cannot connect to {_server(read.identity)} to create a scratch database: "
+                f"drift: cannot connect to {REDACTOR(read.server_name)} to create a scratch database: "
                 f"{one_line_error(exc)}.",
                 hint=f"Check the role {SETTING} names for {backend!r} (or the tenant's, when it names none).",
             ) from exc
+        server = ScratchServer(conn, backend, self.prefix)
         try:
-            _create(conn, backend, name, read.identity, overrides)
-            try:
-                yield asst.scratch_config(db_config, name, overrides)
-            finally:
-                _drop(conn, backend, name)
+            self._sweep(server, REDACTOR(read.server_name))
+            with server.held(name):  # from before it exists until it is gone: never swept while in use
+                _create(conn, backend, name, read.server_name, overrides)
+                try:
+                    yield asst.scratch_config(db_config, name, overrides)
+                finally:
+                    _drop(conn, backend, name)
         finally:
             with contextlib.suppress(Exception):
                 conn.close()
+
+    def _sweep(self, server: ScratchServer, label: str) -> None:
+        """Once a run per server: drop the scratch databases killed drift runs left there."""
+        if label in self._servers_swept:
+            return
+        self._servers_swept.add(label)
+        with contextlib.suppress(Exception):  # reading or dropping them is a courtesy, not the run's work
+            self.swept += [
+                f"{n} on {label}" for n in server.sweep(lambda n: _drop(server.conn, server.backend, n))
+            ]
 
 
 def _autocommit(conn: Any) -> Any:
@@ -123,11 +143,11 @@ def _quoted(backend: str, name: str) -> str:
     return f"`{name}`" if backend == "mysql" else f'"{name}"'
 
 
-def _create(conn: Any, backend: str, name: str, identity: str, overrides: Mapping[str, Any]) -> None:
+def _create(conn: Any, backend: str, name: str, server_name: str, overrides: Mapping[str, Any]) -> None:
     try:
         conn.cursor().execute(f"CREATE DATABASE {_quoted(backend, name)}")
     except Exception as exc:
-        server = _server(identity)
+        server = REDACTOR(server_name)  # as configured: 127.0.0.1 stays 127.0.0.1
         denied = _denied(exc)
         why = "lacks the right to create databases (CREATEDB)" if denied else one_line_error(exc)
         raise ScratchDatabaseError(
@@ -136,11 +156,6 @@ def _create(conn: Any, backend: str, name: str, identity: str, overrides: Mappin
             hint=f"Grant it CREATEDB, or set {SETTING} = {{{backend!r}: {{'USER': ..., 'PASSWORD': ...}}}} "
             "to a role that may create databases (used for scratch databases only).",
         ) from exc
-
-
-def _server(identity: str) -> str:
-    """`postgresql://role@host:5432`: the server and role, without the database (nor any password)."""
-    return REDACTOR(identity.rsplit("/", 1)[0])
 
 
 def _denied(exc: BaseException) -> bool:

@@ -34,6 +34,7 @@ class Probe:
     inspection: Inspection  # what is pending, as the pre-flight reads it
     schema: Schema
     fingerprint: str
+    identity: str = ""  # the physical database (several ORMs' databases may be one)
 
 
 Found = Probe | BaseException | None
@@ -65,7 +66,9 @@ def probe_many(units: tuple[DbKey, ...], assistants: Assistants) -> list[tuple[D
             continue
         for (key, _), probe in zip(group, probes, strict=True):
             schema = seen.setdefault(probe.fingerprint, probe.schema)
-            found[key] = Probe(probe.backend, probe.applied, probe.inspection, schema, probe.fingerprint)
+            found[key] = Probe(
+                probe.backend, probe.applied, probe.inspection, schema, probe.fingerprint, identity
+            )
     return [(key, found[key]) for key in units]
 
 

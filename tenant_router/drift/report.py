@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..record.events import OutputLogged
 from ..record.keys import database_label
 from .diff import Difference
 
@@ -78,6 +79,7 @@ class DriftReport:
     rows: list[DatabaseDrift]
     orms: list[str]
     strict: bool = False
+    output: list[OutputLogged] = field(default_factory=list)  # what the scratch migrations wrote
 
     def groups(self, orm: str) -> list[DriftGroup]:
         """In STATES order, the largest first within a state."""

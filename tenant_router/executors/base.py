@@ -12,6 +12,7 @@ module with a class that has these two methods.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -56,10 +57,16 @@ class ExecutorSpec:
     queue: str | None = None  # celery: the queue the workers consume (default "tenant_router")
 
     def check(self) -> None:
-        """Reject an unknown executor or a negative job count before anything runs."""
+        """Reject an unknown executor, a negative job count or a worker limit out of range, before anything
+        runs."""
         if self.name not in EXECUTORS:
             raise UsageError(f"--executor must be one of {', '.join(EXECUTORS)}, got {self.name!r}.")
         resolve_jobs(self.jobs)
+        if self.worker_tasks < 1:
+            raise UsageError(f"--worker-tasks must be at least 1, got {self.worker_tasks}.")
+        rss = self.worker_max_rss_mb
+        if not (math.isfinite(rss) and rss > 0):
+            raise UsageError(f"--worker-max-rss must be a finite number of MB above 0, got {rss:g}.")
         if self.name != "celery" and (self.celery_app or self.queue):
             option = "--celery-app" if self.celery_app else "--queue"
             raise UsageError(f"{option} applies to --executor celery.")

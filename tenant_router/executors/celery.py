@@ -5,60 +5,37 @@ databases of one server than --max-connections-per-host) on the queue the worker
 names its databases only (the worker's side: celery_worker.py; the app, broker and inspect:
 celery_broker.py). Workers reply on a queue of the run's own on the same broker (events in order, a
 heartbeat, the verdicts): it works with every broker Celery supports, keeps what a worker sent while the
-run was busy, and needs no result backend. A worker silent for LOST_AFTER seconds has its databases
-failed and its task revoked; workers on other code refuse the run; a broker that goes away ends it.
+run was busy, and needs no result backend. Workers read the run's lease (celery_lease.py) before each
+database and boundary. A silent worker (LOST_AFTER) has its databases reported unknown; a broker gone is
+waited for (BROKER_OUTAGE), then what the workers held is unknown. Workers on other code refuse the run.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
-import itertools
 import secrets
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from ..config.environment import celery_bundle, celery_lost_after
+from ..config.environment import celery_broker_outage, celery_bundle, celery_lost_after
 from ..errors import ExecutorError
 from ..orm_backends.assistants import Assistants, AssistantSetup
 from ..preflight import Verdict
-from ..record.events import DONE_EVENTS, RunStarted, Status
+from ..record.events import DONE_EVENTS, RUN_EVENTS, Status, WorkerLost
 from ..record.keys import DbKey
 from ..record.report import MigrationReport
 from ..safety.cancel import stop_requested
 from . import wire
-from .celery_broker import Broker, Probe, refusal_error
+from .celery_broker import Broker, BrokerLost, Outage, Probe, refusal_error
+from .celery_flights import BUNDLE_MAX, Flight, bundle
+from .celery_lease import run_keys
 from .dispatch import Dispatch, fail_unfinished, interrupted
 from .tasks import Task
 
 GRACE_SECONDS = 5.0  # after Ctrl-C, how long a revoked task may still turn out to have started
-# Pending databases travel in bundles of up to TENANT_ROUTER_CELERY_BUNDLE databases of one server (a
-# task costs ~5 ms to send plus a receive, an ack and two replies), never more than the queue divided
-# by the tasks in flight (bundles shrink at the tail); one a task with --fail-fast or --max-failures,
-# which stop after an exact count.
-BUNDLE_MAX = 8
-
-
-@dataclass(eq=False)
-class Flight:
-    """A task sent to the broker and not finished yet."""
-
-    task: Task
-    celery_id: str
-    sent: float
-    started: float | None = None
-    worker: str | None = None
-    beat: float = 0.0
-    begun: set[DbKey] = field(default_factory=set)  # databases the worker said anything of
-    finished: set[DbKey] = field(default_factory=set)
-
-    @functools.cached_property
-    def own(self) -> dict[DbKey, DbKey]:
-        """The task's databases, by value, to the run's own key objects."""
-        return {key: key for key in self.task.units}
+UNKNOWN = "where it stands is unknown: `tenant-router status` reads it, --only-failed settles it"
 
 
 class CeleryExecutor:
@@ -74,15 +51,19 @@ class CeleryExecutor:
         max_per_host: int | None = None,
     ) -> None:
         self.broker, self.report, self.queue = broker, report, broker.queue
-        self.lost_after = celery_lost_after()
+        self.lost_after, self.outage = celery_lost_after(), celery_broker_outage()
         self.run_id = secrets.token_hex(6)
         self.reply_name = f"tenant_router.reply.{self.run_id}"
+        self.asked: set[int] = set()  # tasks asked to stop: their stop queues are deleted at the end
+        self.lease = broker.lease(self.run_id, self.outage, lambda: run_keys(self.reply_name, self.asked))
         self.message = {
             "run": self.run_id,
             "reply": self.reply_name,
+            "lease": self.lease.ttl if self.lease.client is not None else None,
+            "outage": self.outage,
             "orms": assistants.orms(),
             "setup": setup.to_dict(),
-            "graphs": {orm: assistants.get(orm).graph_fingerprint() for orm in assistants.orms()},
+            "graphs": {orm: assistants.schema_digest(orm) for orm in assistants.orms()},  # see celery_worker
         }
         self.flights: dict[int, Flight] = {}
         self.dispatch = Dispatch(max_per_host)  # the tasks of the current run() not sent yet
@@ -93,7 +74,7 @@ class CeleryExecutor:
         self.probe: Probe | None = broker.probe
         self.interrupted_at: float | None = None
         self.heard = time.monotonic()  # when a worker last said anything
-        self.asked: set[int] = set()  # tasks asked to stop: their stop queues are deleted at the end
+        self.sent, self.down = 0, cast(Outage | None, None)  # tasks sent; the Outage while the broker is away
         try:
             self.replies = broker.connection.SimpleQueue(self.reply_name, no_ack=True, serializer="json")
         except Exception as exc:
@@ -107,6 +88,11 @@ class CeleryExecutor:
             self.probe = Probe(self.broker.app, self.queue)
         while True:
             try:
+                if self.down is not None:  # riding a broker outage out
+                    if not self.flights and (self.report.stopping or not self.dispatch.waiting):
+                        return pending
+                    self._reconnect()
+                    continue
                 window = self.probe.window(self.broker) if self.probe is not None else None
                 self.window = window or self.window
                 self._send()
@@ -118,9 +104,29 @@ class CeleryExecutor:
                 self._watch()
             except KeyboardInterrupt:
                 self._interrupted()
+            except BrokerLost as exc:
+                self.down = self.down or Outage(exc, self.outage)
             except ExecutorError:
                 self._abandon_all("the run was aborted")
                 raise
+
+    def _reconnect(self) -> None:
+        """One more try at a broker that went away, after a back-off (Outage.wait raises once it has
+        been away BROKER_OUTAGE seconds). Once it answers, the tasks it lost before a worker said it
+        started them (it restarted empty) go back to the front of the queue."""
+        assert self.down is not None
+        self.down.wait(self.broker.name)
+        if not self.broker.reconnect():
+            return
+        self.down = None
+        self.replies = self.broker.connection.SimpleQueue(self.reply_name, no_ack=True, serializer="json")
+        self.lease.renew()
+        now = self.heard = time.monotonic()
+        for flight in self.flights.values():
+            flight.beat = now  # heartbeats could not arrive meanwhile
+        for flight in self.broker.not_held([f for f in self.flights.values() if f.started is None]):
+            self._release(flight)
+            self.dispatch.waiting.appendleft(flight.task)
 
     def _send(self) -> None:
         queue = self.dispatch.waiting
@@ -137,24 +143,12 @@ class CeleryExecutor:
             task = self.dispatch.next()
             if task is None:
                 return
-            task = self._bundle(task)
-            flight = Flight(task, f"tr-{self.run_id}-{task.id}", time.monotonic())
+            task = bundle(task, queue, self.bundle_max, self.window)
+            self.sent += 1  # a task sent again (lost with the broker) gets a new id
+            flight = Flight(task, f"tr-{self.run_id}-{task.id}-{self.sent}", time.monotonic())
             self.broker.send(flight.celery_id, {**self.message, "task": wire.encode_task(task)})
             self.flights[task.id] = flight
             self.dispatch.sent(task)
-
-    def _bundle(self, task: Task) -> Task:
-        """A migrate task with the next queued databases of its server, when the queue is long."""
-        queue = self.dispatch.waiting
-        size = min(self.bundle_max, -(-(len(queue) + 1) // self.window))
-        if task.kind != "migrate" or size < 2:
-            return task
-        taken = [t for t in itertools.islice(queue, 4 * size) if t.kind == "migrate" and t.host == task.host]
-        taken = taken[: size - 1]
-        for other in taken:
-            queue.remove(other)
-        units = task.units + tuple(k for t in taken for k in t.units)
-        return Task("migrate", units, task.host, id=task.id)
 
     def _receive(self) -> dict[str, Any] | None:
         try:
@@ -179,8 +173,8 @@ class CeleryExecutor:
                 self._event(flight, data)
         elif kind == "event":  # one event (workers of an earlier release)
             self._event(flight, message["e"])
-        elif kind == "done":
-            self._release(flight)
+        elif kind == "done":  # a database with no outcome had its report lost with the broker
+            self._fail_unfinished(flight, f"its worker's report of it was lost; {UNKNOWN}", Status.UNKNOWN)
             own = flight.own  # the run's key objects, not the reply's copies
             return [
                 (own.get(key, key), wire.decode_verdict(v))
@@ -188,16 +182,15 @@ class CeleryExecutor:
             ]
         elif kind == "crashed":
             self._fail_unfinished(flight, f"worker error on {flight.worker}: {message.get('error')}")
-            self._release(flight)
         elif kind == "refused":
             raise refusal_error(message, flight.worker)
         return []
 
     def _event(self, flight: Flight, data: dict[str, Any]) -> None:
         event = wire.decode_event(data)
-        if isinstance(event, RunStarted):
+        if isinstance(event, RUN_EVENTS):
             return
-        key = DbKey(event.orm, event.tenant, event.alias)
+        key = DbKey(event.orm or "", event.tenant, event.alias)  # output of no database: no own key
         own = flight.own.get(key)
         if own is None or key in flight.finished:
             return  # a redelivered task repeating a database already settled: reported once
@@ -219,11 +212,16 @@ class CeleryExecutor:
             self.heard = now
         for flight in list(self.flights.values()):
             if flight.started is not None and now - flight.beat > self.lost_after:
-                self._requeue_unbegun(flight)
+                self.report.emit(
+                    WorkerLost(str(flight.worker), f"no heartbeat for {now - flight.beat:.0f} s")
+                )
+                if not self.report.stopping and (unbegun := flight.unbegun()) is not None:
+                    self.dispatch.waiting.appendleft(unbegun)  # a lost worker's bundle: to another
+                self._ask_to_stop([flight])  # a worker that was only frozen stops at its next boundary
                 self._fail_unfinished(
                     flight,
-                    f"Celery worker {flight.worker} lost: no heartbeat for {now - flight.beat:.0f} s "
-                    "(the database is left at a migration boundary; re-run with --only-failed)",
+                    f"Celery worker {flight.worker} lost: no heartbeat for {now - flight.beat:.0f} s; {UNKNOWN}",
+                    Status.UNKNOWN,
                 )
                 self._revoke([flight])
             elif flight.started is None and self.interrupted_at and now - self.interrupted_at > GRACE_SECONDS:
@@ -232,13 +230,6 @@ class CeleryExecutor:
     def _release(self, flight: Flight) -> None:
         if self.flights.pop(flight.task.id, None) is not None:
             self.dispatch.done(flight.task)
-
-    def _requeue_unbegun(self, flight: Flight) -> None:
-        """A lost worker's bundle: the databases it never began go to the front of the queue."""
-        unbegun = tuple(k for k in flight.task.units if k not in flight.begun)
-        if flight.task.kind == "migrate" and unbegun and not self.report.stopping:
-            self.dispatch.waiting.appendleft(Task("migrate", unbegun, flight.task.host))
-            flight.finished.update(unbegun)  # not this flight's to fail any more
 
     def _fail_unfinished(
         self, flight: Flight, error: str, status: Status = Status.FAILED, *, begun_only: bool = False
@@ -281,19 +272,26 @@ class CeleryExecutor:
         self._revoke([f for f in flights if f.started is None])
         self._ask_to_stop([f for f in flights if f.started is not None])
         for flight in flights:
-            if flight.started is not None:
+            if self.broker.lost:  # a worker may have taken it, or gone on with it: nobody can tell here
+                on = f" on {flight.worker}" if flight.worker else ""
+                self._fail_unfinished(
+                    flight, f"broker lost while its task was out{on}; {UNKNOWN}", Status.UNKNOWN
+                )
+            elif flight.started is not None:
                 self._fail_unfinished(flight, f"{why} while it ran on {flight.worker}", begun_only=True)
             self._release(flight)
 
     def close(self) -> None:
-        """Revoke what is left, delete the run's queues and release the connection."""
+        """Revoke what is left, end the lease, delete the run's queues and release the connection."""
         self._revoke(list(self.flights.values()))
         self.flights.clear()
+        # "over" for the workers, and the run's queues gone (a worker may have gone before it read its
+        # stop request); with the broker away, they expire on their own
+        self.lease.end(delete=run_keys(self.reply_name, self.asked))
         if self.broker.lost:
-            return  # the run's queues went with the broker (or are left behind: they expire with it)
+            return
         with contextlib.suppress(Exception):
             self.replies.queue.delete()
-        # the worker may have gone before it read its stop request
         self.broker.delete_queues(f"{self.reply_name}.stop.{task_id}" for task_id in self.asked)
         with contextlib.suppress(Exception):
             self.replies.close()

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import json
 import re
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..config.environment import celery_app_path
 from ..errors import ConfigurationError, ExecutorError, UsageError
 from ..record.report import one_line_error
 from ..safety.redact import mask_url
+from .celery_lease import RunLease, redis_of
 from .celery_worker import TASK_NAME
 
 PROBE_SECONDS = 2.0  # how long the workers have to answer `inspect` when the run starts
@@ -49,11 +52,25 @@ def load_app(path: str | None) -> Any:
     return app
 
 
-def broker_error(name: str, exc: BaseException) -> ExecutorError:
+class BrokerLost(ExecutorError):
+    """The broker stopped answering mid-run (the run waits a while for it to come back)."""
+
+
+def broker_error(name: str, exc: BaseException) -> BrokerLost:
     """The one line for a broker that cannot be reached."""
-    return ExecutorError(
+    return BrokerLost(
         f"Celery broker {name} unreachable: {one_line_error(exc)}",
         hint="Check the broker (CELERY_BROKER_URL) is up and reachable from this host.",
+    )
+
+
+def broker_gone(name: str, seconds: float, exc: BaseException) -> ExecutorError:
+    """The one line for a broker that stayed away longer than the run waits for it."""
+    return ExecutorError(
+        f"Celery broker {name} unreachable for {seconds:g} s, the longest the run waits "
+        f"(TENANT_ROUTER_CELERY_BROKER_OUTAGE): {one_line_error(exc)}",
+        hint="Databases the workers held are reported unknown: `tenant-router status` reads where they "
+        "stand, and --only-failed settles them once the broker is back.",
     )
 
 
@@ -61,12 +78,32 @@ def refusal_error(message: dict[str, Any], worker: str | None) -> ExecutorError:
     """The one line for a worker that refused the run: other code, or settings it cannot load."""
     worker = worker or "a worker"
     if message.get("reason") == "graph":
+        ours, theirs = (str(message.get(side))[:12] for side in ("ours", "theirs"))
         return ExecutorError(
-            f"Celery worker {worker} runs other code: its {message.get('orm')} migration graph differs "
-            f"from this run's (digest {message.get('ours')} there, {message.get('theirs')} here).",
-            hint="Deploy the same release to the workers and to the host that runs tenant-router.",
+            f"Celery worker {worker} runs other code: its {message.get('orm')} migrations differ from "
+            f"this run's (content digest {ours} there, {theirs} here).",
+            hint="Deploy the same release to the workers and to the host that runs tenant-router (the "
+            "digest covers every migration file, Alembic revision, env.py and the ORM's options).",
         )
     return ExecutorError(f"Celery worker {worker} cannot load tenant-router: {message.get('error')}")
+
+
+class Outage:
+    """A broker that went away mid-run: how long ago, and how many tries at it since."""
+
+    def __init__(self, lost: BrokerLost, seconds: float) -> None:
+        self.lost, self.seconds = lost, seconds
+        self.since, self.tries = time.monotonic(), 0
+
+    def wait(self, name: str) -> None:
+        """Sleep before the next try (back-off from 0.25 s to 5 s); the run's end once it has lasted
+        `seconds` (TENANT_ROUTER_CELERY_BROKER_OUTAGE)."""
+        waited = time.monotonic() - self.since
+        cause = self.lost.__cause__ or self.lost
+        if waited >= self.seconds:
+            raise broker_gone(name, self.seconds, cause) from cause
+        time.sleep(min(0.25 * 2**self.tries, 5.0, self.seconds - waited))
+        self.tries += 1
 
 
 class Broker:
@@ -84,10 +121,57 @@ class Broker:
             raise broker_error(self.name, exc) from exc
         self.probe = Probe(self.app, queue)
 
-    def error(self, exc: BaseException) -> ExecutorError:
-        """The broker went away: remember it, and the one line that says so."""
+    def error(self, exc: BaseException) -> BrokerLost:
+        """The broker went away: remember it (nothing is sent until it is back), and the one line that says so."""
         self.lost = True
         return broker_error(self.name, exc)
+
+    def reconnect(self) -> bool:
+        """A new connection to the broker, if it answers now (one quick try); True when it did."""
+        fresh = self.app.connection_for_write()
+        try:
+            fresh.ensure_connection(max_retries=1, interval_start=0, timeout=2)
+            fresh.default_channel  # noqa: B018 (a channel, or the error now rather than later)
+        except Exception:
+            with contextlib.suppress(Exception):
+                fresh.release()
+            return False
+        with contextlib.suppress(Exception):
+            self.connection.release()
+        self.connection, self.lost = fresh, False
+        return True
+
+    def lease(self, run_id: str, outage: float, keys: Callable[[], Iterable[str]]) -> RunLease:
+        """The run's lease on this broker (celery_lease.py), set now."""
+        try:
+            return RunLease(self.app, run_id, outage, keys)
+        except Exception as exc:
+            raise self.error(exc) from exc
+
+    def not_held(self, flights: list[Any]) -> list[Any]:
+        """Those of `flights` (sent, not started) whose message the broker no longer holds (none when
+        it cannot tell: they are waited for)."""
+        held = self.queued_ids()
+        return [] if held is None else [f for f in flights if f.celery_id not in held]
+
+    def queued_ids(self) -> set[str] | None:
+        """The ids of the task messages the broker still holds for this queue (waiting, or delivered
+        and not acknowledged); None when it cannot tell (not Redis)."""
+        try:
+            client = redis_of(self.connection)
+            if client is None:
+                return None
+            channel = self.connection.default_channel
+            raw = [*client.lrange(self.queue, 0, -1)]
+            raw += [json.loads(v)[0] for v in client.hvals(channel.unacked_key)]
+        except Exception:
+            return None
+        ids = set()
+        for item in raw:
+            with contextlib.suppress(Exception):
+                message = json.loads(item) if isinstance(item, bytes | str) else item
+                ids.add(str(message["headers"]["id"]))
+        return ids
 
     def send(self, celery_id: str, message: dict[str, Any]) -> None:
         """One task message to the workers' queue (names only, as JSON)."""

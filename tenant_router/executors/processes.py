@@ -3,7 +3,7 @@
 Workers are forked from the run's process after Django is set up (so they start in milliseconds with the
 configuration and migration graphs already loaded), take one task at a time, stream their events back,
 and retire after a number of tasks or above a memory ceiling so memory stays flat over any number of
-tenants. A worker that dies is reported as a failure of the databases it held, and is replaced.
+tenants. A worker that dies fails the databases it held (read again: lost.py) and is replaced.
 """
 
 from __future__ import annotations
@@ -12,18 +12,23 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import sys
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
 
 from ..orm_backends.assistants import Assistants
 from ..preflight import Verdict
-from ..record.events import DONE_EVENTS, Status
+from ..record.captured import OutputCapture
+from ..record.events import DONE_EVENTS, Status, TenantStarted, WorkerLost
 from ..record.keys import DbKey
 from ..record.report import MigrationReport, one_line_error
+from ..safety import sessions
+from ..safety.sessions import Session
 from .dispatch import Dispatch, fail_unfinished, interrupted
+from .lost import ABORTED, settle_lost
 from .tasks import Task, execute
 
 DEFAULT_TASKS_PER_WORKER = 200
@@ -80,11 +85,16 @@ def _worker_main(
     conn: Connection, max_tasks: int, max_rss_mb: float, parent_pid: int, inherited: list[Connection]
 ) -> None:
     """A worker: receive a task, stream its events, answer with its pending units; retire when told."""
+    # What this worker's code writes travels to the run as events: never to the terminal, where the
+    # run's live view is (and this process's inherited copy of it, which would be drawn stale).
+    real = (sys.__stdout__ or sys.stdout, sys.__stderr__ or sys.stderr)
+    OutputCapture(lambda event: conn.send(("event", event)), real).start()
     # The parent decides what an interrupt means: a stop request reaches workers through the shared
     # flag (they stop at the next migration boundary); an abort kills them.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     die_with_parent(parent_pid)
+    sessions.on_opened(lambda key, session: conn.send(("session", (key, session))))
     for end in inherited:  # the run's ends of every pipe: without them a dead run means EOF here
         with contextlib.suppress(OSError):
             end.close()
@@ -123,6 +133,7 @@ class Worker:
     conn: Connection
     task: Task | None = None
     finished: set[DbKey] = field(default_factory=set)
+    sessions: dict[DbKey, set[Session]] = field(default_factory=dict)  # the task's server sessions
 
 
 class ProcessExecutor:
@@ -207,7 +218,7 @@ class ProcessExecutor:
             task = self.dispatch.next()
             if task is None:
                 return
-            worker.task, worker.finished = task, set()
+            worker.task, worker.finished, worker.sessions = task, set(), {}
             self.dispatch.sent(task)
             worker.conn.send(task)
 
@@ -222,9 +233,14 @@ class ProcessExecutor:
             except (EOFError, OSError):
                 break
             if kind == "event":
+                if isinstance(payload, TenantStarted):  # the worker's lane in a picture of the run
+                    payload = replace(payload, worker=f"pid {worker.process.pid}")
                 self.report.emit(payload)
                 if isinstance(payload, DONE_EVENTS):
                     worker.finished.add(DbKey(payload.orm, payload.tenant, payload.alias))
+            elif kind == "session":
+                key, session = payload
+                worker.sessions.setdefault(DbKey(*key), set()).add(session)
             elif kind == "crashed":
                 self._fail_unfinished(worker, f"worker error: {payload}")
                 self._release(worker)
@@ -240,10 +256,12 @@ class ProcessExecutor:
             worker.process.join(timeout=1)
             code = worker.process.exitcode
             if worker.task is not None:
-                if self.aborted:
-                    self._fail_unfinished(worker, "aborted by a second interrupt", Status.INTERRUPTED)
-                else:
-                    self._fail_unfinished(worker, f"worker process died ({_describe_exit(code)})")
+                died = f"worker process died ({_describe_exit(code)})"
+                error, status = (ABORTED, Status.INTERRUPTED) if self.aborted else (died, Status.FAILED)
+                if not self.aborted:
+                    self.report.emit(WorkerLost(f"pid {worker.process.pid}", _describe_exit(code)))
+                held = worker.task.units, worker.finished, worker.sessions
+                settle_lost(self.report, self.assistants, *held, error, status)
                 self._release(worker)
             self._replace(worker)
         return pending

@@ -87,6 +87,7 @@ class Assistants:
         self._settings: dict[DbKey, dict[str, Any] | None] = {}
         self._hosts: dict[DbKey, str | None] = {}
         self._keep_settings = keep_settings
+        self._digests: dict[str, str | None] = {}  # each ORM's schema_digest(): its files read once a run
 
     @classmethod
     def for_run(
@@ -157,6 +158,15 @@ class Assistants:
         if key not in self._hosts:
             self.find_db_config(key)  # notes the host
         return self._hosts.get(key)
+
+    def schema_digest(self, orm: str) -> str | None:
+        """The digest of what decides `orm`'s schema (its assistant's schema_digest(): the contents of
+        every migration file, versions, options), read once per run. One digest for two uses: the key
+        of the template databases, and the Celery code check (a worker whose digest differs from the
+        run's runs other code and refuses the run). None: nothing to compare, nothing to copy."""
+        if orm not in self._digests:
+            self._digests[orm] = self.get(orm).schema_digest()
+        return self._digests[orm]
 
     def orms(self) -> list[str]:
         """The ORM keys built so far, in the order they were built."""

@@ -35,6 +35,7 @@ class MissingDatabase:
 
     identity: str  # postgresql://role@host:5432/name
     keys: list[DbKey] = field(default_factory=list)
+    server: str = ""  # its server as configured, for messages (the identity says localhost for 127.0.0.1)
 
     @property
     def backend(self) -> str:
@@ -52,7 +53,7 @@ class MissingDatabase:
         """PostgreSQL/MariaDB: the server; SQLite: the folder of the file (where its templates live)."""
         if self.backend == "sqlite":
             return f"sqlite:{os.path.dirname(self.name)}"
-        return self.identity.rsplit("/", 1)[0]
+        return self.server or self.identity.rsplit("/", 1)[0]
 
 
 class Creations:
@@ -216,7 +217,8 @@ class Creations:
                 key.tenant or "", key.alias, self.assistants.db_config(key)
             )
             identity = read.identity if read is not None else f"unknown:{key}"
-            found.setdefault(identity, MissingDatabase(identity)).keys.append(key)
+            server = read.server_name if read is not None else ""
+            found.setdefault(identity, MissingDatabase(identity, server=server)).keys.append(key)
         return list(found.values())
 
     @contextlib.contextmanager
@@ -235,7 +237,7 @@ class Creations:
         config = asst.scratch_config(self.assistants.db_config(key), MAINTENANCE_DATABASES[backend], {})
         read = asst.bookkeeping_read(key.tenant or "", key.alias, config)
         assert read is not None
-        server = open_server(backend, read.connect, read.identity.rsplit("/", 1)[0])
+        server = open_server(backend, read.connect, read.server_name)
         try:
             yield server
         finally:

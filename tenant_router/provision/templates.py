@@ -67,7 +67,6 @@ class Templates:
 
     def __init__(self, assistants: Assistants, prefix: str = DEFAULT_PREFIX) -> None:
         self.assistants, self.prefix = assistants, prefix
-        self._own: dict[str, str | None] = {}  # each ORM's schema_digest(): its files are read once a run
 
     def digest(self, keys: list[DbKey], server: Server, options: CreateOptions) -> str | None:
         """The digest of one physical database's shape on `server`, made with `options` (a template
@@ -75,14 +74,12 @@ class Templates:
         parts: list[Any] = [
             TEMPLATE_FORMAT,
             server.backend,
-            server.label,
+            server.label.replace("@127.0.0.1:", "@localhost:", 1),  # one digest however the host is spelled
             options.encoding,
             options.collation,
         ]
         for key in keys:
-            if key.orm not in self._own:
-                self._own[key.orm] = self.assistants.get(key.orm).schema_digest()
-            own = self._own[key.orm]
+            own = self.assistants.schema_digest(key.orm)
             if own is None:
                 return None
             parts.append((key.orm, key.alias, own))

@@ -25,11 +25,14 @@ class Status(StrEnum):
     DRIFTED = "drifted"  # `--refuse-drift`: its schema differs from its migrations; nothing was done to it
     MISSING = "missing"  # the server says the database does not exist: nothing was done to it
     CREATED = "created"  # it did not exist: created as a verified copy of a template at head
+    UNKNOWN = (
+        "unknown"  # the run lost sight of it mid-way (broker or worker gone): `status` reads where it is
+    )
 
 
-#: Tried and not brought to its target: an error, or a lock it never got (what stops a run after a
-#: reserved database or a canary, and what migrate_to_all() raises for).
-FAILED_OR_BUSY = frozenset({Status.FAILED, Status.BUSY})
+#: Tried and not brought to its target: an error, a lock it never got, or an outcome the run lost sight
+#: of (what stops a run after a reserved database or a canary, and what migrate_to_all() raises for).
+FAILED_OR_BUSY = frozenset({Status.FAILED, Status.BUSY, Status.UNKNOWN})
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +48,7 @@ class TenantStarted:
     orm: str
     tenant: str | None
     alias: str | None
+    worker: str | None = None  # which worker ran it ("pid 4242", a Celery hostname); None: the run's process
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +103,10 @@ class TenantFailed:
     step: str | None  # the step that failed, when one was running
     seconds: float
     traceback: str | None = field(default=None, repr=False)
-    status: Status = Status.FAILED  # or LOCKED, INTERRUPTED, BUSY, DRIFTED, MISSING
+    status: Status = Status.FAILED  # or LOCKED, INTERRUPTED, BUSY, DRIFTED, MISSING, UNKNOWN
     current: str | None = None  # where the database was found after the failure (re-read); None: unknown
+    undone: tuple[str, ...] = ()  # steps reported applied that the re-read found undone (rolled back)
+    unknown: bool = False  # it had started, and could not be read afterwards: what it holds is unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +146,7 @@ class TenantBusy:
     step: str | None
     current: str | None  # where a fresh read found the database
     seconds: float
+    undone: tuple[str, ...] = ()  # steps reported applied that the fresh read found rolled back
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,8 +175,34 @@ class TenantNoted:
     note: str
 
 
+@dataclass(frozen=True, slots=True)
+class OutputLogged:
+    """A log record, print() or warning of code the run carried out (a migration, env.py, a library), in
+    this process or a worker: routed through the run instead of the terminal. `orm`, `tenant` and
+    `alias` name the database it was written for; all three None when it came outside any database."""
+
+    kind: ClassVar[str] = "output_logged"
+    orm: str | None
+    tenant: str | None
+    alias: str | None
+    level: str  # "INFO", "WARNING", ...: the record's level; INFO for stdout, WARNING for stderr
+    logger: str  # the record's logger name; "stdout", "stderr" or "py.warnings" for other writes
+    message: str  # passwords masked; may hold several lines (a traceback)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerLost:
+    """A worker died (a forked process) or stopped beating (a Celery worker) while it held a task; the
+    databases it had not finished are failed right after (TenantFailed). About the run, not one database."""
+
+    kind: ClassVar[str] = "worker_lost"
+    worker: str  # "pid 4242" or the Celery worker's name
+    error: str  # one line: how it ended
+
+
 MigrationEvent = (
     RunStarted
+    | WorkerLost
     | TenantStarted
     | TenantPlanned
     | StepStarted
@@ -181,9 +214,12 @@ MigrationEvent = (
     | TenantBusy
     | TenantRequeued
     | TenantNoted
+    | OutputLogged
 )
 
 
+#: Events about the whole run rather than one database (they have no orm, tenant or alias).
+RUN_EVENTS = (RunStarted, WorkerLost)
 #: Events that settle one database's outcome.
 FINAL_EVENTS = (TenantFinished, TenantFailed, TenantSkipped)
 #: Events after which whoever carried a database out has nothing more to say about it (a busy one is

@@ -1,16 +1,26 @@
 """The run journal: one JSON Lines file per run recording every database's outcome as it happens.
 
-Line 1 is the run's header (id, start, settings, selection); then one line per settled database; the
-last line, written when the run ends (even interrupted), holds the counts. A run that was killed has
-no last line, and the databases without a line never finished.
+Line 1 is the run's header (id, start, host, user, how it was called, the options, what it set out to
+migrate); then one line per settled database (its outcome, time and steps); the footer, written when
+the run ends (even interrupted), holds the counts, and the exit code when the command that ran it waits
+to give it (`exit_code_follows`). A killed run has no footer; its databases without an outcome line never
+finished (they were running, or never started: the journal cannot tell). Fields were only ever added:
+an older journal reads the same. {"event": "started", ...} lines (a database began: when, on which
+worker) are no outcome. Every line after the header has "t", seconds since the run began on the run's
+clock; an outcome also its duration ("seconds") and the steps of its last attempt ([step, t at its end,
+seconds]); a `requeued` line the steps of the attempt before.
 """
 
 from __future__ import annotations
 
+import contextlib
+import getpass
 import json
 import os
 import secrets
+import socket
 import time
+import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,7 +28,20 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..errors import ConfigurationError, UsageError
-from .events import FINAL_EVENTS, MigrationEvent, Status, TenantFailed, TenantFinished, TenantRequeued
+from .events import (
+    FINAL_EVENTS,
+    MigrationEvent,
+    OutputLogged,
+    RunStarted,
+    Status,
+    StepApplied,
+    TenantFailed,
+    TenantFinished,
+    TenantRequeued,
+    TenantSkipped,
+    TenantStarted,
+    WorkerLost,
+)
 from .keys import DbKey
 from .report import MigrationReport
 
@@ -31,6 +54,7 @@ REDO = frozenset(
         Status.BUSY,
         Status.DRIFTED,
         Status.MISSING,
+        Status.UNKNOWN,  # the pre-flight of the next run reads where it stands
     }
 )
 
@@ -43,7 +67,7 @@ def new_run_id() -> str:
 class Journal:
     """An on_event tap appending each settled database to runs/<run id>.jsonl."""
 
-    def __init__(self, directory: Path, header: dict[str, Any]) -> None:
+    def __init__(self, directory: Path, header: dict[str, Any], *, exit_code_follows: bool = False) -> None:
         self.directory = directory
         self.run_id = new_run_id()
         try:
@@ -56,6 +80,13 @@ class Journal:
                 hint="Set TENANT_ROUTER_JOURNAL_DIR, pass --journal DIR, or --no-journal.",
                 check_id="E010",
             ) from exc
+        self._began = time.monotonic()
+        self._began_at: dict[DbKey, float] = {}  # when each running database first began (kept over requeues)
+        self.workers_lost = 0
+        self.footer: dict[str, Any] | None = None
+        self.exit_code_follows = exit_code_follows  # the footer waits for note_exit()
+        self._pending: weakref.finalize[Any, Any] | None = None
+        self._steps: dict[DbKey, list[list[Any]]] = {}  # the steps of each running database, until it settles
         self._write({"journal": 1, "run": self.run_id, "started": _now(), **header})
 
     def _write(self, record: dict[str, Any]) -> None:
@@ -63,35 +94,74 @@ class Journal:
         self._file.flush()
 
     def record(self, event: MigrationEvent) -> None:
-        """Append the outcome of a settled database, or that a busy one waits for a retry."""
+        """Append the outcome of a settled database, that a busy one waits for a retry, that one began, or
+        output of the code the run carried out (a `logged` line)."""
+        if isinstance(event, RunStarted | WorkerLost):
+            self.workers_lost += isinstance(event, WorkerLost)
+            return
+        if isinstance(event, OutputLogged):
+            self._write(
+                {"orm": event.orm, "tenant": event.tenant, "alias": event.alias, "logged": True,
+                 "level": event.level, "logger": event.logger, "message": event.message}
+            )  # fmt: skip
+            return
+        key = DbKey(event.orm, event.tenant, event.alias)
+        if isinstance(event, TenantStarted):
+            self._steps[key] = []
+            self._began_at.setdefault(key, self._clock())
+            self._write({"event": "started", "orm": event.orm, "tenant": event.tenant, "alias": event.alias,
+                         "t": self._clock(), "worker": event.worker})  # fmt: skip
+        elif isinstance(event, StepApplied):
+            self._steps.setdefault(key, []).append([event.step, self._clock(), round(event.seconds, 3)])
         if isinstance(event, TenantRequeued):  # busy until a later line says otherwise
             self._write(
                 {"orm": event.orm, "tenant": event.tenant, "alias": event.alias, "status": str(Status.BUSY),
-                 "requeued": f"retry {event.attempt}/{event.retries} in {event.delay:g}s", "error": event.error}
+                 "requeued": f"retry {event.attempt}/{event.retries} in {event.delay:g}s", "error": event.error,
+                 "t": self._clock(), "steps": self._steps.pop(key, [])}
             )  # fmt: skip
             return
         if not isinstance(event, FINAL_EVENTS):
             return
         line: dict[str, Any] = {"orm": event.orm, "tenant": event.tenant, "alias": event.alias}
         line["status"] = str(event.status)
+        line.update(t=self._clock(), seconds=round(getattr(event, "seconds", 0.0), 3))
+        line["steps"] = self._steps.pop(key, [])
+        began = self._began_at.pop(key, None)
+        if not isinstance(event, TenantSkipped):
+            line["began"] = began
         if isinstance(event, TenantFailed):
             line.update(error=event.error, step=event.step, current=event.current)
+            line.update({"rolled_back": list(event.undone)} if event.undone else {})
+            line.update({"current_unknown": True} if event.unknown else {})
         elif isinstance(event, TenantFinished):
             line.update(applied=event.applied, current=event.current)
         self._write(line)
 
+    def _clock(self) -> float:
+        return round(time.monotonic() - self._began, 3)
+
     def close(self, report: MigrationReport) -> None:
         """The closing line: counts, whether it was interrupted or stopped early."""
-        self._write(
-            {
-                "finished": _now(),
-                "seconds": round(report.seconds, 3),
-                "counts": report.counts(),
-                "interrupted": report.interrupted,
-                "stopped": report.stop_reason,
-            }
-        )
+        self.footer = {
+            "finished": _now(),
+            "t": self._clock(),
+            "seconds": round(report.seconds, 3),
+            "counts": report.counts(),
+            "interrupted": report.interrupted,
+            "stopped": report.stop_reason,
+            "workers_lost": self.workers_lost,
+        }
+        if not self.exit_code_follows:
+            self._write(self.footer)
         self._file.close()
+        if self.exit_code_follows:  # written by note_exit(); without its code if that never comes
+            self._pending = weakref.finalize(self, _append, self.path, self.footer)
+
+    def note_exit(self, code: int) -> None:
+        """Write the footer held for the exit code of the command that ran the run, with that code."""
+        if self._pending is not None and self._pending.detach() is not None:
+            assert self.footer is not None
+            _append(self.path, {**self.footer, "exit_code": int(code)})
 
 
 @dataclass
@@ -103,6 +173,7 @@ class RunRecord:
     header: dict[str, Any]
     outcomes: dict[tuple[str, str | None, str | None], dict[str, Any]] = field(default_factory=dict)
     footer: dict[str, Any] | None = None
+    requeues: dict[tuple[str, str | None, str | None], int] = field(default_factory=dict)
 
     @property
     def finished(self) -> bool:
@@ -164,8 +235,11 @@ def read_run(path: Path) -> RunRecord:
     for record in records[1:]:
         if "finished" in record:
             run.footer = record
-        else:
-            run.outcomes[(record["orm"], record["tenant"], record["alias"])] = record
+        elif not record.get("logged") and "event" not in record:  # output, a start: no outcome
+            key = (record["orm"], record["tenant"], record["alias"])
+            run.outcomes[key] = record
+            if "requeued" in record:
+                run.requeues[key] = run.requeues.get(key, 0) + 1
     return run
 
 
@@ -204,8 +278,22 @@ def header_for(
         "databases": [list(key) for key in databases],
         "pid": os.getpid(),
         "clock": time.time(),
+        "host": socket.gethostname(),
+        "user": _user(),
         **extra,
     }
+
+
+def _user() -> str | None:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name, no passwd entry (a container's uid)
+        return None
+
+
+def _append(path: Path, record: dict[str, Any]) -> None:
+    with contextlib.suppress(OSError), path.open("a", encoding="utf-8") as file:
+        file.write(json.dumps(record, default=str) + "\n")
 
 
 def _now() -> str:

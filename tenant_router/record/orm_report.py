@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from ..errors import DatabaseBusy, DatabaseLocked
 from ..safety.cancel import StopAtBoundary, StopBeforeStart, stop_requested
 from ..safety.redact import REDACTOR
+from .captured import running
 from .events import (
     Status,
     StepApplied,
@@ -40,6 +41,9 @@ class DatabaseRun:
         self.up_to_date = False
         self.total: int | None = None
         self.found_at: str | None = None  # after a failure: where a fresh read found the database
+        self.undone: tuple[str, ...] = ()  # after a failure: steps reported applied the fresh read undid
+        self.unknown = False  # after a failure: it could not be read, so what it holds is unknown
+        self.applied_steps: list[str] = []  # what step_applied reported, in order
         self.step_writes = 0  # statements of the running step that changed the database (when counted)
 
     def planned(self, steps: list[str] | tuple[str, ...], current: str | None = None) -> None:
@@ -57,6 +61,7 @@ class DatabaseRun:
         """The running step (or `step`) was applied."""
         step = step or self.step or "?"
         self.applied += 1
+        self.applied_steps.append(step)
         if not step.endswith(NOT_CURRENT):  # unapplying (or a repair pass) makes no step current
             self.current = step
         self.step = None
@@ -83,7 +88,8 @@ class OrmReport:
         run = DatabaseRun(self, tenant, alias)
         self.report.emit(TenantStarted(self.orm, tenant, alias))
         try:
-            yield run
+            with running(DbKey(self.orm, tenant, alias)):  # what it writes is this database's output
+                yield run
         except Exception as exc:
             self._failed(run, exc)
         except BaseException as exc:  # interrupted: record it, then let it go on up
@@ -104,7 +110,9 @@ class OrmReport:
             return
         if isinstance(exc, DatabaseBusy):  # not an outcome yet: the run requeues it or settles it busy
             self.report.emit(
-                TenantBusy(self.orm, run.tenant, run.alias, str(exc), run.step, run.found_at, seconds)
+                TenantBusy(
+                    self.orm, run.tenant, run.alias, str(exc), run.step, run.found_at, seconds, run.undone
+                )
             )
             return
         if isinstance(exc, DatabaseLocked):
@@ -123,11 +131,13 @@ class OrmReport:
                 tb,
                 Status.INTERRUPTED,
                 run.found_at,
+                run.undone,
+                run.unknown,
             )
         else:
             event = TenantFailed(
                 self.orm, run.tenant, run.alias, one_line_error(exc), run.step, seconds, tb,
-                current=run.found_at,
+                current=run.found_at, undone=run.undone, unknown=run.unknown,
             )  # fmt: skip
         self.report.emit(event)
 
@@ -137,7 +147,8 @@ class OrmReport:
         before = len(self.report.results)
         started = time.monotonic()
         try:
-            yield
+            with running(DbKey(self.orm, tenant, None)):
+                yield
         except Exception as exc:
             self._orphan_failure(tenant, exc, started)
         except BaseException as exc:

@@ -9,8 +9,11 @@ from typing import Any
 
 from ..safety.cancel import stop_requested
 from ..safety.redact import REDACTOR
+from .captured import delivering
 from .events import (
+    RUN_EVENTS,
     MigrationEvent,
+    OutputLogged,
     RunStarted,
     Status,
     StepApplied,
@@ -29,6 +32,8 @@ from .keys import DbKey, database_label
 #: Steps that leave the database's current migration where it was: an unapply, a post_migrate repair.
 NOT_CURRENT = (" (backwards)", " (repair)")
 SETTLED = frozenset({Status.MIGRATED, Status.UP_TO_DATE, Status.SKIPPED, Status.CREATED})
+#: What --fail-fast and --max-failures count: failures, and outcomes the run lost sight of.
+COUNTED = frozenset({Status.FAILED, Status.UNKNOWN})
 
 
 def _ignore(event: MigrationEvent) -> None:
@@ -52,6 +57,8 @@ class TenantResult:
     reason: str | None = None
     traceback: str | None = None
     running_step: str | None = None
+    rolled_back: list[str] = field(default_factory=list)  # reported applied, then undone with a rollback
+    current_unknown: bool = False  # it had started and could not be read afterwards
 
     @property
     def key(self) -> DbKey:
@@ -75,6 +82,8 @@ class TenantResult:
             "applied_count": len(self.applied),
             "pending": self.pending,
             "current": self.current,
+            "current_unknown": self.current_unknown,
+            "rolled_back": list(self.rolled_back),
             "seconds": round(self.seconds, 4),
             "error": self.error,
             "failed_step": self.failed_step,
@@ -103,18 +112,22 @@ class MigrationReport:
         self.started = time.monotonic()
         self.seconds = 0.0
         self.journal: Any = None  # the run's Journal, when it writes one
+        self.orm_order: tuple[str, ...] = ()  # the configured ORM order (RunStarted), for every view
         self._listeners: list[Callable[[MigrationEvent], None]] = []
 
     # -- the fold ---------------------------------------------------------------------------
     def emit(self, event: MigrationEvent) -> None:
         """Record `event` into the rows, then pass it to the callback."""
-        if not isinstance(event, RunStarted):
+        if isinstance(event, RunStarted):
+            self.orm_order = event.orms
+        if not isinstance(event, (*RUN_EVENTS, OutputLogged)):
             self._fold(event)
-        for listener in self._listeners:
-            listener(event)
-        self._on_event(event)
-        for responder in self._responders:
-            responder(event, self)
+        with delivering():  # what the callbacks print is theirs, not output of the running database
+            for listener in self._listeners:
+                listener(event)
+            self._on_event(event)
+            for responder in self._responders:
+                responder(event, self)
 
     def add_listener(self, listener: Callable[[MigrationEvent], None]) -> None:
         """Also pass every event to `listener` (before the callback): the journal listens this way."""
@@ -128,7 +141,7 @@ class MigrationReport:
         return row
 
     def _fold(self, event: MigrationEvent) -> None:
-        assert not isinstance(event, RunStarted)
+        assert not isinstance(event, (*RUN_EVENTS, OutputLogged))
         if isinstance(event, TenantRetried | TenantRequeued):  # news only: the outcome is still to come
             return
         row = self._row(event.orm, event.tenant, event.alias)
@@ -147,11 +160,12 @@ class MigrationReport:
                 row.reason = note or row.reason
                 row.current = current or row.current
                 row.error = row.failed_step = None  # a requeued database that made it after all
+                row.current_unknown = False
             case TenantFailed(error=error, step=step, seconds=seconds, traceback=tb, status=status):
                 row.status, row.error, row.failed_step = status, error, step
                 row.seconds, row.traceback, row.running_step = seconds, tb, None
-                row.current = event.current or row.current
-                if status is Status.FAILED:
+                _found(row, event.current, event.undone, event.unknown)
+                if status in COUNTED:
                     self._count_failure(row)
             case TenantNoted(note=note):
                 row.reason = note
@@ -159,30 +173,34 @@ class MigrationReport:
                 row.status, row.reason = status, reason
             case TenantBusy(error=error, step=step, current=current):  # requeued or settled next
                 row.error, row.failed_step, row.running_step = error, step, None
-                row.current = current or row.current
+                _found(row, current, event.undone, False)
 
     def _count_failure(self, row: TenantResult) -> None:
         if self.fail_fast:
             self.stop(f"--fail-fast: {row.label} failed")
-        elif self.max_failures is not None and len(self.failures) >= self.max_failures:
+        elif (
+            self.max_failures is not None
+            and sum(r.status in COUNTED for r in self.results.values()) >= self.max_failures
+        ):
             self.stop(f"--max-failures {self.max_failures} reached")
 
     # -- views ------------------------------------------------------------------------------
     def rows(self, orm: str | None = None) -> list[TenantResult]:
-        """Rows in start order, optionally of one ORM."""
-        return [r for r in self.results.values() if orm is None or r.orm == orm]
+        """Rows ORM by ORM (configured order), each ORM's in start order; optionally of one ORM."""
+        return [r for r in self._in_orm_order() if orm is None or r.orm == orm]
 
     @property
     def failures(self) -> list[TenantResult]:
         """Rows that failed."""
-        return [r for r in self.results.values() if r.status is Status.FAILED]
+        return [r for r in self._in_orm_order() if r.status is Status.FAILED]
 
     @property
     def problems(self) -> list[TenantResult]:
         """Rows that failed, were locked by another run, stayed busy, were interrupted, were refused
-        as drifted, or whose database does not exist."""
-        bad = (Status.FAILED, Status.LOCKED, Status.INTERRUPTED, Status.BUSY, Status.DRIFTED, Status.MISSING)
-        return [r for r in self.results.values() if r.status in bad]
+        as drifted, whose database does not exist, or whose outcome the run lost sight of."""
+        bad = (Status.FAILED, Status.LOCKED, Status.INTERRUPTED, Status.BUSY, Status.DRIFTED, Status.MISSING,
+               Status.UNKNOWN)  # fmt: skip
+        return [r for r in self._in_orm_order() if r.status in bad]
 
     @property
     def ok(self) -> bool:
@@ -198,8 +216,15 @@ class MigrationReport:
         return counts
 
     def orms(self) -> list[str]:
-        """ORM keys in the order they appear."""
-        return list(dict.fromkeys(r.orm for r in self.results.values()))
+        """ORM keys in the configured order (an ORM the run did not announce: after, as it appeared),
+        whichever ORM's databases settled first."""
+        seen = dict.fromkeys(r.orm for r in self.results.values())
+        return [orm for orm in self.orm_order if orm in seen] + [o for o in seen if o not in self.orm_order]
+
+    def _in_orm_order(self) -> list[TenantResult]:
+        """Every row, ORM by ORM in the configured order, each ORM's in start order."""
+        rank = {orm: i for i, orm in enumerate(self.orms())}
+        return sorted(self.results.values(), key=lambda r: rank[r.orm])
 
     def to_dict(self) -> dict[str, Any]:
         """The whole report, JSON-ready."""
@@ -211,7 +236,7 @@ class MigrationReport:
             "stopped": self.stop_reason,
             "seconds": round(self.seconds, 4),
             "counts": self.counts(),
-            "results": [r.to_dict() for r in self.results.values()],
+            "results": [r.to_dict() for r in self._in_orm_order()],
         }
 
     # -- for the run ------------------------------------------------------------------------
@@ -227,6 +252,17 @@ class MigrationReport:
         """Start no more databases; the engine reports the rest as not started."""
         if self.stop_reason is None:
             self.stop_reason = reason
+
+
+def _found(row: TenantResult, current: str | None, undone: tuple[str, ...], unknown: bool) -> None:
+    """What a fresh read after a failure found: the current step, steps a rollback undid, or nothing."""
+    row.current_unknown = unknown
+    row.current = None if unknown else current or row.current
+    for step in undone:
+        if step in row.applied:
+            row.applied.remove(step)
+            if step not in row.rolled_back:
+                row.rolled_back.append(step)
 
 
 def one_line_error(exc: BaseException) -> str:

@@ -17,12 +17,14 @@ from ..executors import Executor, ExecutorSpec, make_executor, open_early
 from ..orm_backends.assistants import AssistantSetup
 from ..provision.missing import Creations
 from ..provision.templates import Templates
+from ..record.captured import OutputCapture
 from ..record.events import MigrationEvent, RunStarted
 from ..record.journal import Journal, header_for
 from ..record.orm_report import report_unconfigured
 from ..record.report import MigrationReport, _ignore
 from ..safety import cancel
 from . import phases
+from .described import run_options
 from .fleet import Fleet
 from .requests import JournalSpec, RunPolicy, Selection
 from .requeue import Requeue
@@ -78,9 +80,12 @@ def migrate(
     traced = telemetry.listener_for(report, assistants, executor, command)  # None unless OTEL_* asks
     early = open_early(executor)  # a wrong Celery app or its broker down: one line, nothing touched
     if journal is not None:  # opened once every argument is known to be good
-        header = header_for(fleet.tenants, [key for key in planned if key.tenant is not None], **journal.meta)
+        listed = [key for key in planned if key.tenant is not None]
+        header = header_for(
+            fleet.tenants, listed, options=run_options(selection, policy, executor), **journal.meta
+        )
         try:
-            report.journal = Journal(journal.folder, header)
+            report.journal = Journal(journal.folder, header, exit_code_follows=journal.exit_code_follows)
         except BaseException:
             if early is not None:
                 early.close()
@@ -93,6 +98,7 @@ def migrate(
         templates = Templates(assistants, prefix) if prefix is not None else None
         creations = Creations(assistants, report, templates)
     aborted: TenantRouterError | None = None
+    capture = OutputCapture(report.emit).start()  # what migrations and libraries write: events
     try:
         if policy.only_missing:  # `create` (and a signup view) makes tenant databases, nothing else
             phases.leave_reserved(report, planned)
@@ -120,7 +126,7 @@ def migrate(
             if policy.refuse_drift:
                 local = runner if executor.name == "processes" else None  # Celery replies carry no schemas
                 pending = phases.refuse_drifted(fleet.config, assistants, local, report, pending)
-            canaries = fleet.tenants[: policy.canary] if policy.canary else []
+            canaries = phases.pick_canaries(fleet.tenants, pending, report)[: policy.canary]
             phases.migrate_in_waves(assistants, runner, report, pending, canaries, requeue)
     except KeyboardInterrupt:
         report.interrupted = True
@@ -128,7 +134,7 @@ def migrate(
     except (ExecutorError, ScratchDatabaseError) as exc:  # the report keeps what finished; the rest
         # is marked not started (reserved databases may have been migrated: not "nothing touched")
         aborted = exc
-        report.stop(exc.message)
+        report.stop("aborted: the run could not go on (its error says why)")  # said once, not per database
     finally:
         if runner is not None:
             runner.close()
@@ -143,6 +149,7 @@ def migrate(
             creations.drop_incomplete()
         phases.mark_not_started(report, planned)
         report.seconds = time.monotonic() - report.started
+        capture.stop()
         if report.journal is not None:
             report.journal.close(report)
         telemetry.close(traced, report, aborted is not None)

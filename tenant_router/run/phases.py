@@ -25,6 +25,9 @@ from ..record.report import MigrationReport
 from .drift import check_databases
 from .requeue import Requeue
 
+#: What a canary database may end as for the rest of the fleet to go on.
+CANARY_OK = frozenset({Status.MIGRATED, Status.UP_TO_DATE, Status.SKIPPED, Status.CREATED})
+
 
 def migrate_reserved_and_coarse(
     specs: list[OrmSpec], assistants: Assistants, report: MigrationReport
@@ -157,7 +160,7 @@ def migrate_in_waves(
     canary: list[str],
     requeue: Requeue,
 ) -> None:
-    """Canary tenants first (stop if any fails or stays busy), then the rest; one ORM at a time within
+    """Canary tenants first (stop unless each reached its target), then the rest; one ORM at a time within
     a wave (in the order the run's assistants were built: the settings'), its busy databases taken again
     (rounds) before the next ORM starts."""
     first = set(canary)
@@ -174,12 +177,29 @@ def migrate_in_waves(
             while keys and not report.stopping:
                 runner.run(Task("migrate", (k,), assistants.host_of(k)) for k in keys)
                 keys = requeue.next_round(orm, report)
-        if canary and number == 0:  # the pre-flight's verdicts count too (an unreachable canary)
-            failed = {r.tenant for r in report.rows() if r.tenant in first and r.status in FAILED_OR_BUSY}
-            if failed:
-                report.stop(
-                    f"--canary: {len(failed)} of the first {len(canary)} tenant(s) failed or stayed busy"
-                )
+        if canary and number == 0 and not report.stopping:  # the pre-flight's verdicts count too
+            report_canaries(report, canary)
+
+
+def pick_canaries(candidates: list[str], pending: list[DbKey], report: MigrationReport) -> list[str]:
+    """`--canary`'s candidates: the tenants of `candidates` (in order) with something to try, a pending
+    database or one the pre-flight could not read; a tenant already at its target proves nothing."""
+    wanted = {k.tenant for k in pending} | {r.tenant for r in report.rows() if r.status in FAILED_OR_BUSY}
+    return [t for t in candidates if t in wanted]
+
+
+def report_canaries(report: MigrationReport, canary: list[str]) -> None:
+    """Stop the run unless every canary database reached its target (one locked by another run, or
+    interrupted, was not tried: it proves nothing either)."""
+    first = set(canary)
+    bad = {r.tenant: r.status for r in report.rows() if r.tenant in first and r.status not in CANARY_OK}
+    if bad:
+        named = ", ".join(f"{tenant}: {status}" for tenant, status in list(bad.items())[:3])
+        more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+        report.stop(
+            f"--canary: {len(bad)} of the first {len(canary)} tenant(s) failed or did not reach "
+            f"the target ({named}{more})"
+        )
 
 
 def mark_not_started(report: MigrationReport, planned: list[DbKey]) -> None:

@@ -17,8 +17,9 @@ from typing import Any
 
 from ..config.model import OrmSpec, RouterConfig
 from ..errors import UsageError
-from ..record.journal import RunRecord, find_run
+from ..record.journal import RunRecord
 from ..record.keys import DbKey
+from ..record.unfinished import Unfinished, unfinished
 from ..safety.lockwait import StepLimits
 from .requeue import DEFAULT_LOCK_RETRIES, DEFAULT_LOCK_RETRY_DELAY, RetryPolicy
 from .selection import select_tenants
@@ -54,8 +55,15 @@ class Selection:
     def only_failed(
         cls, folder: Path, run_id: str | None = None, within: Selection | None = None
     ) -> Selection:
-        """from_journal() of the newest run in the journal `folder` (or the run `run_id` names)."""
-        return cls.from_journal(find_run(folder, run_id), within)
+        """`within`, narrowed to the databases whose latest outcome in the journal `folder` is not an
+        end (or that the run `run_id` did not bring to an end): see `unfinished()`."""
+        return cls.from_unfinished(unfinished(folder, run_id), within)
+
+    @classmethod
+    def from_unfinished(cls, left: Unfinished, within: Selection | None = None) -> Selection:
+        """`within`, narrowed to the databases of `left` (what `--only-failed` redoes)."""
+        base = within or cls()
+        return cls(base.orms, base.tenants, base.exclude, base.shard, left.tenants, left.databases)
 
     def resolve(self, config: RouterConfig) -> tuple[list[OrmSpec], list[str]]:
         """The selected ORM specs and tenant ids, in configuration order (SelectionError, UsageError)."""
@@ -144,3 +152,4 @@ class JournalSpec:
 
     folder: Path
     meta: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"argv": [...]}
+    exit_code_follows: bool = False  # the footer waits for report.journal.note_exit(code)

@@ -67,7 +67,9 @@ class Requeue:
         busy = self.last[key]
         tries = self.tries.get(key, 0) + 1
         error = f"gave up after {tries} attempt(s){why}: {busy.error}"
-        report.emit(TenantFailed(*key, error, busy.step, busy.seconds, None, Status.BUSY, busy.current))
+        report.emit(
+            TenantFailed(*key, error, busy.step, busy.seconds, None, Status.BUSY, busy.current, busy.undone)
+        )
 
     def waiting(self, orm: str, report: MigrationReport) -> dict[DbKey, float]:
         """Requeued databases of `orm` still to be taken again, with when each may be."""

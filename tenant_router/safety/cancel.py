@@ -7,11 +7,14 @@ from its SIGINT/SIGTERM handlers; a library caller may call `request_stop()` fro
 from __future__ import annotations
 
 import multiprocessing
+from collections.abc import Callable
 from multiprocessing.synchronize import Event
 
 from ..errors import TenantRouterError
 
 _flag: Event | None = None
+#: Asked along with the flag (a Celery worker: "is the run still alive?"); True stops the run like the flag.
+_guard: Callable[[], bool] | None = None
 
 
 class StopAtBoundary(TenantRouterError):
@@ -35,5 +38,17 @@ def request_stop() -> None:
 
 
 def stop_requested() -> bool:
-    """True once request_stop() was called during this run."""
-    return _flag is not None and _flag.is_set()
+    """True once request_stop() was called during this run (or the guard said stop)."""
+    if _flag is not None and _flag.is_set():
+        return True
+    if _guard is not None and _guard():
+        request_stop()
+        return True
+    return False
+
+
+def set_guard(guard: Callable[[], bool] | None) -> None:
+    """Also stop when `guard()` says so, asked before each database and at each migration boundary
+    (None: no guard). A Celery worker's: the run's lease has lapsed."""
+    global _guard
+    _guard = guard

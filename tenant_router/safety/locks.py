@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .cancel import StopBeforeStart, stop_requested
+from .sessions import opened
 
 POLL_SECONDS = 0.2
 
@@ -56,11 +57,25 @@ def _scalar(conn: Any, sql: str) -> Any:
         cursor.close()
 
 
+class Held:
+    """Whether the run lock was taken (its truth value) and, when not, who holds it as far as the
+    server says (`holder`: "PostgreSQL server process 123 (active for 20s)"), or None."""
+
+    def __init__(self, held: bool, holder: tuple[int, str] | None = None) -> None:
+        self.held = held
+        self.pid: int | None = holder[0] if holder else None
+        self.holder: str | None = holder[1] if holder else None
+
+    def __bool__(self) -> bool:
+        return self.held
+
+
 @contextlib.contextmanager
 def database_lock(
     identity: str, connect: Callable[[], Any], timeout: float, *, conn: Callable[[], Any] | None = None
-) -> Iterator[bool]:
-    """Hold the run lock of one database for the block; yields False when another run holds it.
+) -> Iterator[Held]:
+    """Hold the run lock of one database for the block; yields a false Held (naming the holder when the
+    server can say) when another run holds it.
 
     `conn`: a function opening (or returning) the DB-API connection to hold the lock on, which stays
     open afterwards; it is called only for server databases (a SQLite file lock needs no connection, and
@@ -68,26 +83,27 @@ def database_lock(
     ends it at once with StopAtBoundary, nothing done.
     """
     if identity.startswith("sqlite::memory:"):
-        yield True  # a database of its own per connection: nobody else can reach it
+        yield Held(True)  # a database of its own per connection: nobody else can reach it
         return
     if identity.startswith("sqlite:"):
         lock = SqliteLock(identity.removeprefix("sqlite:"))
         held = _wait(lock.try_acquire, timeout)
         try:
-            yield held
+            yield Held(held)
         finally:
             if held:
                 lock.release()
         return
     if not identity.startswith(("postgresql://", "mysql://")):
-        yield True  # no lock primitive known for this database
+        yield Held(True)  # no lock primitive known for this database
         return
     own = conn is None
     dbapi = connect() if conn is None else conn()
+    opened(dbapi)  # the backend that holds the lock: the run ends it if it aborts
     try:
         held = _wait(lambda: _try_server(dbapi, identity), timeout)
         try:
-            yield held
+            yield Held(held, None if held else _holder(dbapi, identity))
         finally:
             if held:
                 with contextlib.suppress(Exception):
@@ -168,6 +184,33 @@ def _try_server(conn: Any, identity: str) -> bool:
     held = bool(_scalar(conn, TRY_LOCK_SQL[_kind(identity)]))
     _end_transaction(conn)
     return held
+
+
+_PG_HOLDER = f"""SELECT a.pid, a.state, EXTRACT(EPOCH FROM now() - a.query_start)::int
+FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 AND l.classid = {PG_LOCK_CLASS}
+AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND l.objid = l.database"""
+
+
+def _holder(conn: Any, identity: str) -> tuple[int, str] | None:
+    """Who holds the run lock of a PostgreSQL database, as pg_locks and pg_stat_activity say; None
+    elsewhere or when they cannot be read."""
+    if _kind(identity) != "postgresql":
+        return None
+    cursor = conn.cursor()
+    try:
+        cursor.execute(_PG_HOLDER)
+        row = cursor.fetchone()
+    except Exception:
+        return None
+    finally:
+        cursor.close()
+        _end_transaction(conn)
+    if row is None:
+        return None
+    pid, state, seconds = row
+    since = f" for {seconds}s" if state and seconds is not None else ""
+    return int(pid), f"PostgreSQL server process {pid}" + (f" ({state}{since})" if state else "")
 
 
 def _release(conn: Any, identity: str) -> None:

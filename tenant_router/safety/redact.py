@@ -116,11 +116,14 @@ class Redactor:
 
     def __call__(self, text: str) -> str:
         """Return human-readable `text` with known secrets and URLs' passwords masked."""
-        return _URL_IN_TEXT.sub(_mask_match, self._known(text))
+        text = self._known(text)
+        # no `://`, no URL: and the URL pattern, tried at each letter of a long word, is quadratic in it
+        return _URL_IN_TEXT.sub(_mask_match, text) if "://" in text else text
 
     def stream(self, text: str) -> str:
         """Like calling it, for text that may be JSON: a URL's password never spans two JSON strings."""
-        return _URL_IN_JSON.sub(_mask_match, self._known(text))
+        text = self._known(text)
+        return _URL_IN_JSON.sub(_mask_match, text) if "://" in text else text
 
 
 #: Process-wide redactor: the configuration loader teaches it every password it reads.

@@ -19,6 +19,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from ..record.events import (
     FINAL_EVENTS,
     MigrationEvent,
+    OutputLogged,
     RunStarted,
     StepApplied,
     StepStarted,
@@ -28,6 +29,7 @@ from ..record.events import (
     TenantRequeued,
     TenantRetried,
     TenantStarted,
+    WorkerLost,
 )
 from ..record.events import Status as DbStatus
 from ..record.keys import DbKey
@@ -107,6 +109,12 @@ class RunTracer:
                 self.run_span.set_attribute("tenant_router.planned", event.planned)
                 self.run_span.set_attribute("tenant_router.orms", list(event.orms))
             return
+        if isinstance(event, WorkerLost):  # the run's own event: its databases settle right after
+            if self.metrics is not None:
+                self.metrics.workers_lost.add(1)
+            return
+        if isinstance(event, OutputLogged):  # what the migrations wrote: the journal keeps it
+            return
         key = DbKey(event.orm, event.tenant, event.alias)
         db = self.databases.get(key)
         if db is None:
@@ -173,8 +181,6 @@ class RunTracer:
             self.metrics.databases.add(1, attrs)
             if status not in (DbStatus.SKIPPED, DbStatus.NOT_STARTED):  # no work, no duration
                 self.metrics.database_duration.record(seconds, attrs)
-            if isinstance(event, TenantFailed) and error_type(event.error, status) == "WorkerLost":
-                self.metrics.workers_lost.add(1, {"orm": key.orm})
         if self.tracer is None:
             return
         start = min([now - _ns(seconds), *([db.start] if db.start else []), *(s.start for s in db.steps)])

@@ -69,7 +69,7 @@ def create(
         locks = LockPolicy(lock_timeout)
         policy = RunPolicy(locks=locks, create_missing=True, only_missing=True, template=not no_template)
         folder = journal_dir(journal)
-        written = None if no_journal else JournalSpec(folder, {"argv": sys.argv[1:]})
+        written = None if no_journal else JournalSpec(folder, {"argv": sys.argv[1:]}, exit_code_follows=True)
     run = Run(output, config, selection, policy, ExecutorSpec("processes", jobs), written)
     run_and_render(run, json_output, verbosity, show_traceback)
 

@@ -26,6 +26,7 @@ from ..options import (
 from ..output import make_output
 from ..render import exit_on_error
 from ..render_drift import render_drift
+from ..signals import interrupts_end
 
 
 def drift(
@@ -47,12 +48,13 @@ def drift(
 
     Exit codes: 0 every database checked, none drifted; 6 at least one drifted; 1 none drifted but one
     could not be checked (unreachable, or an unknown state); 2 usage error; 3 configuration error
-    (including: no right to create the scratch database).
+    (including: no right to create the scratch database); 130 interrupted (Ctrl-C, SIGTERM).
     """
     output = make_output(progress=False)
     with exit_on_error(output, json_output=json_output, show_traceback=show_traceback):
         config = bootstrap(settings, pythonpath or ())
         selection = selection_of(orm, tenant, exclude, shard)
-        found = detect_drift(config, selection, strict=strict, executor=ExecutorSpec(jobs=jobs))
+        with interrupts_end(output, "drift stopped; it changes no tenant database"):
+            found = detect_drift(config, selection, strict=strict, executor=ExecutorSpec(jobs=jobs))
     render_drift(output, found, json_output=json_output, tenants=tenants)
     raise typer.Exit(ExitCode.DRIFT if found.drifted else ExitCode.FAILED if found.unchecked else ExitCode.OK)

@@ -9,15 +9,17 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 
 from ...errors import DatabaseBusy, DatabaseLocked, StepLimitError
-from ...preflight import BookkeepingRead
+from ...preflight import BookkeepingRead, Inspection
 from ...record.events import TenantRetried
+from ...record.keys import DbKey
 from ...record.orm_report import DatabaseRun, OrmReport
 from ...record.report import one_line_error
 from ...safety.cancel import StopAtBoundary, StopBeforeStart, stop_requested
 from ...safety.dberrors import is_lock_timeout, is_statement_timeout
-from ...safety.locks import database_lock
+from ...safety.locks import Held, database_lock
 from ...safety.lockwait import StepLimits
 from ...safety.retry import delay_before, pause, transient
+from ...safety.sessions import migrating
 from .manager import BaseOrmManager
 
 #: How long a run waits for a reserved database another run is migrating (or --lock-timeout, if longer).
@@ -49,8 +51,10 @@ class MigratesDatabases(Protocol):
         """True when a step whose connection died mid-way left nothing behind."""
         ...
 
-    def read_current(self, tenant: str | None, alias: str, db_config: dict[str, Any]) -> str | None:
-        """Where the database is now, read again over a fresh connection; None when it cannot be read."""
+    def read_position(
+        self, tenant: str | None, alias: str, db_config: dict[str, Any], step: str | None = None
+    ) -> Inspection | BaseException | None:
+        """What the database holds now, read over a fresh connection; the read's error; None: cannot."""
         ...
 
 
@@ -59,7 +63,8 @@ def run_database(asst: MigratesDatabases, tenant: str | None, alias: str, db_con
     if stop_requested():  # asked to stop before this one began: leave it alone
         asst.report.not_started(tenant, alias, "interrupted")
         return
-    with asst.report.database(tenant, alias) as run:
+    key = DbKey(asst.manager.orm_key, tenant, alias)
+    with asst.report.database(tenant, alias) as run, migrating(key):
         for attempt in itertools.count(2):
             try:
                 with asst.run_lock(tenant, alias, db_config):
@@ -67,12 +72,16 @@ def run_database(asst: MigratesDatabases, tenant: str | None, alias: str, db_con
                 return
             except (DatabaseLocked, StopBeforeStart):
                 raise  # nothing was done to it
+            except KeyboardInterrupt:  # aborted mid-step (a second Ctrl-C): say what it holds now
+                if run.total is not None:
+                    reread(asst, run, tenant, alias, db_config)
+                raise
             except Exception as exc:
                 _check_limits(asst, run, exc, tenant, alias, db_config)
                 delay = _retry_delay(asst, run, exc, attempt, db_config)
                 if delay is None:
                     if run.total is not None:  # it had started: steps reported may have been undone
-                        run.found_at = asst.read_current(tenant, alias, db_config)
+                        reread(asst, run, tenant, alias, db_config)
                     raise
                 asst.report.report.emit(
                     TenantRetried(asst.manager.orm_key, tenant, alias, one_line_error(exc), attempt, delay)
@@ -82,6 +91,19 @@ def run_database(asst: MigratesDatabases, tenant: str | None, alias: str, db_con
                     raise StopAtBoundary(
                         f"interrupted while waiting to retry: {one_line_error(exc)}"
                     ) from exc
+
+
+def reread(
+    asst: MigratesDatabases, run: DatabaseRun, tenant: str | None, alias: str, db_config: dict[str, Any]
+) -> None:
+    """After a failure or an interrupt: where a fresh read finds the database (`run.found_at`), which
+    steps reported applied it no longer holds (`run.undone`), or that it cannot know (`run.unknown`)."""
+    found = asst.read_position(tenant, alias, db_config, run.step)
+    if isinstance(found, BaseException):
+        run.found_at, run.unknown = None, True
+    elif found is not None:
+        run.found_at = found.current
+        run.undone = tuple(step for step in run.applied_steps if step in found.pending)
 
 
 def _check_limits(
@@ -101,7 +123,7 @@ def _check_limits(
         return
     step, writes = run.step, run.step_writes
     whole = step is None or asst.step_rolled_back(step, db_config)
-    run.found_at = asst.read_current(tenant, alias, db_config)
+    reread(asst, run, tenant, alias, db_config)
     at = f"left at {run.found_at or 'an unknown migration'}"
     cause = one_line_error(exc)
     if timed_out:
@@ -167,5 +189,16 @@ def run_lock_held(
     timeout = lock_timeout if tenant is not None else max(lock_timeout, RESERVED_LOCK_WAIT)
     with database_lock(read.identity, read.connect, timeout, conn=conn) as held:
         if not held:
-            raise DatabaseLocked(f"locked by another run (waited {timeout:g}s)")
+            raise DatabaseLocked(f"locked by another run (waited {timeout:g}s){_held_by(held)}")
         yield
+
+
+def _held_by(held: Held) -> str:
+    """What the `locked` row adds about the holder: it may be no run at all, but a killed run's
+    statement the server still runs (a kill -9 cannot end it)."""
+    if held.holder is None:
+        return ""
+    return (
+        f": held by {held.holder}; if no other run is going on, it may be a killed run's statement still "
+        f"running on the server: it ends by itself, or SELECT pg_terminate_backend({held.pid}) ends it now"
+    )

@@ -25,6 +25,7 @@ defines: ``perform_migrate`` makes it coarse, else ``migrate_tenant`` per tenant
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar
@@ -161,13 +162,16 @@ class BaseOrmMigrationAsst:
     def read_current(self, tenant: str | None, alias: str, db_config: dict[str, Any]) -> str | None:
         """Where the database is now, read again over a fresh connection (after a failure: a rolled
         back transaction may have undone steps reported applied). None when it cannot be read."""
-        read = self.bookkeeping_read(tenant or "", alias, db_config)
-        if read is None:
-            return None
-        (found,) = read_many([read])
-        if isinstance(found, BaseException):
-            return None
-        return found.current or self.NOTHING_APPLIED
+        found = self.read_position(tenant, alias, db_config)
+        return found.current if isinstance(found, Inspection) else None
+
+    def read_position(
+        self, tenant: str | None, alias: str, db_config: dict[str, Any], step: str | None = None
+    ) -> Inspection | BaseException | None:
+        """What the database holds now and still needs, read over a fresh connection (`current` is
+        NOTHING_APPLIED when nothing is); the error when the read failed; None: this class cannot read.
+        `step`: the step the run was in, if any (an ORM may name where that step's app stands)."""
+        return position_of(self.bookkeeping_read(tenant or "", alias, db_config), self.NOTHING_APPLIED)
 
     @contextmanager
     def run_lock(self, tenant: str | None, alias: str, db_config: dict[str, Any]) -> Iterator[None]:
@@ -230,8 +234,10 @@ class BaseOrmMigrationAsst:
         raise NotImplementedError(f"{type(self).__qualname__} cannot build expected schemas")
 
     def schema_digest(self) -> str | None:
-        """Provisioning: a digest of what decides what a new database holds at head (the contents of the
-        migration files, versions, options); None (the default): new databases are migrated, not copied."""
+        """A digest of what decides what a database holds at head (the contents of the migration files,
+        versions, the options that decide the schema; never file times or paths): the key of template
+        databases, and the Celery code check (a worker whose digest differs refuses the run). None (the
+        default): new databases are migrated, not copied, and workers are not compared."""
         return None
 
     def build_template(self, db_config: dict[str, Any], alias: str) -> None:
@@ -245,13 +251,6 @@ class BaseOrmMigrationAsst:
     def close(self) -> None:
         """Release what the assistant holds between databases (called at the end of a run)."""
 
-    def graph_fingerprint(self) -> str | None:
-        """A digest of the migrations this process would apply; None: nothing to compare.
-
-        A worker on another machine refuses a run whose digest differs from its own (other code).
-        """
-        return None
-
     def planned_databases(self) -> list[tuple[str | None, str | None]]:
         """(tenant, alias) of every database this run expects to visit, for counters and bookkeeping."""
         if self.is_coarse():
@@ -260,3 +259,14 @@ class BaseOrmMigrationAsst:
         if self.is_per_tenant():
             return units + [(t, None) for t in self.tenants()]
         return units + [(t, a) for t in self.tenants() for a in self.manager.template_aliases]
+
+
+def position_of(read: BookkeepingRead | None, nothing_applied: str) -> Inspection | BaseException | None:
+    """`read` done over a fresh connection, `current` spelled `nothing_applied` when nothing is; the
+    read's error; None when there is nothing to read with."""
+    if read is None:
+        return None
+    (found,) = read_many([read])
+    if isinstance(found, BaseException):
+        return found
+    return dataclasses.replace(found, current=found.current or nothing_applied)

@@ -25,6 +25,7 @@ connections and the refusing stand-ins).
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -185,10 +186,23 @@ def install() -> None:
 
             sites.SITE_CACHE = _PerDatabaseSiteCache()
             sites.SiteManager.clear_cache = _clear_site_cache
+        quiet_history_check()
         setting_changed.connect(forget_runtime, dispatch_uid="tenant_router_binding")
         request_started.connect(close_tenant_connections, dispatch_uid="tenant_router_binding")
         request_finished.connect(close_tenant_connections, dispatch_uid="tenant_router_binding")
         connections._connections = TenantConnections(connections._connections)
+
+
+def quiet_history_check() -> None:
+    """`makemigrations` checks the migration history of every alias and warns for each one it cannot
+    read: an unbound template alias is never read by design, so that warning says nothing (it is
+    printed on every run). Using the alias for real still raises TemplateAccessError."""
+    warnings.filterwarnings(
+        "ignore",
+        message=r"Got an error checking a consistent migration history performed for database "
+        r"connection '[^']*': No tenant is bound: DATABASES\[",
+        category=RuntimeWarning,
+    )
 
 
 def installed() -> bool:

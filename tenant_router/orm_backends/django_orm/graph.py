@@ -55,6 +55,11 @@ def latest_applied(rows: Sequence[Key]) -> str | None:
 BACKWARDS = " (backwards)"
 
 
+def target_label(targets: Sequence[tuple[str, str | None]]) -> str:
+    """How people name where --target takes an app: `shop.0002_x`, or `shop zero`."""
+    return ", ".join(f"{app}.{name}" if name else f"{app} zero" for app, name in targets)
+
+
 def step_name(migration: Any, backwards: bool) -> str:
     """`shop.0003_x`, or `shop.0003_x (backwards)` when it is unapplied."""
     return f"{migration.app_label}.{migration.name}{BACKWARDS if backwards else ''}"

@@ -17,6 +17,7 @@ from ...config.orm_settings import check_create_options, reject_unknown_keys
 from ...errors import ConfigurationError
 from ...safety.redact import REDACTOR, mask_settings, mask_url
 from ..base import BaseOrmManager, merge_db_config
+from ..base.sqlite_names import sqlite_name_in
 from .pinned import open_wrapper
 
 DB_KEYS = frozenset(
@@ -143,18 +144,10 @@ class DjangoOrmManager(BaseOrmManager):
         if entry is None:
             return None
         merged = merge_db_config(self.templates[alias], _from_url(entry))
-        base_dir = self.config.tenant_config.base_dir
         name = merged.get("NAME")
-        if (
-            base_dir is not None
-            and "sqlite" in str(merged.get("ENGINE", ""))
-            and isinstance(name, str | Path)
-            and name
-            and str(name) != ":memory:"
-            and not str(name).startswith("file:")
-            and not Path(name).is_absolute()
-        ):
-            merged["NAME"] = str(base_dir / name)  # relative to the tenant configuration file
+        if "sqlite" in str(merged.get("ENGINE", "")) and isinstance(name, str | Path):
+            # relative to the tenant configuration file; Django opens every SQLite name as a URI
+            merged["NAME"] = sqlite_name_in(self.config.tenant_config.base_dir, str(name), uri=True)
         return merged
 
     def describe_database(self, tenant: str | None, alias: str) -> str:

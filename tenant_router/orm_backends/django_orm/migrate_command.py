@@ -15,7 +15,7 @@ from django.db.migrations.state import ModelState, ProjectState, StateApps
 
 from ...errors import TenantRouterError
 from ...record.orm_report import DatabaseRun
-from .graph import latest_applied, step_name
+from .graph import latest_applied, step_name, target_label
 from .post_migrate import REPAIR_STEP, post_migrate_incomplete
 from .replay import ReplayingExecutor
 from .states import StartState, StateCache
@@ -78,7 +78,8 @@ def migrate_connection(
     targets = targets or executor.loader.graph.leaf_nodes()
     plan = executor.migration_plan(targets)
     applied = list(executor.loader.applied_migrations)
-    current = latest_applied(applied)
+    # where it stands: at a --target already reached, that target; else the latest migration applied
+    current = target_label(targets) if not latest and not plan else latest_applied(applied)
     # Nothing pending, but an earlier post_migrate did not complete: emit the signals again, as
     # `migrate` would (post_migrate.py).
     repair = not plan and latest and post_migrate_incomplete(connection)
@@ -121,9 +122,12 @@ def migrate_connection(
     )
     if repair:
         run.step_applied(REPAIR_STEP)
-    if any(backwards for _, backwards in plan):  # rolled back: say where the database is now
-        left = list(MigrationRecorder(connection).applied_migrations())
-        run.current = latest_applied(left) or "zero"
+    rolled_back = {m.app_label for m, backwards in plan if backwards}
+    if rolled_back:  # where the apps that moved now are: the target, not another app's last row
+        reached = target_label([(app, name) for app, name in targets if app in rolled_back])
+        run.current = (
+            reached or latest_applied(list(MigrationRecorder(connection).applied_migrations())) or "zero"
+        )
 
 
 def render_post_migrate_apps(post_migrate_state: ProjectState) -> StateApps:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -12,14 +11,17 @@ from typing import Any
 from django.apps import apps
 from django.db import DatabaseError
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.signals import connection_created
 from django.utils.module_loading import module_has_submodule
 
 from ...context import tenant_context_bind
 from ...errors import UsageError
-from ...preflight import MAINTENANCE_DATABASES, BookkeepingRead
+from ...preflight import MAINTENANCE_DATABASES, BookkeepingRead, Inspection
 from ...record.orm_report import DatabaseRun
 from ...safety.lockwait import StepGuard, StepLimits
+from ...safety.sessions import opened
 from ..base import BaseOrmMigrationAsst, Capabilities
+from ..base.migration_asst import position_of
 from . import template
 from .binding import install, pinned_databases
 from .graph import disk_graph, planner, resolve_target, rolls_back_whole
@@ -65,6 +67,12 @@ def _load() -> None:
     _loaded = True
 
 
+def _note_session(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
+    """Every PostgreSQL connection a database's run opens is noted: an aborted run ends its backend."""
+    if connection.vendor == "postgresql":
+        opened(connection.connection)
+
+
 class DjangoOrmMigrationAsst(BaseOrmMigrationAsst):
     """Runs Django's MigrationExecutor against each tenant database, like `manage.py migrate` would."""
 
@@ -74,6 +82,7 @@ class DjangoOrmMigrationAsst(BaseOrmMigrationAsst):
     def __init__(self, manager: DjangoOrmManager, *, verbosity: int = 0, share_states: bool = True) -> None:
         super().__init__(manager, verbosity=verbosity, share_states=share_states)
         install()  # from now on, in this process, the template aliases are never connected to
+        connection_created.connect(_note_session, dispatch_uid="tenant_router.sessions")
         if not isinstance(verbosity, int):
             raise TypeError(f"verbosity must be an int, got {verbosity!r}")
         self.verbosity = verbosity  # passed to pre/post_migrate handlers, as `migrate -v` does
@@ -154,16 +163,17 @@ class DjangoOrmMigrationAsst(BaseOrmMigrationAsst):
         with tenant_context_bind(tenant), pinned_databases(PinnedDatabases(tenant, {}, opener)):
             yield
 
-    def graph_fingerprint(self) -> str:
-        """A digest of the migration graph on disk: every node in plan order and what it replaces."""
-        self.load_migrations()
-        graph = disk_graph()
-        text = repr((graph.order, sorted(graph.replacements.items())))
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
-
     def bookkeeping_read(self, tenant: str, alias: str, db_config: dict[str, Any]) -> BookkeepingRead:
         """`SELECT app, name FROM django_migrations` against the graph loaded once from disk."""
         return bookkeeping_read(db_config, self.targets)
+
+    def read_position(
+        self, tenant: str | None, alias: str, db_config: dict[str, Any], step: str | None = None
+    ) -> Inspection | BaseException | None:
+        """What the database holds now (a fresh read); with `step` (`shop.0003_x`), `current` names
+        where that migration's app stands (`shop.0002_y`), not the last migration of any app."""
+        app = step.partition(".")[0] if step and "." in step else None
+        return position_of(bookkeeping_read(db_config, self.targets, app), self.NOTHING_APPLIED)
 
     def scratch_config(
         self, db_config: dict[str, Any], name: str | None, overrides: dict[str, Any]

@@ -5,17 +5,18 @@ How one database is upgraded (env.py run unchanged, each revision reported) is u
 
 from __future__ import annotations
 
-import hashlib
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine, make_url
 
 from ...errors import TenantRouterError, UsageError
 from ...preflight import BookkeepingRead
 from ...record.orm_report import DatabaseRun
 from ...record.report import one_line_error
+from ...safety.sessions import opened
 from ..base import BaseOrmMigrationAsst, Capabilities
 from .manager import SqlAlchemyOrmManager
 from .preflight import bookkeeping_read
@@ -41,6 +42,11 @@ class EnvironmentFailedError(TenantRouterError):
 
 class RevisionFailedError(TenantRouterError):
     """An Alembic revision raised; the message names it and where the database was left."""
+
+
+def _note_session(dbapi_connection: Any, connection_record: Any) -> None:
+    """Every PostgreSQL connection a database's run opens is noted: an aborted run ends its backend."""
+    opened(dbapi_connection)
 
 
 class AlembicMigrationAsst(BaseOrmMigrationAsst):
@@ -73,6 +79,8 @@ class AlembicMigrationAsst(BaseOrmMigrationAsst):
         ):
             raise ValueError(f"VERSION_TABLE must be a table name, got {VERSION_TABLE!r}")
         self.version_table = VERSION_TABLE
+        if not event.contains(Engine, "connect", _note_session):  # env.py's own engine included
+            event.listen(Engine, "connect", _note_session)
         self.scripts = AlembicScripts.locate(
             f"TENANT_ROUTER_ORM_SETTINGS[{manager.orm_key!r}]['OPTIONS']['MIGRATION_ASST']['OPTIONS']",
             alembic_ini=ALEMBIC_INI,
@@ -103,16 +111,14 @@ class AlembicMigrationAsst(BaseOrmMigrationAsst):
             raise UsageError(f"--target {target[0]!r}: {one_line_error(exc)}.") from exc
         self.scripts.target = target[0]
 
-    def graph_fingerprint(self) -> str:
-        """A digest of the Alembic scripts: every revision and what it revises."""
-        revisions = sorted(
-            (rev.revision, repr(rev.down_revision)) for rev in self.scripts.script.walk_revisions()
-        )
-        return hashlib.sha256(repr(revisions).encode()).hexdigest()[:16]
-
     def schema_digest(self) -> str:
         """The contents of every revision file and of env.py, the ini file, the versions, the options."""
-        return template_digest(self.scripts, repr(sorted(self.options.items())))
+        # ALEMBIC_INI and SCRIPT_LOCATION say where the files are (their contents are in the digest):
+        # the same release deployed in another folder is the same code
+        where = ("ALEMBIC_INI", "SCRIPT_LOCATION")
+        return template_digest(
+            self.scripts, repr(sorted(i for i in self.options.items() if i[0] not in where))
+        )
 
     def build_template(self, db_config: dict[str, Any], alias: str) -> None:
         """`alembic upgrade heads` on the empty template database."""

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.engine import Dialect, make_url
 
-from ...preflight import BookkeepingRead, Inspection, database_identity
+from ...preflight import BookkeepingRead, Inspection, database_identity, server_label
 from .scripts import AlembicScripts, revision_id, steps_to
 
 
@@ -19,18 +19,20 @@ def _dialect(drivername: str) -> Dialect:
     return dialect_cls(dbapi=dialect_cls.import_dbapi())  # type: ignore[call-arg]
 
 
-def raw_connector(url_text: str) -> tuple[Callable[[], Any], str]:
-    """(open a raw DB-API connection, the database identity) for a SQLAlchemy URL, no engine."""
+def raw_connector(url_text: str) -> tuple[Callable[[], Any], str, str]:
+    """(open a raw DB-API connection, the database identity, its server as configured) for a
+    SQLAlchemy URL, no engine."""
     url = make_url(url_text)
     dialect = _dialect(url.drivername)
     cargs, cparams = dialect.create_connect_args(url)
     identity = database_identity(url.get_backend_name(), url.host, url.port, url.database or "", url.username)
-    return (lambda: dialect.connect(*cargs, **cparams)), identity
+    server = server_label(url.get_backend_name(), url.host, url.port, url.username)
+    return (lambda: dialect.connect(*cargs, **cparams)), identity, server
 
 
 def bookkeeping_read(scripts: AlembicScripts, url_text: str, version_table: str) -> BookkeepingRead:
     """Read the version table and work out the revisions `alembic upgrade` would apply."""
-    connect, identity = raw_connector(url_text)
+    connect, identity, server = raw_connector(url_text)
 
     def interpret(rows: Sequence[tuple[Any, ...]]) -> Inspection:
         heads = tuple(str(row[0]) for row in rows)
@@ -41,4 +43,5 @@ def bookkeeping_read(scripts: AlembicScripts, url_text: str, version_table: str)
             return Inspection(("(unknown)",), current)
         return Inspection(tuple(revision_id(step) for step in steps), current)
 
-    return BookkeepingRead(identity, connect, f"SELECT version_num FROM {version_table}", interpret)
+    sql = f"SELECT version_num FROM {version_table}"
+    return BookkeepingRead(identity, connect, sql, interpret, server=server)

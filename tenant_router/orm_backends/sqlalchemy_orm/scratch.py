@@ -55,8 +55,9 @@ def template_digest(scripts: Any, options: str) -> str:
     files.append(Path(scripts.script.dir) / "env.py")
     if scripts.ini is not None:
         files.append(Path(scripts.ini))
-    for path in files:
-        digest.update(path.name.encode() + b"\0")
+    for path in files:  # named by where they are in the environment, never by an absolute path
+        name = path.relative_to(scripts.script.dir) if path.is_relative_to(scripts.script.dir) else path.name
+        digest.update(str(name).encode() + b"\0")
         digest.update(path.read_bytes() if path.exists() else b"(missing)")
     return digest.hexdigest()
 

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 from ...errors import TenantRouterError
 from ...record.orm_report import DatabaseRun
 from ...safety.lockwait import StepGuard, StepLimits
+from .lending import lend_connection
 from .scripts import BACKWARDS, AlembicScripts, revision_id, steps_to
 
 #: Alembic's `context` and `op` are process-wide proxies: one upgrade at a time per process.
@@ -116,7 +117,7 @@ class AlembicUpgrade:
     def __call__(self, url: str, connection: Connection) -> None:
         """Run env.py against `url` / `connection`; commit what the env.py left open."""
         config = self.scripts.config(url, connection)
-        with ALEMBIC_LOCK:
+        with ALEMBIC_LOCK, lend_connection(connection, url):  # the stock env.py connects again
             env = reporting_environment(
                 config,
                 self.scripts.script,

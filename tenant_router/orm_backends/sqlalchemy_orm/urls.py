@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.util import asbool
 
 from ..base import merge_db_config
+from ..base.sqlite_names import sqlite_name_in
 
 #: Entry keys naming one part of the URL; they override the parts of `URL` (the template's or their own).
 URL_PARTS = {
@@ -30,10 +32,6 @@ def merge_entry(template: Mapping[str, Any], entry: Mapping[str, Any]) -> dict[s
     return merge_db_config(template, entry)
 
 
-def _is_relative_sqlite_path(database: str | None) -> bool:
-    return bool(database) and database != ":memory:" and not str(database).startswith("file:")
-
-
 def build_url(entry: Mapping[str, Any], base_dir: Path | None = None) -> URL:
     """The URL of a merged entry; a relative SQLite path is resolved against `base_dir`."""
     raw = entry.get("URL")
@@ -47,15 +45,10 @@ def build_url(entry: Mapping[str, Any], base_dir: Path | None = None) -> URL:
         parts["port"] = int(parts["port"])
     if parts:
         url = url.set(**parts)
-    database = url.database
-    if (
-        base_dir is not None
-        and url.get_backend_name() == "sqlite"
-        and database is not None
-        and _is_relative_sqlite_path(database)
-        and not Path(database).is_absolute()
-    ):
-        url = url.set(database=str(base_dir / database))  # relative to the tenant configuration file
+    memory = url.query.get("mode") == "memory"  # a named in-memory database: no file anywhere
+    if url.get_backend_name() == "sqlite" and url.database and not memory:  # relative to the config file
+        uri = asbool(url.query.get("uri", False))
+        url = url.set(database=sqlite_name_in(base_dir, url.database, uri=uri))
     return url
 
 
