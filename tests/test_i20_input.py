@@ -172,7 +172,8 @@ def test_long_tenant_id_in_a_configuration_error_is_shortened(site: TenantSite) 
     path, result = bad_config(site, "status", json.dumps({"tenant_config": {tenant: 5}}).encode())
 
     assert_one_config_line(result, str(path), "'aaaaaaaaaa", "zzz' (100,051 characters)")
-    assert len(result.stderr.splitlines()[0]) < 250  # type: ignore[attr-defined]
+    line = result.stderr.splitlines()[0]  # type: ignore[attr-defined]
+    assert len(line.replace(str(path), "")) < 200  # the id is shortened (the path is the test's own)
     assert "\x1b" not in result.stderr  # type: ignore[attr-defined]
 
 
