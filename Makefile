@@ -15,7 +15,8 @@ $(VENV)/.demo: $(BIN)/python pyproject.toml
 
 $(VENV)/.dev: $(BIN)/python pyproject.toml
 	@pkg-config --exists mariadb 2>/dev/null || $(MAKE) --no-print-directory system-deps
-	@command -v chromium >/dev/null 2>&1 || $(MAKE) --no-print-directory system-deps
+	@command -v chromium >/dev/null 2>&1 || $(MAKE) --no-print-directory system-deps \
+		|| echo "make: chromium could not be installed; the run page's browser test will be skipped"
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@ $(VENV)/.demo
 
