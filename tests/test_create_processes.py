@@ -10,9 +10,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.clinic import add_app, add_gate, arrivals, clinic_copy, pg_url, write_django_tenants
+from support.clinic import (
+    EXTRA_MIGRATION,
+    add_app,
+    add_gate,
+    applied_on,
+    arrivals,
+    clinic_copy,
+    pg_url,
+    prefixed_clinic,
+    write_django_tenants,
+)
 from support.processes import EXE, Streamed, report_of, run, wait_until
-from support.servers import POSTGRES, pg_query, require
+from support.servers import MYSQL, POSTGRES, Server, pg_query, require
 
 from tenant_router_cli.exit_codes import ExitCode
 
@@ -66,31 +76,11 @@ def test_a_create_killed_half_way_is_finished_by_the_next_create(
         POSTGRES.drop_database(name)
 
 
-EXTRA = """from django.db import migrations, models
-
-
-class Migration(migrations.Migration):
-    dependencies = [("patients", "0003_visit_index")]
-    operations = [migrations.CreateModel("Note", [("id", models.AutoField(primary_key=True))])]
-"""
-
-
-def prefixed_clinic(tmp_path: Path, count: int) -> tuple[Path, str, list[str]]:
-    """A clinic copy whose settings module `tpl_settings` gives templates a prefix of the test's own, and
-    `count` Django-only tenants t0... on PostgreSQL databases that do not exist yet."""
-    require(POSTGRES)
-    example = clinic_copy(tmp_path)
-    prefix = f"trt{uuid.uuid4().hex[:8]}"
-    (example / "tpl_settings.py").write_text(
-        f"from clinic.settings import *  # noqa: F403\nTENANT_ROUTER_TEMPLATE_PREFIX = {prefix!r}\n"
-    )
-    names = [f"trk_{uuid.uuid4().hex[:10]}" for _ in range(count)]
-    write_django_tenants(example, {f"t{i}": {"URL": pg_url(n)} for i, n in enumerate(names)})
-    return example, prefix, names
-
-
-def test_a_new_migration_makes_a_new_template_and_prune_drops_the_stale_one(tmp_path: Path) -> None:
-    example, prefix, names = prefixed_clinic(tmp_path, 2)
+@pytest.mark.parametrize("server", [POSTGRES, MYSQL], ids=["postgres", "mysql"])
+def test_a_new_migration_makes_a_new_template_and_prune_drops_the_stale_one(
+    tmp_path: Path, server: Server
+) -> None:
+    example, prefix, names = prefixed_clinic(tmp_path, 2, server)
 
     def cli(*args: str) -> Any:
         command = [EXE, *args, "--settings", "tpl_settings", "--pythonpath", str(example), "--json"]
@@ -101,12 +91,13 @@ def test_a_new_migration_makes_a_new_template_and_prune_drops_the_stale_one(tmp_
         created, report = cli("create", "t0", "--orm", "django_orm", "--no-journal")
         assert created.returncode == ExitCode.OK, created.stderr
         first = {r["reason"].split()[3] for r in report["results"] if r["tenant"]}
-        add_app(example, "extra", {"0001_initial": EXTRA})
+        add_app(example, "extra", {"0001_initial": EXTRA_MIGRATION})
         created, report = cli("create", "t1", "--orm", "django_orm", "--no-journal")
         assert created.returncode == ExitCode.OK, created.stderr
         second = {r["reason"].split()[3] for r in report["results"] if r["tenant"]}
         assert first != second  # the added migration changed the digest: a new template
-        assert ("extra", "0001_initial") in pg_query(names[1], "SELECT app, name FROM django_migrations")
+        assert all(r["status"] == "created" for r in report["results"] if r["tenant"]), report
+        assert ("extra", "0001_initial") in applied_on(server, names[1])
 
         listed, found = cli("templates")
         assert listed.returncode == ExitCode.OK, listed.stderr
@@ -118,11 +109,11 @@ def test_a_new_migration_makes_a_new_template_and_prune_drops_the_stale_one(tmp_
         assert [r["name"] for r in found["templates"] if r["dropped"]] == [
             n for n, (state, _) in states.items() if state == "stale"
         ]
-        assert POSTGRES.named(prefix) == list(second)
-        assert pg_query(names[0], "SELECT count(*) FROM django_migrations")[0][0] > 0  # tenants untouched
+        assert server.named(prefix) == list(second)
+        assert applied_on(server, names[0])  # tenants untouched
     finally:
-        for name in [*names, *POSTGRES.named(prefix)]:
-            POSTGRES.drop_database(name)
+        for name in [*names, *server.named(prefix)]:
+            server.drop_database(name)
 
 
 def test_two_creates_at_once_build_one_template_and_each_database_once(tmp_path: Path) -> None:
@@ -131,7 +122,7 @@ def test_two_creates_at_once_build_one_template_and_each_database_once(tmp_path:
 
     from support.processes import clean_environment
 
-    example, prefix, names = prefixed_clinic(tmp_path, 3)
+    example, prefix, names = prefixed_clinic(tmp_path, 3, POSTGRES)
 
     def start(*tenants: str) -> subprocess.Popen[str]:
         command = [

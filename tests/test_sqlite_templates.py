@@ -11,18 +11,10 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from support.clinic import add_app, clinic_copy
+from support.clinic import EXTRA_MIGRATION, add_app, clinic_copy
 from support.processes import EXE, run
 
 from tenant_router_cli.exit_codes import ExitCode
-
-EXTRA = """from django.db import migrations, models
-
-
-class Migration(migrations.Migration):
-    dependencies = [("patients", "0003_visit_index")]
-    operations = [migrations.CreateModel("Note", [("id", models.AutoField(primary_key=True))])]
-"""
 
 
 def cli(example: Path, *args: str) -> tuple[Any, dict[str, Any]]:
@@ -88,7 +80,7 @@ def test_a_new_migration_makes_a_new_sqlite_template_and_prune_drops_the_stale_o
     assert result.returncode == ExitCode.OK, result.stderr
     first = {r["reason"].split()[3] for r in report["results"] if r["tenant"]}
 
-    add_app(example, "extra", {"0001_initial": EXTRA})
+    add_app(example, "extra", {"0001_initial": EXTRA_MIGRATION})
     result, report = cli(example, "create", "tenant-2", "--orm", "django_orm", "--no-journal")
     assert result.returncode == ExitCode.OK, result.stderr
     second = {r["reason"].split()[3] for r in report["results"] if r["tenant"]}

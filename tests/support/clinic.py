@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import uuid
 from pathlib import Path
 from typing import Any
 
 from support.paths import EXAMPLE
 from support.processes import EXE
+from support.servers import Server, pg_query, require
 
 
 def clinic_copy(tmp: Path) -> Path:
@@ -102,3 +104,45 @@ def add_gate(example: Path) -> None:
 def arrivals(gate: Path) -> list[str]:
     """`<pid>-<database>` of every process that reached the gate migration."""
     return sorted(p.name.removeprefix("arrived-") for p in gate.glob("arrived-*"))
+
+
+#: An app's first migration after patients.0003: added to a copy, it changes the template digest.
+EXTRA_MIGRATION = """from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [("patients", "0003_visit_index")]
+    operations = [migrations.CreateModel("Note", [("id", models.AutoField(primary_key=True))])]
+"""
+
+
+def server_url(server: Server, name: str) -> str:
+    """The URL of database `name` on `server` (the local PostgreSQL or MariaDB)."""
+    return pg_url(name) if server.kind == "postgres" else f"mysql://root@127.0.0.1:3306/{name}"
+
+
+def prefixed_clinic(tmp: Path, count: int, server: Server) -> tuple[Path, str, list[str]]:
+    """A clinic copy whose settings module `tpl_settings` gives templates a prefix of the test's own, and
+    `count` Django-only tenants t0... on databases of `server` that do not exist yet."""
+    require(server)
+    example = clinic_copy(tmp)
+    prefix = f"trt{uuid.uuid4().hex[:8]}"
+    (example / "tpl_settings.py").write_text(
+        f"from clinic.settings import *  # noqa: F403\nTENANT_ROUTER_TEMPLATE_PREFIX = {prefix!r}\n"
+    )
+    names = [f"trk_{uuid.uuid4().hex[:10]}" for _ in range(count)]
+    write_django_tenants(example, {f"t{i}": {"URL": server_url(server, n)} for i, n in enumerate(names)})
+    return example, prefix, names
+
+
+def applied_on(server: Server, name: str) -> list[tuple[Any, ...]]:
+    """The (app, name) rows of django_migrations in database `name` of `server`."""
+    if server.kind == "postgres":
+        return pg_query(name, "SELECT app, name FROM django_migrations")
+    conn = server.admin()
+    try:
+        cursor = conn.cursor()
+        cursor.execute(f"SELECT app, name FROM `{name}`.django_migrations")
+        return [tuple(r) for r in cursor.fetchall()]
+    finally:
+        conn.close()
