@@ -57,3 +57,23 @@ def test_create_and_a_signup_view_leave_the_reserved_database_alone(site: Any) -
     assert [(r.alias, r.status) for r in report.rows() if r.tenant is None] == [("central", Status.SKIPPED)]
     assert (central.read_bytes() if central.exists() else None) == before
     assert site.db("tenant-1").applied() and site.db("tenant-2").applied()
+
+
+def test_an_unknown_tenant_bound_again_and_again_does_not_reread_an_unchanged_configuration(
+    site: Any,
+) -> None:
+    """Re-reading is for a configuration that changed: a web app binding an unknown id per request must
+    not parse the whole tenant document each time (it did)."""
+    import pytest
+
+    from tenant_router.errors import ConfigurationError
+    from tenant_router.orm_backends.django_orm.template_aliases import runtime
+
+    assert provision_tenant("tenant-1").ok
+    with tenant_context_bind("tenant-1"), connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    read = runtime()
+    for _ in range(3):
+        with tenant_context_bind("nobody"), pytest.raises(ConfigurationError, match="not in the tenant"):
+            connection.cursor()
+    assert runtime() is read  # not read again: the file did not change

@@ -5,6 +5,7 @@ Read once from the settings (again after they change); see binding.py for what t
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,7 @@ class Runtime:
     allow: bool
     manager: Any  # the DjangoOrmManager of the current settings, or None
     error: ConfigurationError | None = None  # why there is no manager: bound template aliases raise it
+    stamp: tuple[int, int, int] | None = None  # the tenant configuration file as read; None: not a file
 
 
 _runtime: Runtime | None = None
@@ -87,7 +89,18 @@ def _read_runtime() -> Runtime:
         managers = [config.manager(spec.key) for spec in django_specs]
     except ConfigurationError as exc:  # `manage.py check` reports it; bound template aliases raise it
         return Runtime(templates, allow, None, exc)
-    return Runtime(templates, allow, managers[0] if managers else None)
+    return Runtime(
+        templates, allow, managers[0] if managers else None, stamp=_stamp(config.tenant_config.source)
+    )
+
+
+def _stamp(source: str) -> tuple[int, int, int] | None:
+    """(inode, size, mtime) of the tenant configuration file; None for a callable (or a file gone)."""
+    try:
+        found = os.stat(source)
+    except (OSError, ValueError):
+        return None
+    return found.st_ino, found.st_size, found.st_mtime_ns
 
 
 def forget_settings() -> None:
@@ -98,8 +111,11 @@ def forget_settings() -> None:
 
 def runtime_for_new_tenant(seen: Runtime) -> Runtime:
     """The runtime read again when `seen` does not know a bound tenant: a running process (a signup
-    view) may have added it to the tenant configuration since. Read once however many threads ask."""
+    view) may have added it to the tenant configuration since. Read once however many threads ask, and a
+    configuration file that did not change is not read again (an unknown id bound in a loop costs a stat)."""
     global _runtime
+    if seen.stamp is not None and _stamp(seen.manager.config.tenant_config.source) == seen.stamp:
+        return seen
     with _runtime_lock:
         if _runtime is seen:
             _runtime = None
