@@ -8,7 +8,10 @@ import os
 import tempfile
 from pathlib import Path
 
-_STATE = Path(os.environ.setdefault("TR_TEST_STATE_DIR", tempfile.mkdtemp(prefix="tr-tests-")))
+# One folder per test process, shared with the processes it starts (they inherit the variable); each
+# pytest-xdist worker has its own (the controller's variable would otherwise reach every worker).
+_VARIABLE = "TR_TEST_STATE_DIR" + os.environ.get("PYTEST_XDIST_WORKER", "")
+_STATE = Path(os.environ.setdefault(_VARIABLE, tempfile.mkdtemp(prefix="tr-tests-")))
 
 BASE_DIR = Path(__file__).resolve().parent
 SECRET_KEY = "tests-only"
