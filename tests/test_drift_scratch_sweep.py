@@ -1,6 +1,6 @@
 """Drift's scratch databases on both servers: one whose creator's session lock is gone is dropped by the
-next sweep; one whose lock a live session holds (a drift still running) is left alone; nothing without the
-prefix is ever touched. (The whole story with real drift processes and signals: test_drift_signals.py.)"""
+next sweep; one whose lock a live session holds (a drift still running) is left alone; a database not
+named exactly as drift names them (`<prefix>_<12 hex digits>`: a tenant's `tr_drift_reports`) is never touched. (The whole story with real drift processes and signals: test_drift_signals.py.)"""
 
 from __future__ import annotations
 
@@ -16,8 +16,13 @@ def _server(server: Any, prefix: str) -> ScratchServer:
 
 def test_a_sweep_drops_what_no_live_drift_holds_and_nothing_else(server: Any) -> None:
     prefix = f"trs{uuid.uuid4().hex[:8]}"
-    left, held, other = f"{prefix}_left", f"{prefix}_held", f"{prefix}x_other"  # `other`: no `_` after it
-    for name in (left, held, other):
+    left, held = f"{prefix}_{uuid.uuid4().hex[:12]}", f"{prefix}_{uuid.uuid4().hex[:12]}"
+    others = [
+        f"{prefix}x_{uuid.uuid4().hex[:12]}",
+        f"{prefix}_reports",
+        f"{prefix}_{uuid.uuid4().hex[:12].upper()}",
+    ]
+    for name in (left, held, *others):
         server.create_database(name)
     running, sweeper = _server(server, prefix), _server(server, prefix)
     try:
@@ -30,11 +35,11 @@ def test_a_sweep_drops_what_no_live_drift_holds_and_nothing_else(server: Any) ->
 
         assert sweeper.sweep(drop) == [left]
         assert dropped == [left]
-        assert sorted(server.named(prefix)) == sorted([held, other])
+        assert sorted(server.named(prefix)) == sorted([held, *others])  # a tenant's own names: never
         running.release(held)
         assert sweeper.sweep(drop) == [held]  # its drift ended without dropping it (killed): now it goes
     finally:
         for conn in (running.conn, sweeper.conn):
             conn.close()
-        for name in (left, held, other):
+        for name in (left, held, *others):
             server.drop_database(name)

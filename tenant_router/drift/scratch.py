@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -62,19 +63,26 @@ class ScratchServer:
             self.release(name)
 
     def leftovers(self) -> list[str]:
-        """Databases of this server named like drift's scratch databases (`<prefix>_...`)."""
+        """Databases of this server named exactly as drift names its scratch databases
+        (`<prefix>_<12 hex digits>`): a tenant's `tr_drift_reports` is never one."""
         params: tuple[Any, ...] = (self.prefix + "_",)
         if self.backend == "postgresql":
             sql = "SELECT datname FROM pg_database WHERE starts_with(datname, %s)"
         else:
-            sql = "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE LEFT(SCHEMA_NAME, %s) = %s"
+            sql = (
+                "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE BINARY LEFT(SCHEMA_NAME, %s) = %s"
+            )
             params = (len(self.prefix) + 1, self.prefix + "_")
         cursor = self.conn.cursor()
         try:
             cursor.execute(sql, params)
-            return sorted(row[0] for row in cursor.fetchall())
+            return sorted(row[0] for row in cursor.fetchall() if self.named(row[0]))
         finally:
             cursor.close()
+
+    def named(self, name: str) -> bool:
+        """Whether `name` is one drift would give a scratch database (see ExpectedSchemas._scratch)."""
+        return re.fullmatch(re.escape(self.prefix) + r"_[0-9a-f]{12}", name) is not None
 
     def sweep(self, drop: Any) -> list[str]:
         """Drop every scratch database whose creator is gone (`drop(name)`); their names."""
