@@ -7,8 +7,7 @@ celery_broker.py). Workers reply on a queue of the run's own on the same broker 
 heartbeat, the verdicts): it works with every broker Celery supports, keeps what a worker sent while the
 run was busy, and needs no result backend. Workers read the run's lease (celery_lease.py) before each
 database and boundary. A silent worker (LOST_AFTER) has its databases reported unknown; a broker gone is
-waited for (BROKER_OUTAGE), then what the workers held is unknown. Workers on other code refuse the run.
-"""
+waited for (BROKER_OUTAGE), then what the workers held is unknown. Workers on other code refuse the run."""
 
 from __future__ import annotations
 
@@ -32,6 +31,7 @@ from .celery_broker import Broker, BrokerLost, Outage, Probe, refusal_error
 from .celery_flights import BUNDLE_MAX, Flight, bundle
 from .celery_lease import run_keys
 from .dispatch import Dispatch, fail_unfinished, interrupted
+from .lost import ABORTED
 from .tasks import Task
 
 GRACE_SECONDS = 5.0  # after Ctrl-C, how long a revoked task may still turn out to have started
@@ -55,6 +55,10 @@ class CeleryExecutor:
         self.run_id = secrets.token_hex(6)
         self.reply_name = f"tenant_router.reply.{self.run_id}"
         self.asked: set[int] = set()  # tasks asked to stop: their stop queues are deleted at the end
+        try:  # first: the lease's first renewal gives the queue and its bindings their expiry at once
+            self.replies = broker.connection.SimpleQueue(self.reply_name, no_ack=True, serializer="json")
+        except Exception as exc:
+            raise broker.error(exc) from exc
         self.lease = broker.lease(self.run_id, self.outage, lambda: run_keys(self.reply_name, self.asked))
         self.message = {
             "run": self.run_id,
@@ -67,18 +71,13 @@ class CeleryExecutor:
         }
         self.flights: dict[int, Flight] = {}
         self.dispatch = Dispatch(max_per_host)  # the tasks of the current run() not sent yet
-        self.bundle_max = celery_bundle(BUNDLE_MAX)
-        if report.fail_fast or report.max_failures is not None:
-            self.bundle_max = 1
+        stops_early = report.fail_fast or report.max_failures is not None  # then one database a task
+        self.bundle_max = 1 if stops_early else celery_bundle(BUNDLE_MAX)
         self.window = 2  # tasks in the broker at once, until the workers say how many they run
         self.probe: Probe | None = broker.probe
         self.interrupted_at: float | None = None
         self.heard = time.monotonic()  # when a worker last said anything
         self.sent, self.down = 0, cast(Outage | None, None)  # tasks sent; the Outage while the broker is away
-        try:
-            self.replies = broker.connection.SimpleQueue(self.reply_name, no_ack=True, serializer="json")
-        except Exception as exc:
-            raise broker.error(exc) from exc
 
     def run(self, tasks: Iterable[Task]) -> list[tuple[DbKey, Verdict]]:
         """Send every task to the workers; return the verdicts of the inspect tasks."""
@@ -111,15 +110,17 @@ class CeleryExecutor:
                 raise
 
     def _reconnect(self) -> None:
-        """One more try at a broker that went away, after a back-off (Outage.wait raises once it has
-        been away BROKER_OUTAGE seconds). Once it answers, the tasks it lost before a worker said it
-        started them (it restarted empty) go back to the front of the queue."""
+        """One more try at a broker that went away, after a back-off (Outage.wait raises after
+        BROKER_OUTAGE s); then tasks it lost before a worker started them go to the front of the queue."""
         assert self.down is not None
         self.down.wait(self.broker.name)
         if not self.broker.reconnect():
             return
-        self.down = None
-        self.replies = self.broker.connection.SimpleQueue(self.reply_name, no_ack=True, serializer="json")
+        try:
+            replies = self.broker.connection.SimpleQueue(self.reply_name, no_ack=True, serializer="json")
+        except Exception:  # answered, then went away again: tried after the next back-off
+            return
+        self.down, self.replies = None, replies
         self.lease.renew()
         now = self.heard = time.monotonic()
         for flight in self.flights.values():
@@ -146,7 +147,11 @@ class CeleryExecutor:
             task = bundle(task, queue, self.bundle_max, self.window)
             self.sent += 1  # a task sent again (lost with the broker) gets a new id
             flight = Flight(task, f"tr-{self.run_id}-{task.id}-{self.sent}", time.monotonic())
-            self.broker.send(flight.celery_id, {**self.message, "task": wire.encode_task(task)})
+            try:
+                self.broker.send(flight.celery_id, {**self.message, "task": wire.encode_task(task)})
+            except BrokerLost:  # not out: it waits again, and goes once the broker is back
+                queue.appendleft(task)
+                raise
             self.flights[task.id] = flight
             self.dispatch.sent(task)
 
@@ -212,17 +217,13 @@ class CeleryExecutor:
             self.heard = now
         for flight in list(self.flights.values()):
             if flight.started is not None and now - flight.beat > self.lost_after:
-                self.report.emit(
-                    WorkerLost(str(flight.worker), f"no heartbeat for {now - flight.beat:.0f} s")
-                )
+                silent = f"no heartbeat for {now - flight.beat:.0f} s"
+                self.report.emit(WorkerLost(str(flight.worker), silent))
                 if not self.report.stopping and (unbegun := flight.unbegun()) is not None:
                     self.dispatch.waiting.appendleft(unbegun)  # a lost worker's bundle: to another
                 self._ask_to_stop([flight])  # a worker that was only frozen stops at its next boundary
-                self._fail_unfinished(
-                    flight,
-                    f"Celery worker {flight.worker} lost: no heartbeat for {now - flight.beat:.0f} s; {UNKNOWN}",
-                    Status.UNKNOWN,
-                )
+                lost = f"Celery worker {flight.worker} lost: {silent}; {UNKNOWN}"
+                self._fail_unfinished(flight, lost, Status.UNKNOWN)
                 self._revoke([flight])
             elif flight.started is None and self.interrupted_at and now - self.interrupted_at > GRACE_SECONDS:
                 self._release(flight)
@@ -257,9 +258,7 @@ class CeleryExecutor:
             started = [f for f in self.flights.values() if f.started is not None]
             self._revoke(started, kill=True)
             for flight in started:  # a bundle's databases never begun are reported not started
-                self._fail_unfinished(
-                    flight, "aborted by a second interrupt", Status.INTERRUPTED, begun_only=True
-                )
+                self._fail_unfinished(flight, ABORTED, Status.INTERRUPTED, begun_only=True)
             for flight in list(self.flights.values()):
                 self._release(flight)
             return

@@ -81,6 +81,8 @@ class RunLease(threading.Thread):
         if self.client is not None:
             self.renew()
             self.start()
+        else:  # not Redis: no lease, and no connection kept for one
+            self.connection.release()
 
     def renew(self) -> bool:
         """Set the lease again and push back the expiry of the run's keys; False when unreachable."""
