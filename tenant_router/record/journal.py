@@ -203,22 +203,6 @@ class RunRecord:
         unfinished = [t for t in self.header.get("tenants", []) if t not in settled]
         return [t for t in self.header.get("tenants", []) if t in redo or t in unfinished]
 
-    def summary(self) -> dict[str, Any]:
-        """What `tenant-router runs` shows."""
-        counts: dict[str, int] = {}
-        for outcome in self.outcomes.values():
-            counts[outcome["status"]] = counts.get(outcome["status"], 0) + 1
-        return {
-            "run": self.run_id,
-            "started": self.header.get("started"),
-            "finished": self.footer.get("finished") if self.footer else None,
-            "seconds": self.footer.get("seconds") if self.footer else None,
-            "interrupted": bool(self.footer and self.footer.get("interrupted")) or not self.finished,
-            "counts": counts,
-            "to_redo": len(self.tenants_to_redo()),
-            "argv": self.header.get("argv"),
-        }
-
 
 def read_run(path: Path) -> RunRecord:
     """Parse one journal file (a torn last line from a killed run is ignored)."""
@@ -237,9 +221,11 @@ def read_run(path: Path) -> RunRecord:
             run.footer = record
         elif not record.get("logged") and "event" not in record:  # output, a start: no outcome
             key = (record["orm"], record["tenant"], record["alias"])
-            run.outcomes[key] = record
-            if "requeued" in record:
+            if "requeued" in record:  # busy until a later line says otherwise: not an outcome yet
                 run.requeues[key] = run.requeues.get(key, 0) + 1
+            else:
+                run.outcomes.pop(key, None)  # in the order they settled
+                run.outcomes[key] = record
     return run
 
 
