@@ -71,7 +71,7 @@ from .record.plaintext import (
     where_left,
 )
 from .record.report import SETTLED, MigrationReport, TenantResult
-from .record.timeline import Timeline, journal_file, read_timeline
+from .record.timeline import Timeline, read_timeline
 from .record.unfinished import Unfinished, unfinished
 from .run.engine import RunAborted, RunInterrupted
 from .run.requests import JournalSpec, LockPolicy, RunPolicy, Selection
@@ -150,7 +150,6 @@ __all__ = [
     "follow_run_page",
     "format_summary",
     "journal_dir",
-    "journal_file",
     "left_at",
     "list_templates",
     "load_config",

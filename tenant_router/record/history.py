@@ -82,7 +82,7 @@ def run_summary(run: RunRecord) -> dict[str, Any]:
         "argv": header.get("argv"),
         "options": header.get("options"),
         "finished": footer.get("finished"),  # when it ended; None: no footer (killed, or still running)
-        "alive": None if run.finished else _alive(header),  # its process still runs on this host
+        "alive": None if run.finished else writer_alive(header),  # its process still runs on this host
         "seconds": footer.get("seconds"),
         "exit_code": footer.get("exit_code"),
         "interrupted": bool(footer.get("interrupted")),
@@ -112,11 +112,11 @@ def run_details(run: RunRecord) -> dict[str, Any]:
     return {**run_summary(run), "databases": databases, "unrecorded": unrecorded}
 
 
-def _alive(header: dict[str, Any]) -> bool | None:
+def writer_alive(header: dict[str, Any]) -> bool | None:
     """Whether the process that wrote a footerless journal still runs: None when it ran on another
     host or the journal does not say (a pid may have been reused: a hint, not a fact)."""
     pid, host = header.get("pid"), header.get("host")
-    if not isinstance(pid, int) or host is None or host != socket.gethostname():
+    if not isinstance(pid, int) or pid <= 0 or host is None or host != socket.gethostname():
         return None
     try:
         os.kill(pid, 0)
@@ -124,7 +124,11 @@ def _alive(header: dict[str, Any]) -> bool | None:
         return False
     except OSError:  # exists, owned by someone else
         return True
-    return True
+    try:  # a zombie runs no more code
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return True
 
 
 def _database(key: tuple[str, str | None, str | None], line: dict[str, Any], requeues: int) -> dict[str, Any]:

@@ -10,14 +10,13 @@ busy attempts. Planned databases that never began are listed apart (`not_reached
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-from .journal import runs
+from .history import writer_alive
 
 RUN_PROCESS = "run process"  # the lane of what ran in the run's own process (--jobs 1, reserved databases)
 
@@ -114,27 +113,6 @@ def read_timeline(path: Path) -> Timeline:
     )
 
 
-def journal_file(folder: Path, run: str | None) -> Path:
-    """The journal file of run `run` (its id, a unique prefix, or "last"/None: the newest) in `folder`."""
-    found = list(runs(folder))
-    if run in (None, "last"):
-        matches = found[:1]
-    else:
-        assert run is not None
-        exact = [r for r in found if r.run_id == run]
-        matches = exact or [r for r in found if r.run_id.startswith(run)]
-    if len(matches) == 1:
-        return matches[0].path
-    if not matches:
-        which = "any run" if run in (None, "last") else f"run {run!r}"
-        raise UsageError(
-            f"The journal in {str(folder)!r} has no record of {which}.",
-            hint="`tenant-router runs` lists them.",
-        )
-    names = ", ".join(r.run_id for r in matches[:5])
-    raise UsageError(f"--run {run!r} matches {len(matches)} runs ({names}); give more of the id.")
-
-
 def _records(path: Path) -> list[dict[str, Any]]:
     try:
         text = path.read_text(encoding="utf-8")
@@ -185,24 +163,7 @@ def _state(header: dict[str, Any], footer: dict[str, Any] | None) -> str:
         if footer.get("interrupted"):
             return "interrupted"
         return "stopped" if footer.get("stopped") else "finished"
-    return "running" if _alive(header.get("pid")) else "killed"
-
-
-def _alive(pid: Any) -> bool:
-    """The run's process still runs (on this machine: a journal folder shared between hosts reads as killed)."""
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie runs no more code
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[-1].split()[0] != "Z"
-    except OSError:
-        return True
+    return "running" if writer_alive(header) else "killed"  # "killed?" when it cannot tell
 
 
 def _pid(lane: str) -> int:

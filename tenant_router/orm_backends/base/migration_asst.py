@@ -159,12 +159,6 @@ class BaseOrmMigrationAsst:
         the server rolls back). The default cannot tell, so a step interrupted that way is not retried."""
         return False
 
-    def read_current(self, tenant: str | None, alias: str, db_config: dict[str, Any]) -> str | None:
-        """Where the database is now, read again over a fresh connection (after a failure: a rolled
-        back transaction may have undone steps reported applied). None when it cannot be read."""
-        found = self.read_position(tenant, alias, db_config)
-        return found.current if isinstance(found, Inspection) else None
-
     def read_position(
         self, tenant: str | None, alias: str, db_config: dict[str, Any], step: str | None = None
     ) -> Inspection | BaseException | None:
