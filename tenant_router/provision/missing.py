@@ -106,7 +106,9 @@ class Creations:
         return [
             key
             for database in self.group(keys)
-            if database.backend == "sqlite" and not os.path.lexists(database.name)
+            if database.backend == "sqlite"
+            and os.path.isabs(database.name)  # a file (an in-memory database's name is not a path)
+            and not os.path.lexists(database.name)
             for key in database.keys
         ]
 

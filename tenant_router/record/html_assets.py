@@ -32,7 +32,7 @@ h2{margin:0 0 8px;font-size:13px;text-transform:uppercase;letter-spacing:.04em;c
 .o-migrated{background-color:#2e9e5b}.o-up_to_date{background-color:#9ccfb0}.o-created{background-color:#2a8fa8}
 .o-failed{background-color:#d64545}.o-busy{background-color:#ee8a2a}.o-locked{background-color:#8a5cc7}
 .o-interrupted{background-color:#e0b431}.o-skipped,.o-not_started{background-color:#b9bec7}
-.o-drifted,.o-missing{background-color:#8d6a4f}
+.o-drifted,.o-missing{background-color:#8d6a4f}.o-unknown{background-color:#4d6fa8}
 .o-none{min-width:6px;background-color:#59606d;background-image:repeating-linear-gradient(45deg,transparent 0 4px,rgba(255,255,255,.35) 4px 8px)}
 ol,ul{margin:0;padding-left:18px}
 li{margin:2px 0;word-break:break-word}
@@ -84,7 +84,7 @@ SCRIPT = r"""
     return "linear-gradient(to right," + stops.join(",") + ")";
   }
   var colours = ["migrated", "up_to_date", "created", "failed", "busy", "locked", "interrupted", "skipped",
-                 "not_started", "drifted", "missing", "none"];
+                 "not_started", "drifted", "missing", "unknown", "none"];
   var summary = document.getElementById("summary");
   var total = el("span", "chip");
   total.appendChild(el("b", "", String(data.databases.length)));

@@ -38,7 +38,9 @@ from .metrics import RunMetrics
 from .providers import Pipelines
 
 #: Database outcomes that mark its span (and the run's) as an error.
-ERRORS = frozenset({DbStatus.FAILED, DbStatus.BUSY, DbStatus.LOCKED, DbStatus.DRIFTED, DbStatus.MISSING})
+ERRORS = frozenset(
+    {DbStatus.FAILED, DbStatus.BUSY, DbStatus.LOCKED, DbStatus.DRIFTED, DbStatus.MISSING, DbStatus.UNKNOWN}
+)
 _NS = 1_000_000_000
 
 

@@ -108,8 +108,10 @@ def _span_exporter(name: str) -> SpanExporter:
         except ImportError:
             raise _missing("opentelemetry-exporter-otlp-proto-grpc", "OTEL_EXPORTER_OTLP_PROTOCOL") from None
         return Grpc()
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
+    try:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    except ImportError:
+        raise _missing("opentelemetry-exporter-otlp-proto-http", "OTEL_EXPORTER_OTLP_ENDPOINT") from None
     return OTLPSpanExporter()
 
 
@@ -122,8 +124,10 @@ def _metric_exporter(name: str) -> MetricExporter:
         except ImportError:
             raise _missing("opentelemetry-exporter-otlp-proto-grpc", "OTEL_EXPORTER_OTLP_PROTOCOL") from None
         return Grpc()
-    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-
+    try:
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+    except ImportError:
+        raise _missing("opentelemetry-exporter-otlp-proto-http", "OTEL_EXPORTER_OTLP_ENDPOINT") from None
     return OTLPMetricExporter()
 
 
