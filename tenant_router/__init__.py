@@ -78,7 +78,7 @@ from .run.requests import JournalSpec, LockPolicy, RunPolicy, Selection
 from .run.selection import PATTERN_HELP
 from .run.status import DatabaseState, FleetStatus
 from .run.templates import TemplateInventory, TemplateRow
-from .safety.cancel import request_stop, stop_requested
+from .safety.cancel import request_stop, stop_asked_here, stop_requested
 from .safety.redact import REDACTOR, mask_data
 
 __all__ = [
@@ -169,6 +169,7 @@ __all__ = [
     "run_details",
     "run_summary",
     "runs",
+    "stop_asked_here",
     "stop_requested",
     "summary_counts",
     "tenant_context_bind",

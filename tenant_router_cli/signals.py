@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-from tenant_router import request_stop, stop_requested
+from tenant_router import request_stop, stop_asked_here, stop_requested
 
 from .exit_codes import ExitCode
 from .output import Output
@@ -23,7 +23,7 @@ def graceful_interrupts(output: Output, on_event: object = None) -> Iterator[Non
     stopping: Callable[[], None] | None = getattr(on_event, "stopping", None)
 
     def handle(signum: int, frame: FrameType | None) -> None:
-        if stop_requested():
+        if stop_asked_here():  # no lock taken in a handler: the code it interrupted may hold it
             raise KeyboardInterrupt
         request_stop()
         if stopping is not None:

@@ -13,6 +13,7 @@ from multiprocessing.synchronize import Event
 from ..errors import TenantRouterError
 
 _flag: Event | None = None
+_asked = False  # request_stop() in this process
 #: Asked along with the flag (a Celery worker: "is the run still alive?"); True stops the run like the flag.
 _guard: Callable[[], bool] | None = None
 
@@ -27,18 +28,32 @@ class StopBeforeStart(StopAtBoundary):
 
 def reset() -> None:
     """A fresh, unset flag for a new run (called before any worker forks)."""
-    global _flag
-    _flag = multiprocessing.get_context("fork").Event()
+    global _flag, _asked
+    _flag, _asked = multiprocessing.get_context("fork").Event(), False
 
 
 def request_stop() -> None:
-    """Ask the run to start no new database and to stop running ones at a migration boundary."""
-    if _flag is not None:
-        _flag.set()
+    """Ask the run to start no new database and to stop running ones at a migration boundary.
+
+    Safe in a signal handler: it only sets a flag of this process (the shared Event takes a lock, which
+    the interrupted code may hold: setting it there deadlocked a run); this process's next
+    stop_requested() passes it on to the workers."""
+    global _asked
+    _asked = True
+
+
+def stop_asked_here() -> bool:
+    """request_stop() was called in this process (no lock taken: for signal handlers)."""
+    return _asked
 
 
 def stop_requested() -> bool:
-    """True once request_stop() was called during this run (or the guard said stop)."""
+    """True once request_stop() was called during this run, here or in another of its processes (or
+    the guard said stop)."""
+    if _asked:
+        if _flag is not None and not _flag.is_set():
+            _flag.set()  # passed on to the workers, outside any signal handler
+        return True
     if _flag is not None and _flag.is_set():
         return True
     if _guard is not None and _guard():
