@@ -371,7 +371,9 @@ def test_a_task_redelivered_past_the_visibility_timeout_is_carried_out_once(
     short.broker = f"redis://{REDIS_HOST}:{broker.port}/0"
     pids = tmp_path / "pids"
     pids.mkdir()
-    set_pause(example, 1.5, pids)
+    set_pause(
+        example, 3, pids
+    )  # 12 s a task: the restore loop (every 1 s) finds it past 1 s, even under load
     try:
         short.start("v1", concurrency=3)
         with POSTGRES.databases(4, prefix="tri20c") as pg:
